@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { CliError } from "./errors.js";
+import { stackCommand } from "./commands/stack.js";
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`dcpbench: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const parser = yargs(hideBin(process.argv))
+    .scriptName("dcpbench")
+    .usage(
+      "$0 <command> [options]\n\nLoad tests for PostgreSQL-wire databases: direct connections vs PgBouncer pooling.",
+    )
+    .command(stackCommand)
+    .demandCommand(1, "say which command (see --help)")
+    .strict()
+    .recommendCommands()
+    .wrap(Math.min(120, process.stdout.columns || 120))
+    .epilogue("Exit codes: 0 success, 1 the run failed, 2 bad usage or input, 3 a threshold was crossed.")
+    .fail((msg, err) => {
+      if (err) throw err;
+      fail(msg, 2);
+    });
+  await parser.parseAsync();
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof CliError) fail(err.message, err.exitCode);
+  const e = err as Error;
+  fail(e?.message ?? String(err), 1);
+});

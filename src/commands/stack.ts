@@ -1,0 +1,165 @@
+import type { Argv, CommandModule } from "yargs";
+import { UsageError } from "../errors.js";
+import { MEMBER_NAMES, type MemberName } from "../stack/layout.js";
+import { SIGNALS, signalMember, type SignalName } from "../stack/members.js";
+import { stackDown, stackStartMember, stackStatus, stackUp, type StackStatus } from "../stack/stack.js";
+import { stackPaths } from "../stack/layout.js";
+import { defaultStackDir } from "../stack/default-dir.js";
+
+function printStatus(status: StackStatus): void {
+  for (const m of status.members) {
+    const pid = m.pid ? `pid ${m.pid}` : "";
+    console.log(`  ${m.name.padEnd(12)} ${m.state.padEnd(8)} 127.0.0.1:${m.port} ${pid}`.trimEnd());
+  }
+  console.log(`DIRECT_URI=${status.uris.direct}`);
+  console.log(`POOLED_URI=${status.uris.pooled}`);
+  status.uris.pgbouncerAdmin.forEach((uri, i) => console.log(`PGBOUNCER${i + 1}_ADMIN_URI=${uri}`));
+  if (status.uris.haproxyStats) console.log(`HAPROXY_STATS_URL=${status.uris.haproxyStats}`);
+  console.log(`password: in ${status.pgpassfile} (PGPASSFILE); for a shell: source ${status.envFile}`);
+}
+
+function memberArg(value: string): MemberName {
+  if (!(MEMBER_NAMES as readonly string[]).includes(value)) {
+    throw new UsageError(`unknown stack member '${value}' (one of: ${MEMBER_NAMES.join(", ")})`);
+  }
+  return value as MemberName;
+}
+
+interface DirArgs {
+  dir: string;
+}
+
+const dirOption = (y: Argv) =>
+  y.option("dir", {
+    type: "string",
+    default: defaultStackDir(),
+    describe: "stack directory (env DCPBENCH_STACK_DIR)",
+  });
+
+export const stackCommand: CommandModule = {
+  command: "stack <action>",
+  describe: "a local PostgreSQL + PgBouncer (+ HAProxy) stack on loopback",
+  builder: (y) =>
+    y
+      .command<
+        DirArgs & {
+          ha: boolean;
+          poolSize: number;
+          maxConnections?: number;
+          maxClientConn?: number;
+          portBase?: number;
+        }
+      >(
+        "up",
+        "initdb (first time) and start PostgreSQL, PgBouncer (transaction mode) and, with --ha, HAProxy",
+        (a) =>
+          dirOption(a)
+            .option("ha", {
+              type: "boolean",
+              describe: "two PgBouncers behind HAProxy (leastconn, tcp-check)",
+            })
+            .option("pool-size", { type: "number", describe: "PgBouncer default_pool_size [default: 64]" })
+            .option("max-connections", {
+              type: "number",
+              describe: "PostgreSQL max_connections [default: 2000]",
+            })
+            .option("max-client-conn", {
+              type: "number",
+              describe: "PgBouncer max_client_conn [default: 10000]",
+            })
+            .option("port-base", {
+              type: "number",
+              describe:
+                "postgres on P, pgbouncer-1 P+1, pgbouncer-2 P+2, haproxy P+3, stats P+4 [default: 16432]",
+            })
+            .example("$0 stack up --ha", "PostgreSQL, two PgBouncers and HAProxy"),
+        async (args) => {
+          for (const [k, v] of Object.entries({
+            "pool-size": args.poolSize,
+            "max-connections": args.maxConnections,
+            "max-client-conn": args.maxClientConn,
+            "port-base": args.portBase,
+          })) {
+            if (v !== undefined && (!Number.isInteger(v) || v <= 0))
+              throw new UsageError(`--${k} must be a positive integer`);
+          }
+          if (args.portBase !== undefined && args.portBase + 4 > 65535)
+            throw new UsageError("--port-base must be ≤ 65531");
+          const { status, alreadyRunning } = await stackUp(
+            {
+              dir: args.dir,
+              ha: args.ha,
+              poolSize: args.poolSize,
+              maxConnections: args.maxConnections,
+              maxClientConn: args.maxClientConn,
+              portBase: args.portBase,
+            },
+            (line) => console.error(line),
+          );
+          console.log(
+            alreadyRunning ? `stack already running in ${status.dir}` : `stack up in ${status.dir}`,
+          );
+          printStatus(status);
+        },
+      )
+      .command<DirArgs & { json: boolean }>(
+        "status",
+        "show members, pids and URIs",
+        (a) => dirOption(a).option("json", { type: "boolean", default: false, describe: "print JSON" }),
+        (args) => {
+          const status = stackStatus(args.dir);
+          if (args.json) console.log(JSON.stringify(status, null, 2));
+          else {
+            console.log(`stack in ${status.dir}: ${status.running ? "running" : "not fully running"}`);
+            printStatus(status);
+          }
+        },
+      )
+      .command<DirArgs>(
+        "down",
+        "stop every member by its recorded pid; the directory stays reusable",
+        (a) => dirOption(a),
+        async (args) => {
+          const stopped = await stackDown(args.dir);
+          console.log(stopped.length ? `stopped ${stopped.join(", ")}` : "nothing was running");
+        },
+      )
+      .command<DirArgs & { name: string; signal: string }>(
+        "kill <name>",
+        "send a signal to one member (fault injection)",
+        (a) =>
+          dirOption(a)
+            .positional("name", { type: "string", demandOption: true, describe: MEMBER_NAMES.join(" | ") })
+            .option("signal", { type: "string", default: "TERM", describe: SIGNALS.join(" | ") })
+            .example("$0 stack kill pgbouncer-1 --signal KILL", "dirty death of a bouncer"),
+        (args) => {
+          const name = memberArg(args.name);
+          const signal = args.signal.toUpperCase().replace(/^SIG/, "");
+          if (!(SIGNALS as readonly string[]).includes(signal)) {
+            throw new UsageError(`unknown signal '${args.signal}' (one of: ${SIGNALS.join(", ")})`);
+          }
+          try {
+            const pid = signalMember(stackPaths(args.dir), name, signal as SignalName);
+            console.log(`sent SIG${signal} to ${name} (pid ${pid})`);
+          } catch (err) {
+            throw new UsageError((err as Error).message);
+          }
+        },
+      )
+      .command<DirArgs & { name: string }>(
+        "start <name>",
+        "start one member again (after kill)",
+        (a) =>
+          dirOption(a).positional("name", {
+            type: "string",
+            demandOption: true,
+            describe: MEMBER_NAMES.join(" | "),
+          }),
+        async (args) => {
+          const status = await stackStartMember(args.dir, memberArg(args.name));
+          console.log(`${status.name} running (pid ${status.pid})`);
+        },
+      )
+      .demandCommand(1, "say which: up, status, down, kill NAME, start NAME"),
+  handler: () => {},
+};

@@ -1,0 +1,124 @@
+import { STACK_DB, STACK_USER, stackUris, type StackConfig, type StackPaths } from "./layout.js";
+
+/** postgresql.conf additions, included from postgresql.conf and rewritten on every `stack up`. */
+export function postgresConf(cfg: StackConfig, paths: StackPaths): string {
+  return [
+    "# written by dcpbench stack up; edits are overwritten",
+    "listen_addresses = '127.0.0.1'",
+    `port = ${cfg.ports.postgres}`,
+    `max_connections = ${cfg.maxConnections}`,
+    `unix_socket_directories = '${paths.pgSocket}'`,
+    "password_encryption = 'scram-sha-256'",
+    // 2000 backends need more lock slots than the default 64 per backend would give a busy schema.
+    "max_locks_per_transaction = 128",
+    "",
+  ].join("\n");
+}
+
+/** PgBouncer in transaction pooling mode, scram-sha-256 for clients, the stack user as admin and stats user. */
+export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2): string {
+  const b = paths.bouncer(n);
+  return [
+    "; written by dcpbench stack up; edits are overwritten",
+    "[databases]",
+    `${STACK_DB} = host=127.0.0.1 port=${cfg.ports.postgres} dbname=${STACK_DB}`,
+    `* = host=127.0.0.1 port=${cfg.ports.postgres}`,
+    "",
+    "[pgbouncer]",
+    "listen_addr = 127.0.0.1",
+    `listen_port = ${n === 1 ? cfg.ports.pgbouncer1 : cfg.ports.pgbouncer2}`,
+    "unix_socket_dir =",
+    "auth_type = scram-sha-256",
+    `auth_file = ${b.userlist}`,
+    "pool_mode = transaction",
+    `default_pool_size = ${cfg.poolSize}`,
+    "min_pool_size = 0",
+    "reserve_pool_size = 0",
+    `max_client_conn = ${cfg.maxClientConn}`,
+    "listen_backlog = 4096",
+    `admin_users = ${STACK_USER}`,
+    `stats_users = ${STACK_USER}`,
+    "ignore_startup_parameters = extra_float_digits",
+    "server_tls_sslmode = disable",
+    `pidfile = ${b.pid}`,
+    `logfile = ${b.log}`,
+    "log_connections = 0",
+    "log_disconnections = 0",
+    "",
+  ].join("\n");
+}
+
+/** PgBouncer's auth_file: the user with its SCRAM verifier (never the plaintext password). */
+export function pgbouncerUserlist(verifier: string): string {
+  return `"${STACK_USER}" "${verifier}"\n`;
+}
+
+/**
+ * HAProxy in TCP mode in front of the two PgBouncers, as in the seed's haproxy.cfg, with faster checks
+ * (a dead bouncer leaves rotation within ~1 s) and redispatch, so a connection refused by a dead bouncer
+ * is retried on the other one before the health check has noticed.
+ */
+export function haproxyCfg(cfg: StackConfig, fdLimit: number): string {
+  const maxconn = Math.max(256, Math.floor((fdLimit - 200) / 2));
+  return [
+    "# written by dcpbench stack up; edits are overwritten",
+    "global",
+    `    maxconn ${maxconn}`,
+    "defaults",
+    "    mode    tcp",
+    `    maxconn ${maxconn}`,
+    "    timeout connect 2s",
+    // Benchmark clients may sit idle for a long think time; do not cut them.
+    "    timeout client  1h",
+    "    timeout server  1h",
+    "    option  tcpka",
+    "    retries 3",
+    "    option  redispatch 1",
+    "listen stats",
+    `    bind 127.0.0.1:${cfg.ports.haproxyStats}`,
+    "    mode http",
+    "    stats enable",
+    "    stats uri /stats",
+    "    stats refresh 5s",
+    "frontend pgsql_in",
+    `    bind 127.0.0.1:${cfg.ports.haproxy}`,
+    "    default_backend pgb_pool",
+    "backend pgb_pool",
+    "    mode tcp",
+    "    balance leastconn",
+    "    option  tcp-check",
+    "    default-server inter 1s fastinter 250ms downinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions",
+    `    server pgb1 127.0.0.1:${cfg.ports.pgbouncer1} check`,
+    `    server pgb2 127.0.0.1:${cfg.ports.pgbouncer2} check`,
+    "",
+  ].join("\n");
+}
+
+/** libpq password file: one line covers every port of the stack (PostgreSQL, PgBouncers, HAProxy). */
+export function pgpassFile(password: string): string {
+  return `127.0.0.1:*:*:${STACK_USER}:${password}\n`;
+}
+
+/** A sourceable env file: URIs without password, plus PGPASSFILE so libpq, pg and dcpbench find it. */
+export function envFile(cfg: StackConfig, paths: StackPaths): string {
+  const uris = stackUris(cfg);
+  const lines: Array<[string, string | undefined]> = [
+    ["DCPBENCH_STACK_DIR", paths.dir],
+    ["PGPASSFILE", paths.pgpass],
+    ["DIRECT_URI", uris.direct],
+    ["POOLED_URI", uris.pooled],
+    ["PGBOUNCER_ADMIN_URIS", uris.pgbouncerAdmin.join(",")],
+    ["PGBOUNCER1_URI", uris.pgbouncer[0]],
+    ["PGBOUNCER2_URI", uris.pgbouncer[1]],
+    ["HAPROXY_URI", uris.haproxy],
+    ["HAPROXY_STATS_URL", uris.haproxyStats],
+  ];
+  return (
+    "# written by dcpbench stack up: source it to use the local stack from a shell\n" +
+    lines
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `export ${k}='${v}'`)
+      .join("\n") +
+    "\n"
+  );
+}

@@ -1,0 +1,257 @@
+import { randomBytes } from "node:crypto";
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
+
+import pg from "pg";
+import { UsageError } from "../errors.js";
+import { envFile, haproxyCfg, pgbouncerIni, pgbouncerUserlist, pgpassFile, postgresConf } from "./configs.js";
+import {
+  DEFAULT_PORT_BASE,
+  STACK_DB,
+  STACK_USER,
+  membersOf,
+  portsFrom,
+  readStackConfig,
+  stackPaths,
+  stackUris,
+  type MemberName,
+  type StackConfig,
+  type StackPaths,
+  type StackUris,
+} from "./layout.js";
+import { memberStatus, startMember, stopMember, type MemberStatus } from "./members.js";
+import { scramVerifier } from "./scram.js";
+import { assertPortFree, findBinaries, runAs, serviceUser, type ServiceUser } from "./system.js";
+
+export interface UpOptions {
+  dir: string;
+  ha?: boolean;
+  poolSize?: number;
+  maxConnections?: number;
+  maxClientConn?: number;
+  portBase?: number;
+}
+
+export interface StackStatus {
+  dir: string;
+  running: boolean;
+  ha: boolean;
+  members: MemberStatus[];
+  uris: StackUris;
+  pgpassfile: string;
+  envFile: string;
+}
+
+/** The soft open-file limit of this process (children inherit it). */
+export function openFileLimit(): number {
+  const line = readFileSync("/proc/self/limits", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("Max open files"));
+  const soft = line ? Number(line.split(/\s{2,}/)[1]) : NaN;
+  return Number.isFinite(soft) ? soft : 1024;
+}
+
+function writeOwned(path: string, text: string, mode: number, owner?: ServiceUser): void {
+  writeFileSync(path, text, { mode });
+  chmodSync(path, mode);
+  if (owner?.switchUser) chownSync(path, owner.uid, owner.gid);
+}
+
+function makeDir(path: string, owner?: ServiceUser, mode = 0o755): void {
+  mkdirSync(path, { recursive: true, mode });
+  if (owner?.switchUser) chownSync(path, owner.uid, owner.gid);
+}
+
+/** The stack's password, generated once and kept 0600 in DIR/pgpass. */
+function stackPassword(paths: StackPaths): string {
+  if (existsSync(paths.pgpass)) {
+    const fields = readFileSync(paths.pgpass, "utf8").trim().split(":");
+    if (fields.length === 5 && fields[4]) return fields[4];
+  }
+  const password = randomBytes(18).toString("base64url");
+  writeOwned(paths.pgpass, pgpassFile(password), 0o600);
+  return password;
+}
+
+/** Creates (or re-syncs) the login role and database over the unix socket, as the bootstrap superuser. */
+async function bootstrapRole(cfg: StackConfig, paths: StackPaths, verifier: string): Promise<void> {
+  const client = new pg.Client({
+    host: paths.pgSocket,
+    port: cfg.ports.postgres,
+    user: "postgres",
+    database: "postgres",
+  });
+  await client.connect();
+  try {
+    const role = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [STACK_USER]);
+    // The server receives the SCRAM verifier, never the plaintext password. (Identifiers are constants.)
+    const literal = client.escapeLiteral(verifier);
+    const verb = role.rowCount ? "ALTER" : "CREATE";
+    await client.query(`${verb} ROLE ${STACK_USER} LOGIN PASSWORD ${literal}`);
+    await client.query(`GRANT pg_read_all_stats, pg_signal_backend TO ${STACK_USER}`);
+    const db = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [STACK_DB]);
+    if (!db.rowCount) await client.query(`CREATE DATABASE ${STACK_DB} OWNER ${STACK_USER}`);
+  } finally {
+    await client.end();
+  }
+}
+
+export function stackStatus(dir: string): StackStatus {
+  const paths = stackPaths(dir);
+  const cfg = readStackConfig(paths);
+  if (!cfg) throw new UsageError(`no stack in ${paths.dir}; start one with 'dcpbench stack up --dir ${dir}'`);
+  const members = membersOf(cfg).map((name) => memberStatus(cfg, paths, name));
+  return {
+    dir: paths.dir,
+    running: members.every((m) => m.state !== "down"),
+    ha: cfg.ha,
+    members,
+    uris: stackUris(cfg),
+    pgpassfile: paths.pgpass,
+    envFile: paths.env,
+  };
+}
+
+function sameShape(a: StackConfig, opts: UpOptions): boolean {
+  return (
+    (opts.ha === undefined || opts.ha === a.ha) &&
+    (opts.portBase === undefined || opts.portBase === a.ports.postgres) &&
+    (opts.poolSize === undefined || opts.poolSize === a.poolSize) &&
+    (opts.maxConnections === undefined || opts.maxConnections === a.maxConnections) &&
+    (opts.maxClientConn === undefined || opts.maxClientConn === a.maxClientConn)
+  );
+}
+
+export type UpOutcome = { status: StackStatus; alreadyRunning: boolean };
+
+/** `stack up`: initdb on first use, (re)write every config, start every member, wait until each answers. */
+export async function stackUp(opts: UpOptions, log: (line: string) => void = () => {}): Promise<UpOutcome> {
+  const paths = stackPaths(opts.dir);
+  const previous = readStackConfig(paths);
+  if (previous) {
+    const members = membersOf(previous).map((name) => memberStatus(previous, paths, name));
+    const up = members.filter((m) => m.state !== "down");
+    if (up.length === members.length && sameShape(previous, opts)) {
+      return { status: stackStatus(opts.dir), alreadyRunning: true };
+    }
+    if (up.length > 0) {
+      throw new UsageError(
+        `a stack is already running in ${paths.dir} (${up.map((m) => `${m.name} pid ${m.pid}`).join(", ")}); ` +
+          `use 'stack start NAME' for a stopped member or 'stack down' first to change its options`,
+      );
+    }
+  }
+
+  const cfg: StackConfig = {
+    version: 1,
+    ha: opts.ha ?? previous?.ha ?? false,
+    poolSize: opts.poolSize ?? previous?.poolSize ?? 64,
+    maxConnections: opts.maxConnections ?? previous?.maxConnections ?? 2000,
+    maxClientConn: opts.maxClientConn ?? previous?.maxClientConn ?? 10_000,
+    ports: portsFrom(opts.portBase ?? previous?.ports.postgres ?? DEFAULT_PORT_BASE),
+    serviceUser: "",
+  };
+  const bins = findBinaries(cfg.ha);
+  const user = serviceUser();
+  cfg.serviceUser = user.name;
+  const members = membersOf(cfg);
+  const portNames: Record<MemberName, Array<[number, string]>> = {
+    postgres: [[cfg.ports.postgres, "postgres"]],
+    "pgbouncer-1": [[cfg.ports.pgbouncer1, "pgbouncer-1"]],
+    "pgbouncer-2": [[cfg.ports.pgbouncer2, "pgbouncer-2"]],
+    haproxy: [
+      [cfg.ports.haproxy, "haproxy"],
+      [cfg.ports.haproxyStats, "haproxy stats"],
+    ],
+  };
+  for (const name of members) for (const [port, what] of portNames[name]) await assertPortFree(port, what);
+
+  makeDir(paths.dir);
+  makeDir(`${paths.dir}/postgres`, user, 0o700);
+  try {
+    runAs(user, "test", ["-w", `${paths.dir}/postgres`]);
+  } catch {
+    throw new UsageError(
+      `user '${user.name}' cannot reach ${paths.dir} (a parent directory is not searchable by it); ` +
+        `choose a --dir it can reach, e.g. --dir /var/tmp/dcpbench-stack`,
+    );
+  }
+  const password = stackPassword(paths);
+  const verifier = scramVerifier(password);
+
+  if (!existsSync(`${paths.pgData}/PG_VERSION`)) {
+    log(`initdb ${paths.pgData}`);
+    runAs(user, bins.initdb, [
+      "-D",
+      paths.pgData,
+      "-U",
+      "postgres",
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      "--encoding=UTF8",
+      "--locale=C",
+      "--no-sync",
+    ]);
+    appendFileSync(`${paths.pgData}/postgresql.conf`, "\ninclude_if_exists = 'dcpbench.conf'\n");
+  }
+  makeDir(paths.pgSocket, user, 0o700);
+  writeOwned(paths.pgConf, postgresConf(cfg, paths), 0o600, user);
+
+  log(`starting postgres on 127.0.0.1:${cfg.ports.postgres}`);
+  await startMember("postgres", cfg, paths, bins, user);
+  await bootstrapRole(cfg, paths, verifier);
+
+  for (const n of cfg.ha ? ([1, 2] as const) : ([1] as const)) {
+    const b = paths.bouncer(n);
+    makeDir(b.dir, user, 0o700);
+    writeOwned(b.ini, pgbouncerIni(cfg, paths, n), 0o600, user);
+    writeOwned(b.userlist, pgbouncerUserlist(verifier), 0o600, user);
+    log(`starting pgbouncer-${n} on 127.0.0.1:${n === 1 ? cfg.ports.pgbouncer1 : cfg.ports.pgbouncer2}`);
+    await startMember(`pgbouncer-${n}`, cfg, paths, bins, user);
+  }
+  if (cfg.ha) {
+    makeDir(paths.haproxy.dir, user, 0o700);
+    writeOwned(paths.haproxy.cfg, haproxyCfg(cfg, openFileLimit()), 0o600, user);
+    log(`starting haproxy on 127.0.0.1:${cfg.ports.haproxy}`);
+    await startMember("haproxy", cfg, paths, bins, user);
+  }
+
+  writeOwned(paths.config, JSON.stringify(cfg, null, 2) + "\n", 0o644);
+  writeOwned(paths.env, envFile(cfg, paths), 0o644);
+  return { status: stackStatus(opts.dir), alreadyRunning: false };
+}
+
+/** `stack start NAME`: starts one member of an existing stack with its existing config. */
+export async function stackStartMember(dir: string, name: MemberName): Promise<MemberStatus> {
+  const paths = stackPaths(dir);
+  const cfg = readStackConfig(paths);
+  if (!cfg) throw new UsageError(`no stack in ${paths.dir}; start one with 'dcpbench stack up'`);
+  if (!membersOf(cfg).includes(name)) {
+    throw new UsageError(`${name} is not a member of this stack (members: ${membersOf(cfg).join(", ")})`);
+  }
+  const status = memberStatus(cfg, paths, name);
+  if (status.state !== "down") throw new UsageError(`${name} is already running (pid ${status.pid})`);
+  await startMember(name, cfg, paths, findBinaries(cfg.ha), serviceUser());
+  return memberStatus(cfg, paths, name);
+}
+
+/** `stack down`: stops every member by its recorded pid, front to back; DIR stays reusable. */
+export async function stackDown(dir: string): Promise<MemberName[]> {
+  const paths = stackPaths(dir);
+  const cfg = readStackConfig(paths);
+  if (!cfg) throw new UsageError(`no stack in ${paths.dir}`);
+  const stopped: MemberName[] = [];
+  for (const name of [...membersOf(cfg)].reverse()) {
+    if (memberStatus(cfg, paths, name).state === "down") continue;
+    await stopMember(paths, name);
+    stopped.push(name);
+  }
+  return stopped;
+}
