@@ -2,6 +2,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
+import { runCommand } from "./commands/run.js";
 import { stackCommand } from "./commands/stack.js";
 
 function fail(message: string, code: number): never {
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
     .usage(
       "$0 <command> [options]\n\nLoad tests for PostgreSQL-wire databases: direct connections vs PgBouncer pooling.",
     )
+    .command(runCommand)
     .command(stackCommand)
     .demandCommand(1, "say which command (see --help)")
     .strict()
@@ -31,5 +33,6 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof CliError) fail(err.message, err.exitCode);
   const e = err as Error;
+  if (process.env.DCPBENCH_DEBUG) process.stderr.write(`${e?.stack ?? err}\n`);
   fail(e?.message ?? String(err), 1);
 });

@@ -1,0 +1,189 @@
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import type { CommandModule } from "yargs";
+import { probeServer } from "../db/connect.js";
+import { redactUri } from "../db/uri.js";
+import { UsageError } from "../errors.js";
+import { buildPlan, type RunPlan } from "../plan.js";
+import { buildResult } from "../results/build.js";
+import { ProgressPrinter } from "../results/progress.js";
+import { parameterTable, summaryTable } from "../results/tables.js";
+import { writeResult } from "../results/write.js";
+import { runPlan } from "../runner/runner.js";
+import { defaultStackDir } from "../stack/default-dir.js";
+import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+import { openFileLimit } from "../stack/stack.js";
+import { formatDuration } from "../units.js";
+import { resolveKnobs } from "../workload/knobs.js";
+import { builtinWorkloads, loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
+
+interface RunArgs {
+  workload: string;
+  uri?: string;
+  conns?: number;
+  workers?: number;
+  duration?: string;
+  iterations?: number;
+  ramp?: string;
+  rate?: string;
+  arrival?: string;
+  set: string[];
+  args?: string;
+  txnPooling?: boolean;
+  queryMode?: string;
+  connectPerTxn?: boolean;
+  label?: string;
+  out?: string;
+  progress?: string;
+  appName?: string;
+  connectTimeout?: string;
+  maxErrors?: number;
+}
+
+/**
+ * The target when --uri is not given: $PGURI, then libpq's PGHOST/PGPORT/PGUSER/PGDATABASE, then the local
+ * stack's direct URI. Also points PGPASSFILE at the stack's password file when nothing else says where it is.
+ */
+function targetUri(given: string | undefined): string {
+  const paths = stackPaths(defaultStackDir());
+  const uri =
+    given ??
+    process.env.PGURI ??
+    (process.env.PGHOST
+      ? `postgresql://${process.env.PGUSER ?? ""}@${process.env.PGHOST}:${process.env.PGPORT ?? 5432}/${process.env.PGDATABASE ?? ""}`
+      : undefined) ??
+    (() => {
+      const cfg = readStackConfig(paths);
+      return cfg ? stackUris(cfg).direct : undefined;
+    })();
+  if (!uri) {
+    throw new UsageError(
+      "no target: give --uri, set PGURI, or start the local stack with 'dcpbench stack up'",
+    );
+  }
+  if (!process.env.PGPASSFILE && existsSync(paths.pgpass)) process.env.PGPASSFILE = paths.pgpass;
+  return uri;
+}
+
+/** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
+function preflight(plan: RunPlan): void {
+  const perWorker = Math.ceil(plan.conns / plan.workers);
+  const limit = openFileLimit();
+  if (perWorker + 64 > limit) {
+    throw new UsageError(
+      `--conns ${plan.conns} over ${plan.workers} workers needs ~${perWorker + 64} open files per worker; ` +
+        `the open-file limit is ${limit} (raise it with ulimit -n, or add --workers)`,
+    );
+  }
+  try {
+    mkdirSync(plan.outDir, { recursive: true });
+    accessSync(plan.outDir, constants.W_OK);
+  } catch {
+    throw new UsageError(`--out ${plan.outDir} is not a writable directory`);
+  }
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: "run <workload>",
+  describe: "run a workload: forked workers, N clients each, HDR latency percentiles, a result file",
+  builder: (y) =>
+    y
+      .positional("workload", {
+        type: "string",
+        demandOption: true,
+        describe: `built-in (${builtinWorkloads().join(", ")}) or a path to a workload .js module`,
+      })
+      .option("uri", {
+        type: "string",
+        describe: "target (also $PGURI, libpq env; default: the local stack, direct)",
+      })
+      .option("conns", { type: "number", describe: "total clients [default: 8]" })
+      .option("workers", {
+        type: "number",
+        describe: "worker processes [default: CPU count, at most --conns]",
+      })
+      .option("duration", { type: "string", describe: "stop after this long (60s, 5m), after the ramp" })
+      .option("iterations", { type: "number", describe: "stop after N cycles per worker (the seed's -i)" })
+      .option("ramp", {
+        type: "string",
+        describe: "start clients spread over this time; left out of the summary",
+      })
+      .option("rate", {
+        type: "string",
+        describe: "open loop: cycles per second across all workers (500, 500/s)",
+      })
+      .option("arrival", { type: "string", choices: ["uniform", "poisson"], describe: "open-loop arrivals" })
+      .option("set", {
+        type: "string",
+        array: true,
+        default: [],
+        describe: "workload knob key=value (repeatable)",
+      })
+      .option("args", {
+        type: "string",
+        describe: "knobs as JSON, or a .json / .yaml file (like dbworkload)",
+      })
+      .option("txn-pooling", {
+        type: "boolean",
+        describe: "target is a transaction pooler: no named prepared statements",
+      })
+      .option("query-mode", {
+        type: "string",
+        choices: ["simple", "extended", "prepared"],
+        describe: "protocol [default: simple]",
+      })
+      .option("connect-per-txn", {
+        type: "boolean",
+        describe: "open and close a connection around every cycle (pgbench -C)",
+      })
+      .option("label", {
+        type: "string",
+        describe: "name of this run [default: pooled with --txn-pooling, else direct]",
+      })
+      .option("out", { type: "string", describe: "directory for the result files [default: results]" })
+      .option("progress", { type: "string", describe: "progress interval (1s) or off [default: 1s]" })
+      .option("app-name", { type: "string", describe: "application_name [default: dcpbench-<label>]" })
+      .option("connect-timeout", { type: "string", describe: "per connection attempt [default: 10s]" })
+      .option("max-errors", { type: "number", describe: "give up (exit 1) after more errors than this" })
+      .example("$0 run select1 --conns 64 --duration 30s", "closed loop against the local stack")
+      .example(
+        '$0 run select1 --uri "$POOLED_URI" --txn-pooling --rate 2000 --duration 30s',
+        "open loop, pooled",
+      )
+      .example("$0 run ./my-workload.js --set delay=50 --iterations 1000", "your own workload"),
+  handler: async (args) => {
+    const uri = targetUri(args.uri);
+    const workloadRef = resolveWorkloadRef(args.workload);
+    const workload = await loadWorkload(workloadRef);
+    const knobs = resolveKnobs(workload.name, workload.knobs, args.args, args.set.map(String));
+    const plan = buildPlan({
+      ...args,
+      workload: workload.name,
+      workloadRef,
+      knobs,
+      uri,
+      cpus: availableParallelism(),
+    });
+    preflight(plan);
+    const server = await probeServer({ uri, appName: plan.appName, connectTimeoutMs: plan.connectTimeoutMs });
+    const stop = [
+      plan.durationMs !== undefined ? formatDuration(plan.durationMs) : "",
+      plan.iterations !== undefined ? `${plan.iterations} iterations/worker` : "",
+    ].filter(Boolean);
+    process.stderr.write(
+      `dcpbench run ${plan.workload} [${plan.label}]: ${plan.conns} clients over ${plan.workers} workers → ` +
+        `${redactUri(uri)} (${server.product} ${server.version.split(" ")[1] ?? ""}), ` +
+        `${plan.rate !== undefined ? `open loop ${plan.rate}/s` : "closed loop"}, ${stop.join(" or ") || "until Ctrl-C"}\n`,
+    );
+    const progress = new ProgressPrinter((line) => process.stderr.write(line + "\n"));
+    const outcome = await runPlan(plan, server, {
+      onInterval: plan.progress ? (e, agg) => progress.interval(e, agg) : undefined,
+      onNotice: (line) => process.stderr.write(`dcpbench: ${line}\n`),
+    });
+    const result = buildResult(plan, server, outcome);
+    const files = writeResult(result, plan.outDir);
+    process.stdout.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
+    process.stdout.write(`result: ${files.json}\ntimeline: ${files.csv}\n`);
+    process.exitCode = outcome.exitCode;
+  },
+};

@@ -1,0 +1,83 @@
+import pg from "pg";
+import { parseIntoClientConfig } from "pg-connection-string";
+import pgPass from "pgpass";
+import type { Dialect } from "../api.js";
+import { UsageError } from "../errors.js";
+import { classifyError } from "./errors.js";
+import { redactUri, validateUri } from "./uri.js";
+
+export interface ConnectOptions {
+  uri: string;
+  appName: string;
+  connectTimeoutMs: number;
+}
+
+/**
+ * The password for a URI the way libpq finds it: in the URI, else $PGPASSWORD, else the password file
+ * ($PGPASSFILE or ~/.pgpass). Resolved once per process, so it never travels on argv or over IPC.
+ */
+export async function findPassword(uri: string): Promise<string | undefined> {
+  const u = validateUri(uri);
+  if (u.password) return decodeURIComponent(u.password);
+  if (process.env.PGPASSWORD) return process.env.PGPASSWORD;
+  const info = {
+    host: u.hostname || "localhost",
+    port: u.port || "5432",
+    database: decodeURIComponent(u.pathname.slice(1)) || decodeURIComponent(u.username),
+    user: decodeURIComponent(u.username) || process.env.PGUSER || process.env.USER,
+  };
+  return new Promise((resolve) => pgPass(info, (pass) => resolve(pass ?? undefined)));
+}
+
+/** A pg client config for one benchmark client. */
+export function clientConfig(opts: ConnectOptions, password: string | undefined): pg.ClientConfig {
+  const base = parseIntoClientConfig(opts.uri);
+  return {
+    ...base,
+    password: password ?? "",
+    application_name: opts.appName,
+    connectionTimeoutMillis: opts.connectTimeoutMs,
+    keepAlive: true,
+  };
+}
+
+export function dialectOf(version: string): Dialect {
+  return /cockroach/i.test(version) ? "cockroach" : "postgres";
+}
+
+export interface ServerInfo {
+  product: Dialect;
+  version: string;
+}
+
+/**
+ * Connects once before any worker starts: a wrong password, an unknown database or an unreachable host
+ * becomes one clear line (exit 2) instead of a thousand failing clients.
+ */
+export async function probeServer(opts: ConnectOptions): Promise<ServerInfo> {
+  const password = await findPassword(opts.uri);
+  const client = new pg.Client(clientConfig(opts, password));
+  client.on("error", () => {});
+  const where = redactUri(opts.uri);
+  try {
+    await client.connect();
+    const res = await client.query<{ version: string }>("SELECT version() AS version");
+    const version = res.rows[0].version;
+    return { product: dialectOf(version), version };
+  } catch (err) {
+    const c = classifyError(err);
+    if (c.sqlstate === "28P01" || c.sqlstate === "28000") {
+      throw new UsageError(`cannot log in to ${where}: ${c.message}`);
+    }
+    if (/client password must be a string|SASL/.test(c.message) && !password) {
+      throw new UsageError(
+        `no password for ${where}: put it in the URI, PGPASSWORD or a pgpass file (PGPASSFILE)`,
+      );
+    }
+    throw new UsageError(
+      `cannot connect to ${where}: ${c.message}${c.sqlstate ? ` (SQLSTATE ${c.sqlstate})` : ""}`,
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

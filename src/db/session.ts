@@ -1,0 +1,63 @@
+import type pg from "pg";
+import type { Dialect, QueryResult, Session } from "../api.js";
+import { isRetryable } from "./errors.js";
+import { queryConfig, type QueryMode } from "./query-mode.js";
+
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  maxRetries: number;
+  baseMs: number;
+  capMs: number;
+}
+
+/** The seed's policy: up to 5 retries, 50 ms × 2^n. */
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 5, baseMs: 50, capMs: 2000 };
+
+export interface SessionHooks {
+  /** Called once for every transaction attempt that is retried. */
+  onRetry(): void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The Session a workload is handed: one pg client, a query mode, and the harness's transaction helper. */
+export class PgSession implements Session {
+  private inTransaction = false;
+
+  constructor(
+    private readonly client: pg.Client,
+    readonly dialect: Dialect,
+    private readonly mode: QueryMode,
+    private readonly hooks: SessionHooks,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {}
+
+  async query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
+    const res = await this.client.query(queryConfig(this.mode, sql, params) as string);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  }
+
+  sleep(ms: number): Promise<void> {
+    return sleep(ms);
+  }
+
+  async transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this); // nested: part of the outer transaction
+    for (let attempt = 0; ; attempt++) {
+      this.inTransaction = true;
+      try {
+        await this.client.query("BEGIN");
+        const result = await fn(this);
+        await this.client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await this.client.query("ROLLBACK").catch(() => {});
+        if (!isRetryable(err) || attempt >= this.retry.maxRetries) throw err;
+        this.hooks.onRetry();
+        await sleep(Math.min(this.retry.capMs, this.retry.baseMs * 2 ** attempt));
+      } finally {
+        this.inTransaction = false;
+      }
+    }
+  }
+}

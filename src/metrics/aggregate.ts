@@ -1,0 +1,175 @@
+import { ERROR_CLASSES, type ErrorClass } from "../db/errors.js";
+import {
+  decode,
+  encode,
+  mergeInto,
+  newHistogram,
+  stats,
+  type Histogram,
+  type LatencyStats,
+} from "./histogram.js";
+import type { ErrorSample, OpSnapshot, Snapshot } from "./snapshot.js";
+
+export type ErrorCounts = Record<ErrorClass, number>;
+
+/** One op over the whole measured window. Latencies in ms. */
+export interface OpSummary extends LatencyStats {
+  /** Successful executions per second over the measured window. */
+  rate: number;
+  errors: ErrorCounts;
+  sqlstates: Record<string, number>;
+  skipped: number;
+  retries: number;
+  /** Cumulative latency histogram (µs), HdrHistogram compressed base64: exact to merge. */
+  histogram: string;
+  /** Open loop __cycle__: service time (from the actual start) beside the latency (from the intended start). */
+  service?: LatencyStats & { histogram: string };
+}
+
+/** One op over one interval of the timeline. Latencies in ms. */
+export interface TimelineOp {
+  count: number;
+  errors: number;
+  skipped: number;
+  retries: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  histogram?: string;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  /** Seconds since the common start at the end of this interval. */
+  t: number;
+  /** Length of the interval in seconds. */
+  dt: number;
+  /** Part of the ramp: kept here, left out of the summary. */
+  ramp: boolean;
+  ops: Record<string, TimelineOp>;
+  reconnects: number;
+}
+
+export interface CountedSample extends ErrorSample {
+  count: number;
+}
+
+class Totals {
+  readonly hist = newHistogram();
+  service: Histogram | undefined;
+  count = 0;
+  errors: ErrorCounts = { connection: 0, serialization: 0, timeout: 0, other: 0 };
+  sqlstates: Record<string, number> = {};
+  skipped = 0;
+  retries = 0;
+
+  add(s: OpSnapshot, hist: Histogram | undefined): void {
+    if (hist) this.hist.add(hist);
+    if (s.service) mergeInto((this.service ??= newHistogram()), [s.service]);
+    this.count += s.count;
+    for (const c of ERROR_CLASSES) this.errors[c] += s.errors[c] ?? 0;
+    for (const [k, v] of Object.entries(s.sqlstates)) this.sqlstates[k] = (this.sqlstates[k] ?? 0) + v;
+    this.skipped += s.skipped;
+    this.retries += s.retries;
+  }
+
+  summary(seconds: number): OpSummary {
+    const out: OpSummary = {
+      ...stats(this.hist),
+      count: this.count,
+      rate: seconds > 0 ? this.count / seconds : 0,
+      errors: { ...this.errors },
+      sqlstates: { ...this.sqlstates },
+      skipped: this.skipped,
+      retries: this.retries,
+      histogram: encode(this.hist),
+    };
+    if (this.service) out.service = { ...stats(this.service), histogram: encode(this.service) };
+    return out;
+  }
+}
+
+const sumErrors = (e: Partial<ErrorCounts>) => ERROR_CLASSES.reduce((n, c) => n + (e[c] ?? 0), 0);
+
+/**
+ * The runner's side of the metrics: merges the workers' interval snapshots exactly (histograms add),
+ * keeps the timeline, and the cumulative per-op totals of the measured (post-ramp) window.
+ */
+export class Aggregator {
+  private readonly totals = new Map<string, Totals>();
+  readonly timeline: TimelineEntry[] = [];
+  private readonly samples = new Map<string, CountedSample>();
+  reconnects = 0;
+  missed = 0;
+  abandoned = 0;
+  /** Seconds covered by non-ramp intervals. */
+  measuredSeconds = 0;
+
+  /** Merges one interval's snapshots from every worker; returns the timeline entry it made. */
+  addInterval(seq: number, t: number, dt: number, ramp: boolean, snaps: Snapshot[]): TimelineEntry {
+    const entry: TimelineEntry = { seq, t, dt, ramp, ops: {}, reconnects: 0 };
+    const names = new Set(snaps.flatMap((s) => Object.keys(s.ops)));
+    for (const name of names) {
+      const parts = snaps.map((s) => s.ops[name]).filter((p): p is OpSnapshot => p !== undefined);
+      let tot = this.totals.get(name);
+      if (!ramp && !tot) this.totals.set(name, (tot = new Totals()));
+      const hist = newHistogram();
+      for (const p of parts) {
+        const h = p.hist ? decode(p.hist) : undefined;
+        if (h) hist.add(h);
+        if (!ramp) tot?.add(p, h);
+        h?.destroy();
+      }
+      const st = stats(hist);
+      entry.ops[name] = {
+        count: parts.reduce((n, p) => n + p.count, 0),
+        errors: parts.reduce((n, p) => n + sumErrors(p.errors), 0),
+        skipped: parts.reduce((n, p) => n + p.skipped, 0),
+        retries: parts.reduce((n, p) => n + p.retries, 0),
+        p50: st.p50,
+        p95: st.p95,
+        p99: st.p99,
+        max: st.max,
+        histogram: st.count > 0 ? encode(hist) : undefined,
+      };
+      hist.destroy();
+    }
+    for (const s of snaps) {
+      entry.reconnects += s.reconnects;
+      this.missed += s.missed;
+      this.abandoned += s.abandoned;
+      for (const sample of s.samples) this.addSample(sample);
+    }
+    this.reconnects += entry.reconnects;
+    if (!ramp) this.measuredSeconds += dt;
+    this.timeline.push(entry);
+    return entry;
+  }
+
+  /** Merges histograms that are not part of any interval (the initial connections). */
+  addUntimed(name: string, snap: OpSnapshot): void {
+    let tot = this.totals.get(name);
+    if (!tot) this.totals.set(name, (tot = new Totals()));
+    const h = snap.hist ? decode(snap.hist) : undefined;
+    tot.add(snap, h);
+    h?.destroy();
+  }
+
+  addSample(sample: ErrorSample): void {
+    const key = `${sample.op}|${sample.cls}|${sample.sqlstate ?? ""}|${sample.message}`;
+    const seen = this.samples.get(key);
+    if (seen) seen.count++;
+    else if (this.samples.size < 20) this.samples.set(key, { ...sample, count: 1 });
+  }
+
+  summaries(): Record<string, OpSummary> {
+    const out: Record<string, OpSummary> = {};
+    for (const [name, tot] of this.totals) out[name] = tot.summary(this.measuredSeconds);
+    return out;
+  }
+
+  errorSamples(): CountedSample[] {
+    return [...this.samples.values()];
+  }
+}

@@ -1,0 +1,122 @@
+import type { ClassifiedError, ErrorClass } from "../db/errors.js";
+import { encode, newHistogram, record, type Histogram } from "./histogram.js";
+import type { ErrorSample, OpSnapshot, Snapshot } from "./snapshot.js";
+
+const MAX_SAMPLES_PER_INTERVAL = 5;
+
+class OpAccumulator {
+  hist: Histogram | undefined;
+  service: Histogram | undefined;
+  count = 0;
+  errors: Partial<Record<ErrorClass, number>> = {};
+  sqlstates: Record<string, number> = {};
+  skipped = 0;
+  retries = 0;
+
+  latency(us: number): void {
+    record((this.hist ??= newHistogram()), us);
+    this.count++;
+  }
+
+  serviceTime(us: number): void {
+    record((this.service ??= newHistogram()), us);
+  }
+
+  takeSnapshot(): OpSnapshot {
+    const snap: OpSnapshot = {
+      count: this.count,
+      hist: this.count > 0 && this.hist ? encode(this.hist) : undefined,
+      service: this.service && this.service.totalCount > 0 ? encode(this.service) : undefined,
+      errors: this.errors,
+      sqlstates: this.sqlstates,
+      skipped: this.skipped,
+      retries: this.retries,
+    };
+    this.hist?.reset();
+    this.service?.reset();
+    this.count = 0;
+    this.errors = {};
+    this.sqlstates = {};
+    this.skipped = 0;
+    this.retries = 0;
+    return snap;
+  }
+
+  get idle(): boolean {
+    return (
+      this.count === 0 && this.skipped === 0 && this.retries === 0 && Object.keys(this.errors).length === 0
+    );
+  }
+}
+
+/**
+ * A worker's interval recorder: per-op HDR histograms and counters for the current interval only.
+ * The runner owns the totals; `snapshot()` hands over the interval and starts the next.
+ */
+export class IntervalRecorder {
+  private readonly ops = new Map<string, OpAccumulator>();
+  private samples: ErrorSample[] = [];
+  private reconnects = 0;
+  missed = 0;
+
+  private op(name: string): OpAccumulator {
+    let acc = this.ops.get(name);
+    if (!acc) {
+      acc = new OpAccumulator();
+      this.ops.set(name, acc);
+    }
+    return acc;
+  }
+
+  latency(name: string, us: number): void {
+    this.op(name).latency(us);
+  }
+
+  serviceTime(name: string, us: number): void {
+    this.op(name).serviceTime(us);
+  }
+
+  skip(name: string): void {
+    this.op(name).skipped++;
+  }
+
+  retry(name: string): void {
+    this.op(name).retries++;
+  }
+
+  reconnect(): void {
+    this.reconnects++;
+  }
+
+  /** Counts a failed op; `sample` false for a second count of the same failure (the cycle's). */
+  error(name: string, e: ClassifiedError, sample = true): void {
+    const acc = this.op(name);
+    acc.errors[e.cls] = (acc.errors[e.cls] ?? 0) + 1;
+    if (e.sqlstate) acc.sqlstates[e.sqlstate] = (acc.sqlstates[e.sqlstate] ?? 0) + 1;
+    if (sample && this.samples.length < MAX_SAMPLES_PER_INTERVAL) {
+      this.samples.push({ op: name, cls: e.cls, sqlstate: e.sqlstate, message: e.message.slice(0, 300) });
+    }
+  }
+
+  snapshot(seq: number, t: number, final: boolean, abandoned = 0): Snapshot {
+    const ops: Record<string, OpSnapshot> = {};
+    for (const [name, acc] of this.ops) if (!acc.idle) ops[name] = acc.takeSnapshot();
+    const cpu = process.cpuUsage();
+    const snap: Snapshot = {
+      seq,
+      final,
+      t,
+      abandoned,
+      ops,
+      reconnects: this.reconnects,
+      missed: this.missed,
+      samples: this.samples,
+      cpu: { user: cpu.user, system: cpu.system },
+      maxRssKb: process.resourceUsage().maxRSS,
+    };
+    this.samples = [];
+    this.reconnects = 0;
+    this.missed = 0;
+    return snap;
+  }
+}

@@ -1,0 +1,44 @@
+import type { ErrorClass } from "../db/errors.js";
+
+/** One op's numbers over one interval, as a worker sends them (histograms encoded and compressed). */
+export interface OpSnapshot {
+  /** Successful executions, each with one latency in `hist`. */
+  count: number;
+  /** Latency histogram (µs): for __cycle__ in open loop, from the intended start. */
+  hist?: string;
+  /** Service time histogram (µs, from the actual start): __cycle__ in open loop only. */
+  service?: string;
+  errors: Partial<Record<ErrorClass, number>>;
+  sqlstates: Record<string, number>;
+  skipped: number;
+  retries: number;
+}
+
+export interface ErrorSample {
+  op: string;
+  cls: ErrorClass;
+  sqlstate?: string;
+  message: string;
+}
+
+export interface Snapshot {
+  /** 1-based interval number; the final snapshot covers the partial interval at the end. */
+  seq: number;
+  final: boolean;
+  /** Seconds since the common start, at the end of this interval. */
+  t: number;
+  ops: Record<string, OpSnapshot>;
+  reconnects: number;
+  /** Open loop: intended starts that came due before the stop but never began. */
+  missed: number;
+  /** Final snapshot only: cycles still running when the worker gave up waiting at the end (not recorded). */
+  abandoned: number;
+  samples: ErrorSample[];
+  /** The process's own CPU time so far (µs) and peak RSS (KiB). */
+  cpu: { user: number; system: number };
+  maxRssKb: number;
+}
+
+/** The synthetic ops: the whole cycle, and connection set-up. */
+export const CYCLE = "__cycle__";
+export const CONNECT = "__connect__";

@@ -1,0 +1,145 @@
+import type { Knobs } from "./api.js";
+import type { QueryMode } from "./db/query-mode.js";
+import { QUERY_MODES } from "./db/query-mode.js";
+import { redactUri, validateUri } from "./db/uri.js";
+import { UsageError } from "./errors.js";
+import { parseDuration, parseRate } from "./units.js";
+
+export type Arrival = "uniform" | "poisson";
+
+/** Everything a run needs, validated once. `uri` may hold a password: it never leaves the process tree. */
+export interface RunPlan {
+  workload: string;
+  /** Built-in name or absolute path, as workers load it. */
+  workloadRef: string;
+  knobs: Knobs;
+  uri: string;
+  conns: number;
+  workers: number;
+  durationMs?: number;
+  iterations?: number;
+  rampMs: number;
+  /** Open loop: total intended cycles per second across workers. */
+  rate?: number;
+  arrival: Arrival;
+  txnPooling: boolean;
+  queryMode: QueryMode;
+  connectPerTxn: boolean;
+  label: string;
+  outDir: string;
+  /** Timeline interval; progress lines are printed at it unless progress is off. */
+  intervalMs: number;
+  progress: boolean;
+  appName: string;
+  connectTimeoutMs: number;
+  maxErrors?: number;
+}
+
+/** The plan as it is printed and saved: no URI with a password in it. */
+export type SavedPlan = Omit<RunPlan, "uri"> & { uri: string };
+
+export function redactPlan(plan: RunPlan): SavedPlan {
+  return Object.freeze({ ...plan, uri: redactUri(plan.uri) });
+}
+
+/** Raw option values as the CLI parsed them. */
+export interface PlanInput {
+  workload: string;
+  workloadRef: string;
+  knobs: Knobs;
+  uri: string;
+  conns?: number;
+  workers?: number;
+  cpus: number;
+  duration?: string;
+  iterations?: number;
+  ramp?: string;
+  rate?: string;
+  arrival?: string;
+  txnPooling?: boolean;
+  queryMode?: string;
+  connectPerTxn?: boolean;
+  label?: string;
+  out?: string;
+  progress?: string;
+  appName?: string;
+  connectTimeout?: string;
+  maxErrors?: number;
+}
+
+function positiveInt(value: number | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value <= 0)
+    throw new UsageError(`${option} must be a positive integer, got ${value}`);
+  return value;
+}
+
+const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function buildPlan(input: PlanInput): RunPlan {
+  validateUri(input.uri);
+  const conns = positiveInt(input.conns ?? 8, "--conns")!;
+  const workers = positiveInt(input.workers, "--workers") ?? Math.max(1, Math.min(input.cpus, conns));
+  if (workers > conns) throw new UsageError(`--workers (${workers}) cannot exceed --conns (${conns})`);
+  const durationMs = input.duration !== undefined ? parseDuration(input.duration, "--duration") : undefined;
+  if (durationMs !== undefined && durationMs <= 0) throw new UsageError("--duration must be > 0");
+  const iterations = positiveInt(input.iterations, "--iterations");
+  const rampMs = input.ramp !== undefined ? parseDuration(input.ramp, "--ramp") : 0;
+  const rate = input.rate !== undefined ? parseRate(input.rate, "--rate") : undefined;
+  const arrival = (input.arrival ?? "uniform") as Arrival;
+  if (arrival !== "uniform" && arrival !== "poisson")
+    throw new UsageError("--arrival must be uniform or poisson");
+  if (input.arrival !== undefined && rate === undefined)
+    throw new UsageError("--arrival needs --rate (open loop)");
+  const queryMode = (input.queryMode ?? "simple") as QueryMode;
+  if (!QUERY_MODES.includes(queryMode))
+    throw new UsageError(`--query-mode must be one of ${QUERY_MODES.join(", ")}`);
+  const txnPooling = input.txnPooling ?? false;
+  if (txnPooling && queryMode === "prepared") {
+    throw new UsageError(
+      "--query-mode prepared cannot be used with --txn-pooling: named prepared statements do not survive " +
+        "transaction pooling (PgBouncer < 1.21); use simple or extended",
+    );
+  }
+  const label = input.label ?? (txnPooling ? "pooled" : "direct");
+  if (!LABEL.test(label))
+    throw new UsageError(`--label: use letters, digits, '.', '_' or '-' (got '${label}')`);
+  const progressText = input.progress ?? "1s";
+  const progress = progressText !== "off";
+  const intervalMs = progress ? parseDuration(progressText, "--progress") : 1000;
+  if (intervalMs < 100) throw new UsageError("--progress must be at least 100ms (or off)");
+  const connectTimeoutMs = parseDuration(input.connectTimeout ?? "10s", "--connect-timeout");
+  const maxErrors = input.maxErrors;
+  if (maxErrors !== undefined && (!Number.isInteger(maxErrors) || maxErrors < 0)) {
+    throw new UsageError("--max-errors must be a non-negative integer");
+  }
+  return {
+    workload: input.workload,
+    workloadRef: input.workloadRef,
+    knobs: input.knobs,
+    uri: input.uri,
+    conns,
+    workers,
+    durationMs,
+    iterations,
+    rampMs,
+    rate,
+    arrival,
+    txnPooling,
+    queryMode,
+    connectPerTxn: input.connectPerTxn ?? false,
+    label,
+    outDir: input.out ?? "results",
+    intervalMs,
+    progress,
+    appName: input.appName ?? `dcpbench-${label}`,
+    connectTimeoutMs,
+    maxErrors,
+  };
+}
+
+/** Clients per worker, as even as possible: 1024/4 → 256 ×4; 10/4 → 3,3,2,2. */
+export function splitEvenly(total: number, parts: number): number[] {
+  const base = Math.floor(total / parts);
+  return Array.from({ length: parts }, (_, i) => base + (i < total % parts ? 1 : 0));
+}

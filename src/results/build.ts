@@ -1,0 +1,46 @@
+import type { ServerInfo } from "../db/connect.js";
+import { redactPlan, type RunPlan } from "../plan.js";
+import type { RunOutcome } from "../runner/runner.js";
+import { VERSION } from "../version.js";
+import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile } from "./schema.js";
+
+/** Assembles the result file from the plan and what the runner measured. */
+export function buildResult(plan: RunPlan, server: ServerInfo, outcome: RunOutcome): ResultFile {
+  const { agg, workers, runner } = outcome;
+  const connected = workers.reduce((n, w) => n + w.connected, 0);
+  return {
+    schema: RESULT_SCHEMA,
+    version: RESULT_VERSION,
+    tool: { name: "dcpbench", version: VERSION },
+    label: plan.label,
+    workload: plan.workload,
+    plan: redactPlan(plan),
+    server,
+    startedAt: outcome.startedAt.toISOString(),
+    endedAt: outcome.endedAt.toISOString(),
+    elapsedSec: +agg.measuredSeconds.toFixed(3),
+    partial: outcome.partial,
+    stopReason: outcome.stopReason,
+    exitCode: outcome.exitCode,
+    clients: { planned: plan.conns, connected, failedToConnect: plan.conns - connected },
+    summary: agg.summaries(),
+    counters: { reconnects: agg.reconnects, missed: agg.missed, abandoned: agg.abandoned },
+    errorSamples: agg.errorSamples(),
+    timeline: agg.timeline,
+    resources: {
+      runner,
+      workers: workers.map((w) => ({
+        index: w.index,
+        clients: w.clients,
+        cpuUserSec: w.cpuUserSec,
+        cpuSystemSec: w.cpuSystemSec,
+        maxRssMb: +w.maxRssMb.toFixed(1),
+        exitCode: w.exitCode,
+        signal: w.signal,
+        died: w.died,
+      })),
+      cpuSec: +[runner, ...workers].reduce((n, p) => n + p.cpuUserSec + p.cpuSystemSec, 0).toFixed(3),
+      peakRssMb: +[runner, ...workers].reduce((n, p) => n + p.maxRssMb, 0).toFixed(1),
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import Table from "cli-table3";
+import { ERROR_CLASSES } from "../db/errors.js";
+import type { OpSummary } from "../metrics/aggregate.js";
+import { CONNECT, CYCLE } from "../metrics/snapshot.js";
+import { formatDuration } from "../units.js";
+import type { ResultFile } from "./schema.js";
+
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const errorTotal = (o: OpSummary) => ERROR_CLASSES.reduce((n, c) => n + o.errors[c], 0);
+
+/** Workload ops first in the order they appeared, then the cycle, then connection set-up. */
+export function opOrder(summary: Record<string, OpSummary>): string[] {
+  const names = Object.keys(summary).filter((n) => n !== CYCLE && n !== CONNECT);
+  return [...names, ...[CYCLE, CONNECT].filter((n) => summary[n])];
+}
+
+/** The seed's summary table: elapsed | id | threads | tot_ops | tot_ops/s | mean | p50 … max, + errors. */
+export function summaryTable(result: ResultFile): string {
+  const table = new Table({
+    head: ["elapsed", "id", "threads", "tot_ops", "tot_ops/s", "mean(ms)", "p50(ms)", "p90(ms)"].concat(
+      ["p95(ms)", "p99(ms)", "max(ms)", "errors", "retries", "skipped"],
+    ),
+    style: { head: [], border: [], compact: true },
+    colAligns: ["right", "left", ...Array<"right">(12).fill("right")],
+  });
+  for (const name of opOrder(result.summary)) {
+    const o = result.summary[name];
+    table.push([
+      result.elapsedSec.toFixed(1),
+      name,
+      result.plan.conns,
+      o.count,
+      name === CONNECT ? "" : o.rate.toFixed(1),
+      fmt(o.mean),
+      fmt(o.p50),
+      fmt(o.p90),
+      fmt(o.p95),
+      fmt(o.p99),
+      fmt(o.max),
+      errorTotal(o),
+      o.retries,
+      o.skipped,
+    ]);
+  }
+  return table.toString();
+}
+
+/** The run's parameters, like dbworkload's block under its table. */
+export function parameterTable(result: ResultFile): string {
+  const p = result.plan;
+  const rows: Array<[string, string]> = [
+    ["workload", p.workload],
+    ["label", p.label],
+    ["uri", p.uri],
+    ["server", result.server.version.split(" ").slice(0, 2).join(" ")],
+    ["conns / workers", `${p.conns} / ${p.workers}`],
+    ["mode", `${p.txnPooling ? "txn-pooling" : "session"}, query-mode ${p.queryMode}${p.connectPerTxn ? ", connect-per-txn" : ""}`],
+    ["pacing", p.rate !== undefined ? `open loop, ${p.rate}/s ${p.arrival}` : "closed loop"],
+    ["stop", [p.durationMs !== undefined ? `duration ${formatDuration(p.durationMs)}` : "", p.iterations !== undefined ? `${p.iterations} iterations/worker` : ""].filter(Boolean).join(", ") || "Ctrl-C"],
+    ["ramp", formatDuration(p.rampMs)],
+    ["knobs", Object.entries(p.knobs).map(([k, v]) => `${k}=${v}`).join(" ") || "-"],
+    ["clients connected", `${result.clients.connected} of ${result.clients.planned}`],
+    ["result", `${result.partial ? "PARTIAL " : ""}${result.stopReason}`],
+    ["harness", `cpu ${result.resources.cpuSec.toFixed(1)}s, peak rss ${result.resources.peakRssMb.toFixed(0)} MB`],
+  ];
+  const table = new Table({ style: { head: [], border: [], compact: true } });
+  for (const r of rows) table.push(r);
+  return table.toString();
+}

@@ -1,0 +1,141 @@
+import { performance } from "node:perf_hooks";
+import pg from "pg";
+import type { ClientContext, Dialect, Workload } from "../api.js";
+import { classifyError } from "../db/errors.js";
+import type { QueryMode } from "../db/query-mode.js";
+import { PgSession } from "../db/session.js";
+import type { IntervalRecorder } from "../metrics/recorder.js";
+import { CONNECT, CYCLE } from "../metrics/snapshot.js";
+
+const RECONNECT_BASE_MS = 100;
+const RECONNECT_CAP_MS = 2000;
+
+export interface ClientOptions {
+  config: pg.ClientConfig;
+  dialect: Dialect;
+  queryMode: QueryMode;
+  connectPerTxn: boolean;
+  workload: Workload;
+  ctx: ClientContext;
+}
+
+/**
+ * One benchmark client: its connection (held for the run, or per cycle with --connect-per-txn), its
+ * reconnects with capped exponential backoff, and the timing of each op and cycle.
+ */
+export class BenchClient {
+  private client: pg.Client | undefined;
+  private session: PgSession | undefined;
+  private currentOp = "";
+  private failures = 0;
+  private nextConnectAt = 0;
+  connected = false;
+
+  constructor(
+    private readonly opts: ClientOptions,
+    private rec: IntervalRecorder,
+  ) {}
+
+  /** Later snapshots go to another recorder (the initial connections are kept apart from the intervals). */
+  useRecorder(rec: IntervalRecorder): void {
+    this.rec = rec;
+  }
+
+  /** Opens the connection, timing it as __connect__; false (and an error counted) when it fails. */
+  async connect(): Promise<boolean> {
+    const client = new pg.Client(this.opts.config);
+    client.on("error", () => this.drop()); // lost while idle: replaced before the next cycle
+    const t = performance.now();
+    try {
+      await client.connect();
+    } catch (err) {
+      client.end().catch(() => {});
+      const e = classifyError(err);
+      this.rec.error(CONNECT, e);
+      this.failures++;
+      this.nextConnectAt =
+        performance.now() + Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** (this.failures - 1));
+      return false;
+    }
+    this.rec.latency(CONNECT, (performance.now() - t) * 1000);
+    this.failures = 0;
+    this.client = client;
+    this.session = new PgSession(client, this.opts.dialect, this.opts.queryMode, {
+      onRetry: () => this.rec.retry(this.currentOp),
+    });
+    this.connected = true;
+    return true;
+  }
+
+  /** The workload's per-client setup, on this client's connection (or a temporary one with --connect-per-txn). */
+  async setup(): Promise<void> {
+    if (!this.opts.workload.setup || !this.session) return;
+    await this.opts.workload.setup(this.session, this.opts.ctx);
+    if (this.opts.connectPerTxn) this.drop();
+  }
+
+  /** The workload's closed-loop think time before the next cycle, in ms. */
+  thinkMs(): number {
+    return this.opts.workload.think?.(this.opts.ctx) ?? 0;
+  }
+
+  /** Milliseconds until a reconnect may be tried (0 when connected or due). */
+  reconnectDelay(): number {
+    return this.session ? 0 : Math.max(0, this.nextConnectAt - performance.now());
+  }
+
+  private drop(): void {
+    const c = this.client;
+    this.client = undefined;
+    this.session = undefined;
+    c?.end().catch(() => {});
+  }
+
+  /**
+   * Runs one cycle. `intended` (performance.now() ms) is the open-loop intended start: the cycle's latency
+   * runs from it, so time spent waiting for this client is counted; its service time is kept too.
+   */
+  async cycle(intended?: number): Promise<void> {
+    const begin = performance.now();
+    if (!this.session) {
+      const wasConnected = this.connected;
+      if (!(await this.connect())) return;
+      if (wasConnected && !this.opts.connectPerTxn) this.rec.reconnect();
+    }
+    const session = this.session!;
+    const start = this.opts.connectPerTxn ? begin : performance.now();
+    let failed = false;
+    for (const op of this.opts.workload.cycle(this.opts.ctx)) {
+      if ("skip" in op) {
+        this.rec.skip(op.name);
+        continue;
+      }
+      this.currentOp = op.name;
+      const t = performance.now();
+      try {
+        await op.run(session);
+        this.rec.latency(op.name, (performance.now() - t) * 1000);
+      } catch (err) {
+        const e = classifyError(err);
+        this.rec.error(op.name, e);
+        this.rec.error(CYCLE, e, false);
+        if (e.broken) this.drop();
+        failed = true;
+        break;
+      }
+    }
+    const end = performance.now();
+    if (!failed) {
+      this.rec.latency(CYCLE, (end - (intended ?? start)) * 1000);
+      if (intended !== undefined) this.rec.serviceTime(CYCLE, (end - start) * 1000);
+    }
+    if (this.opts.connectPerTxn) this.drop();
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    this.session = undefined;
+    if (c) await c.end().catch(() => {});
+  }
+}

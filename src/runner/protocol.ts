@@ -1,0 +1,28 @@
+import type { ServerInfo } from "../db/connect.js";
+import type { ErrorSample, OpSnapshot, Snapshot } from "../metrics/snapshot.js";
+import type { RunPlan } from "../plan.js";
+
+/** A worker's share of the run. */
+export interface Assignment {
+  index: number;
+  clients: number;
+  /** Global id of this worker's first client (ids are unique across workers). */
+  firstClientId: number;
+  /** Open loop: this worker's share of --rate, per second. */
+  rate?: number;
+}
+
+/** Runner → worker. The plan travels here, never on argv. */
+export type ToWorker =
+  | { type: "init"; plan: RunPlan; server: ServerInfo; assignment: Assignment }
+  /** t0: the common start, epoch ms. */
+  | { type: "start"; t0: number }
+  | { type: "stop" };
+
+/** Worker → runner. */
+export type FromWorker =
+  | { type: "ready"; connected: number; failed: number; connect: OpSnapshot; samples: ErrorSample[] }
+  | { type: "snapshot"; snap: Snapshot }
+  /** deadline: --duration reached; iterations: --iterations spent; stopped: the runner said stop. */
+  | { type: "done"; reason: "deadline" | "iterations" | "stopped" }
+  | { type: "fatal"; message: string; exitCode: number };

@@ -1,0 +1,304 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { ServerInfo } from "../db/connect.js";
+import { RunFailure } from "../errors.js";
+import { Aggregator, type TimelineEntry } from "../metrics/aggregate.js";
+import { CONNECT, CYCLE, type Snapshot } from "../metrics/snapshot.js";
+import { splitEvenly, type RunPlan } from "../plan.js";
+import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
+
+const WORKER_PATH = fileURLToPath(new URL("./worker.js", import.meta.url));
+/** Time between "start" and the common t0, so that every worker begins together. */
+const START_DELAY_MS = 200;
+/** After "stop": how long workers get to send their last snapshot before they are killed. */
+const STOP_TIMEOUT_MS = 2000;
+
+export type StopReason = "duration" | "iterations" | "signal" | "max-errors" | "worker-died";
+
+export interface WorkerReport {
+  index: number;
+  clients: number;
+  connected: number;
+  failed: number;
+  exitCode: number | null;
+  signal: string | null;
+  died: boolean;
+  cpuUserSec: number;
+  cpuSystemSec: number;
+  maxRssMb: number;
+}
+
+export interface RunOutcome {
+  agg: Aggregator;
+  startedAt: Date;
+  endedAt: Date;
+  partial: boolean;
+  stopReason: StopReason;
+  signal?: NodeJS.Signals;
+  exitCode: number;
+  workers: WorkerReport[];
+  runner: { cpuUserSec: number; cpuSystemSec: number; maxRssMb: number };
+}
+
+export interface RunHooks {
+  onInterval?(entry: TimelineEntry, agg: Aggregator): void;
+  onNotice?(line: string): void;
+}
+
+interface WorkerState {
+  proc: ChildProcess;
+  report: WorkerReport;
+  ready: boolean;
+  done: boolean;
+  dead: boolean;
+  finalSeq?: number;
+  doneReason?: "deadline" | "iterations" | "stopped";
+  last?: Snapshot;
+}
+
+const errorsOf = (entry: TimelineEntry) =>
+  Object.entries(entry.ops).reduce((n, [name, op]) => n + (name === CYCLE ? 0 : op.errors), 0);
+
+/**
+ * The runner: forks the workers, hands each its share over IPC, holds the start barrier, merges the
+ * interval snapshots in order, and ends the run on its stop condition, a signal, --max-errors or a dead
+ * worker — always returning what was measured so that the result can be written.
+ */
+export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const agg = new Aggregator();
+  const startedAt = new Date();
+  const counts = splitEvenly(plan.conns, plan.workers);
+  const states: WorkerState[] = [];
+  const pending = new Map<number, Map<number, Snapshot>>();
+  let nextSeq = 1;
+  let lastT = 0;
+  let totalErrors = 0;
+  let stopReason: StopReason | undefined;
+  let signal: NodeJS.Signals | undefined;
+  let stopping = false;
+  let startedLoad = false;
+
+  let settle!: () => void;
+  const finished = new Promise<void>((resolve) => (settle = resolve));
+  let readyResolve!: () => void;
+  const allReady = new Promise<void>((resolve) => (readyResolve = resolve));
+
+  const live = () => states.filter((s) => !s.dead && !s.done);
+  const checkReady = () => {
+    if (states.every((s) => s.ready || s.dead)) readyResolve();
+  };
+  const checkFinished = () => {
+    if (startedLoad && live().length === 0) settle();
+  };
+
+  /** Merges interval nextSeq once every live worker sent it (or, with flush, whatever arrived). */
+  const emitReady = (flush: boolean) => {
+    for (;;) {
+      const snaps = pending.get(nextSeq);
+      if (!snaps) {
+        if (flush && pending.size > 0) {
+          nextSeq++;
+          continue;
+        }
+        return;
+      }
+      const complete = states.every(
+        (s) => s.dead || snaps.has(s.report.index) || (s.finalSeq !== undefined && s.finalSeq < nextSeq),
+      );
+      if (!complete && !flush) return;
+      pending.delete(nextSeq);
+      const list = [...snaps.values()];
+      const t = Math.max(...list.map((s) => s.t));
+      const dt = Math.max(0, t - lastT);
+      const ramp = t - dt < plan.rampMs / 1000 - 1e-9;
+      const entry = agg.addInterval(nextSeq, +t.toFixed(3), +dt.toFixed(3), ramp, list);
+      lastT = t;
+      nextSeq++;
+      totalErrors += errorsOf(entry);
+      hooks.onInterval?.(entry, agg);
+      if (plan.maxErrors !== undefined && totalErrors > plan.maxErrors && !stopping) {
+        hooks.onNotice?.(`stopping: ${totalErrors} errors exceed --max-errors ${plan.maxErrors}`);
+        stopReason = "max-errors";
+        stopAll();
+      }
+    }
+  };
+
+  const send = (s: WorkerState, msg: ToWorker) => {
+    if (!s.dead && s.proc.connected) s.proc.send(msg);
+  };
+
+  function stopAll(): void {
+    if (stopping) return;
+    stopping = true;
+    if (!startedLoad) {
+      for (const s of states) s.proc.kill("SIGKILL");
+      return;
+    }
+    for (const s of live()) send(s, { type: "stop" });
+    setTimeout(() => {
+      for (const s of live()) {
+        hooks.onNotice?.(`worker ${s.report.index} did not stop in time; killed`);
+        s.proc.kill("SIGKILL");
+      }
+    }, STOP_TIMEOUT_MS).unref();
+  }
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      for (const s of states) s.proc.kill("SIGKILL");
+      return;
+    }
+    signal = sig;
+    stopReason = "signal";
+    hooks.onNotice?.(`${sig}: stopping the workers and writing the result`);
+    stopAll();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  let firstClient = 0;
+  for (let index = 0; index < plan.workers; index++) {
+    const assignment: Assignment = {
+      index,
+      clients: counts[index],
+      firstClientId: firstClient,
+      rate: plan.rate !== undefined ? (plan.rate * counts[index]) / plan.conns : undefined,
+    };
+    firstClient += counts[index];
+    // Only the IPC channel carries the plan: nothing on argv, so no password in /proc/<pid>/cmdline.
+    const proc = fork(WORKER_PATH, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const state: WorkerState = {
+      proc,
+      ready: false,
+      done: false,
+      dead: false,
+      report: {
+        index,
+        clients: counts[index],
+        connected: 0,
+        failed: 0,
+        exitCode: null,
+        signal: null,
+        died: false,
+        cpuUserSec: 0,
+        cpuSystemSec: 0,
+        maxRssMb: 0,
+      },
+    };
+    states.push(state);
+    proc.on("message", (msg: FromWorker) => {
+      switch (msg.type) {
+        case "ready":
+          state.ready = true;
+          state.report.connected = msg.connected;
+          state.report.failed = msg.failed;
+          agg.addUntimed(CONNECT, msg.connect);
+          for (const sample of msg.samples) agg.addSample(sample);
+          checkReady();
+          break;
+        case "snapshot": {
+          state.last = msg.snap;
+          if (msg.snap.final) state.finalSeq = msg.snap.seq;
+          let bySeq = pending.get(msg.snap.seq);
+          if (!bySeq) pending.set(msg.snap.seq, (bySeq = new Map()));
+          bySeq.set(index, msg.snap);
+          emitReady(false);
+          break;
+        }
+        case "done":
+          state.done = true;
+          state.doneReason = msg.reason;
+          emitReady(false);
+          checkFinished();
+          break;
+        case "fatal":
+          hooks.onNotice?.(`worker ${index}: ${msg.message}`);
+          break;
+      }
+    });
+    proc.on("exit", (code, sig) => {
+      state.report.exitCode = code;
+      state.report.signal = sig;
+      if (!state.done) {
+        state.dead = true;
+        state.report.died = true;
+        if (!stopping || sig !== "SIGKILL")
+          hooks.onNotice?.(`worker ${index} died (${sig ?? `exit ${code}`})`);
+        emitReady(false);
+      }
+      checkReady();
+      checkFinished();
+    });
+    send(state, { type: "init", plan, server, assignment });
+  }
+
+  await allReady;
+  const connected = states.reduce((n, s) => n + s.report.connected, 0);
+  if (!stopping && connected === 0) {
+    stopAll();
+    const sample = agg.errorSamples()[0];
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    throw new RunFailure(`no client could connect${sample ? `: ${sample.message}` : ""}`);
+  }
+  if (!stopping) {
+    const failed = states.reduce((n, s) => n + s.report.failed, 0);
+    if (failed > 0)
+      hooks.onNotice?.(`${failed} of ${plan.conns} clients could not connect; they keep retrying`);
+    startedLoad = true;
+    const t0 = Date.now() + START_DELAY_MS;
+    for (const s of states) send(s, { type: "start", t0 });
+    checkFinished();
+    await finished;
+  }
+
+  emitReady(true);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  // No orphans: wait briefly for every worker to exit, then make sure.
+  await Promise.all(
+    states.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.proc.exitCode !== null || s.proc.signalCode !== null) return resolve();
+          const timer = setTimeout(() => s.proc.kill("SIGKILL"), 1500);
+          s.proc.once("exit", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    ),
+  );
+
+  for (const s of states) {
+    if (!s.last) continue;
+    s.report.cpuUserSec = s.last.cpu.user / 1e6;
+    s.report.cpuSystemSec = s.last.cpu.system / 1e6;
+    s.report.maxRssMb = s.last.maxRssKb / 1024;
+  }
+  const anyDied = states.some((s) => s.dead);
+  const reasons = new Set(states.map((s) => s.doneReason));
+  stopReason ??= anyDied ? "worker-died" : reasons.has("deadline") ? "duration" : "iterations";
+  const plannedEnd = plan.durationMs !== undefined || plan.iterations !== undefined;
+  const partial = anyDied || stopReason === "max-errors" || (stopReason === "signal" && plannedEnd);
+  let exitCode = 0;
+  if (anyDied || stopReason === "max-errors") exitCode = 1;
+  else if (stopReason === "signal" && plannedEnd) exitCode = signal === "SIGTERM" ? 143 : 130;
+  const cpu = process.cpuUsage();
+  return {
+    agg,
+    startedAt,
+    endedAt: new Date(),
+    partial,
+    stopReason,
+    signal,
+    exitCode,
+    workers: states.map((s) => s.report),
+    runner: {
+      cpuUserSec: cpu.user / 1e6,
+      cpuSystemSec: cpu.system / 1e6,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+    },
+  };
+}

@@ -1,0 +1,234 @@
+import { setMaxListeners } from "node:events";
+import { performance } from "node:perf_hooks";
+import pLimit from "p-limit";
+import type { ClientContext, Workload } from "../api.js";
+import { clientConfig, findPassword, type ServerInfo } from "../db/connect.js";
+import { IntervalRecorder } from "../metrics/recorder.js";
+import { CONNECT } from "../metrics/snapshot.js";
+import type { RunPlan } from "../plan.js";
+import { loadWorkload } from "../workload/registry.js";
+import { BenchClient } from "./client.js";
+import { Pacer, sleepUntil } from "./pacing.js";
+import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
+
+/** Clients of one worker connecting at the same time: enough to be quick, few enough not to storm a server. */
+const CONNECT_CONCURRENCY = 32;
+/** How long in-flight cycles may finish after the end before they are abandoned. */
+const STOP_GRACE_MS = 1500;
+
+const send = (msg: FromWorker): Promise<void> =>
+  new Promise((resolve) =>
+    process.connected ? process.send!(msg, undefined, {}, () => resolve()) : resolve(),
+  );
+
+function nextMessage<T extends ToWorker["type"]>(type: T): Promise<Extract<ToWorker, { type: T }>> {
+  return new Promise((resolve) => {
+    const on = (msg: ToWorker) => {
+      if (msg.type !== type) return;
+      process.off("message", on);
+      resolve(msg as Extract<ToWorker, { type: T }>);
+    };
+    process.on("message", on);
+  });
+}
+
+function makeContext(plan: RunPlan, server: ServerInfo, clientId: number, workerId: number): ClientContext {
+  return {
+    knobs: plan.knobs,
+    dialect: server.product,
+    clientId,
+    workerId,
+    state: {},
+    random: Math.random,
+    randomInt: (min, max) => min + Math.floor(Math.random() * (max - min + 1)),
+    chance: (pct) => pct >= 100 || (pct > 0 && Math.random() * 100 < pct),
+  };
+}
+
+class Worker {
+  private readonly stop = new AbortController();
+  private readonly connectRec = new IntervalRecorder();
+  private readonly rec = new IntervalRecorder();
+  private clients: BenchClient[] = [];
+  private started = 0;
+  private seq = 0;
+  private t0 = 0;
+  private inFlight = 0;
+
+  constructor(
+    private readonly plan: RunPlan,
+    private readonly server: ServerInfo,
+    private readonly assignment: Assignment,
+    private readonly workload: Workload,
+  ) {
+    setMaxListeners(0, this.stop.signal); // every sleeping client listens on it
+  }
+
+  async prepare(): Promise<FromWorker> {
+    const password = await findPassword(this.plan.uri);
+    const config = clientConfig(
+      { uri: this.plan.uri, appName: this.plan.appName, connectTimeoutMs: this.plan.connectTimeoutMs },
+      password,
+    );
+    this.clients = Array.from({ length: this.assignment.clients }, (_, i) => {
+      const id = this.assignment.firstClientId + i;
+      return new BenchClient(
+        {
+          config,
+          dialect: this.server.product,
+          queryMode: this.plan.queryMode,
+          connectPerTxn: this.plan.connectPerTxn,
+          workload: this.workload,
+          ctx: makeContext(this.plan, this.server, id, this.assignment.index),
+        },
+        this.connectRec,
+      );
+    });
+    const limit = pLimit(CONNECT_CONCURRENCY);
+    const ok = await Promise.all(
+      this.clients.map((c) => limit(async () => (await c.connect()) && (await c.setup(), true))),
+    );
+    for (const c of this.clients) c.useRecorder(this.rec);
+    const connected = ok.filter(Boolean).length;
+    const snap = this.connectRec.snapshot(0, 0, false);
+    return {
+      type: "ready",
+      connected,
+      failed: this.clients.length - connected,
+      connect: snap.ops[CONNECT] ?? { count: 0, errors: {}, sqlstates: {}, skipped: 0, retries: 0 },
+      samples: snap.samples,
+    };
+  }
+
+  private elapsed(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+
+  private scheduleTicks(): void {
+    const tick = () => {
+      if (this.stop.signal.aborted) return;
+      this.seq++;
+      void send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), false) });
+      const next = this.t0 + (this.seq + 1) * this.plan.intervalMs;
+      setTimeout(tick, Math.max(0, next - performance.now()));
+    };
+    setTimeout(tick, Math.max(0, this.t0 + this.plan.intervalMs - performance.now()));
+  }
+
+  /** Claims one cycle of the worker's --iterations budget; false when it is spent. */
+  private claim(): boolean {
+    if (this.plan.iterations !== undefined && this.started >= this.plan.iterations) return false;
+    this.started++;
+    return true;
+  }
+
+  private async runCycle(client: BenchClient, intended?: number): Promise<void> {
+    this.inFlight++;
+    try {
+      await client.cycle(intended);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async clientLoop(
+    client: BenchClient,
+    index: number,
+    deadline: number,
+    pacer?: Pacer,
+  ): Promise<void> {
+    const signal = this.stop.signal;
+    const rampStart =
+      this.t0 + (this.plan.rampMs * (this.assignment.firstClientId + index)) / this.plan.conns;
+    if (!(await sleepUntil(rampStart, signal))) return;
+    while (!signal.aborted) {
+      if (!(await sleepUntil(performance.now() + client.reconnectDelay(), signal))) return;
+      let intended: number | undefined;
+      if (pacer) {
+        intended = pacer.take(deadline);
+        if (intended === undefined || !(await sleepUntil(intended, signal))) return;
+      } else {
+        const think = client.thinkMs();
+        if (think > 0 && !(await sleepUntil(performance.now() + think, signal))) return;
+      }
+      if (performance.now() >= deadline || !this.claim()) return;
+      await this.runCycle(client, intended);
+    }
+  }
+
+  /** Runs every client until the deadline, the iterations, a stop message or --max-errors. */
+  async run(t0Epoch: number): Promise<void> {
+    this.t0 = t0Epoch - performance.timeOrigin;
+    const deadline =
+      this.plan.durationMs !== undefined ? this.t0 + this.plan.rampMs + this.plan.durationMs : Infinity;
+    const pacer = this.assignment.rate
+      ? new Pacer(this.t0 + this.plan.rampMs, this.assignment.rate, this.plan.arrival)
+      : undefined;
+    let reason: "deadline" | "iterations" | "stopped" = "stopped";
+    const deadlineTimer =
+      deadline < Infinity
+        ? setTimeout(
+            () => {
+              reason = "deadline";
+              this.stop.abort();
+            },
+            Math.max(0, deadline - performance.now()),
+          )
+        : undefined;
+    this.scheduleTicks();
+    await sleepUntil(this.t0, this.stop.signal);
+    const loops = this.clients.map((c, i) => this.clientLoop(c, i, deadline, pacer));
+    // Loops end on their own (iterations, deadline) or when stop aborts their sleeps; cycles in flight get a grace.
+    const allDone = Promise.all(loops);
+    await Promise.race([
+      allDone.then(() => {
+        if (this.stop.signal.aborted) return;
+        const spent = this.plan.iterations !== undefined && this.started >= this.plan.iterations;
+        reason = spent ? "iterations" : "deadline";
+      }),
+      new Promise<void>((r) => this.stop.signal.addEventListener("abort", () => r())),
+    ]);
+    this.stop.abort();
+    clearTimeout(deadlineTimer);
+    await Promise.race([allDone, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
+    if (pacer) this.rec.missed += pacer.missedBefore(Math.min(deadline, performance.now()));
+    this.seq++;
+    await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, this.inFlight) });
+    await send({ type: "done", reason });
+  }
+
+  requestStop(): void {
+    this.stop.abort();
+  }
+
+  async close(): Promise<void> {
+    await Promise.race([
+      Promise.all(this.clients.map((c) => c.close())),
+      new Promise((r) => setTimeout(r, 1000)),
+    ]);
+  }
+}
+
+async function main(): Promise<void> {
+  // Ctrl-C reaches the whole process group: the runner decides, workers wait for its "stop".
+  process.on("SIGINT", () => {});
+  // If the runner goes away, so do we: never an orphan load generator.
+  process.on("disconnect", () => process.exit(0));
+  const init = await nextMessage("init");
+  const workload = await loadWorkload(init.plan.workloadRef);
+  const worker = new Worker(init.plan, init.server, init.assignment, workload);
+  process.on("message", (msg: ToWorker) => {
+    if (msg.type === "stop") worker.requestStop();
+  });
+  await send(await worker.prepare());
+  const start = await nextMessage("start");
+  await worker.run(start.t0);
+  await worker.close();
+  process.exit(0);
+}
+
+main().catch(async (err: unknown) => {
+  const e = err as { message?: string; exitCode?: number };
+  await send({ type: "fatal", message: String(e?.message ?? err), exitCode: e?.exitCode ?? 1 });
+  process.exit(1);
+});
