@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# The quickstart demo: set-up, the local stack (PostgreSQL + PgBouncer), then a query through each URI.
+# The quickstart demo: set-up, the local stack (PostgreSQL + PgBouncer in transaction mode), then the same
+# workload direct and pooled, each printing its summary table. Results land in results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-node dist/src/cli.js stack up
+dcp() { node dist/src/cli.js "$@"; }
+
+dcp stack up
 source "${DCPBENCH_STACK_DIR:-.dcpbench/stack}/stack.env"
-echo "direct: $(psql "$DIRECT_URI" -Atc 'select version()')"
-echo "pooled: $(psql "$POOLED_URI" -Atc "select 'through pgbouncer, server port ' || inet_server_port()")"
+
+CONNS=${CONNS:-256}
+DURATION=${DURATION:-15s}
+echo
+echo "== direct: $CONNS clients, each holding a PostgreSQL backend =="
+dcp run select1 --uri "$DIRECT_URI" --label direct --conns "$CONNS" --workers 2 --duration "$DURATION" --set sleep_ms=2 --set think_ms=10
+echo
+echo "== pooled: the same $CONNS clients through PgBouncer (transaction mode, pool 64) =="
+dcp run select1 --uri "$POOLED_URI" --txn-pooling --label pooled --conns "$CONNS" --workers 2 --duration "$DURATION" --set sleep_ms=2 --set think_ms=10
+echo
+echo "The stack keeps running: 'npx dcpbench stack down' stops it."

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
 import { probeServer } from "../db/connect.js";
@@ -8,7 +8,7 @@ import { buildPlan, type RunPlan } from "../plan.js";
 import { buildResult } from "../results/build.js";
 import { ProgressPrinter } from "../results/progress.js";
 import { parameterTable, summaryTable } from "../results/tables.js";
-import { writeResult } from "../results/write.js";
+import { ensureDir, writeResult } from "../results/write.js";
 import { runPlan } from "../runner/runner.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
@@ -76,7 +76,7 @@ function preflight(plan: RunPlan): void {
     );
   }
   try {
-    mkdirSync(plan.outDir, { recursive: true });
+    ensureDir(plan.outDir);
     accessSync(plan.outDir, constants.W_OK);
   } catch {
     throw new UsageError(`--out ${plan.outDir} is not a writable directory`);

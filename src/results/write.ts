@@ -1,5 +1,5 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { stringify } from "csv-stringify/sync";
 import type { ResultFile } from "./schema.js";
 
@@ -36,6 +36,17 @@ export function timelineCsv(result: ResultFile): string {
   });
 }
 
+/**
+ * mkdir -p, one level at a time. (Node's recursive mkdirSync spins forever on some paths, e.g. under /proc.)
+ */
+export function ensureDir(dir: string): void {
+  const abs = resolve(dir);
+  if (existsSync(abs)) return;
+  const parent = dirname(abs);
+  if (parent !== abs) ensureDir(parent);
+  mkdirSync(abs);
+}
+
 function writeAtomically(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
@@ -44,7 +55,7 @@ function writeAtomically(path: string, text: string): void {
 
 /** Writes the JSON result and the timeline CSV beside it; returns both paths. */
 export function writeResult(result: ResultFile, outDir: string): { json: string; csv: string } {
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const base = join(outDir, resultBaseName(result));
   const json = `${base}.json`;
   const csv = `${base}.csv`;

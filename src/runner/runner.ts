@@ -110,7 +110,8 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
       const list = [...snaps.values()];
       const t = Math.max(...list.map((s) => s.t));
       const dt = Math.max(0, t - lastT);
-      const ramp = t - dt < plan.rampMs / 1000 - 1e-9;
+      // Interval k nominally covers [(k-1)·I, k·I]: part of the ramp when it starts before the ramp ends.
+      const ramp = (nextSeq - 1) * plan.intervalMs < plan.rampMs;
       const entry = agg.addInterval(nextSeq, +t.toFixed(3), +dt.toFixed(3), ramp, list);
       lastT = t;
       nextSeq++;

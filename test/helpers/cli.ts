@@ -1,5 +1,8 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ResultFile } from "../../src/results/schema.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
 
@@ -10,23 +13,77 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI as a user would, collecting its output. */
-export function runCli(
+export interface RunningCli {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  /** Resolves when stderr has printed a line matching `re`. */
+  waitForStderr(re: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Starts the built CLI as a user would, collecting its output. */
+export function startCli(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
-  timeoutMs = 120_000,
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  timeoutMs = 180_000,
+): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  const watchers: Array<{ re: RegExp; resolve: () => void }> = [];
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => {
+    stderr += d;
+    for (const w of watchers.splice(0)) {
+      if (w.re.test(stderr)) w.resolve();
+      else watchers.push(w);
+    }
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const done = new Promise<CliResult>((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      // let the pipes drain
+      setImmediate(() => resolve({ code, signal, stdout, stderr }));
     });
   });
+  return {
+    child,
+    done,
+    waitForStderr(re, ms = 60_000) {
+      if (re.test(stderr)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for ${re} in stderr:\n${stderr}`)),
+          ms,
+        );
+        watchers.push({
+          re,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        });
+      });
+    },
+  };
+}
+
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 180_000,
+): Promise<CliResult> {
+  return startCli(args, env, timeoutMs).done;
+}
+
+/** The one result file a run wrote into `dir`. */
+export function resultIn(dir: string): { result: ResultFile; json: string; csv: string; jsonPath: string } {
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  if (files.length !== 1)
+    throw new Error(`expected one result in ${dir}, found ${files.join(", ") || "none"}`);
+  const jsonPath = join(dir, files[0]);
+  const json = readFileSync(jsonPath, "utf8");
+  const csv = readFileSync(jsonPath.replace(/\.json$/, ".csv"), "utf8");
+  return { result: JSON.parse(json) as ResultFile, json, csv, jsonPath };
 }

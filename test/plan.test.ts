@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { classifyError } from "../src/db/errors.js";
+import { inlineParams } from "../src/db/query-mode.js";
+import { redactUri } from "../src/db/uri.js";
+import { UsageError } from "../src/errors.js";
+import { buildPlan, splitEvenly, type PlanInput } from "../src/plan.js";
+import { parseDuration, parseRate } from "../src/units.js";
+import { resolveKnobs } from "../src/workload/knobs.js";
+
+const base: PlanInput = {
+  workload: "select1",
+  workloadRef: "select1",
+  knobs: {},
+  uri: "postgresql://u@h/db",
+  cpus: 2,
+};
+
+describe("plan", () => {
+  it("splits clients as evenly as possible", () => {
+    assert.deepEqual(splitEvenly(1024, 4), [256, 256, 256, 256]);
+    assert.deepEqual(splitEvenly(10, 4), [3, 3, 2, 2]);
+  });
+
+  it("defaults workers to the CPU count, never more than conns", () => {
+    assert.equal(buildPlan({ ...base, conns: 1 }).workers, 1);
+    assert.equal(buildPlan({ ...base, conns: 100 }).workers, 2);
+  });
+
+  it("rejects bad values with one-line usage errors", () => {
+    const bad: Array<[Partial<PlanInput>, RegExp]> = [
+      [{ conns: 0 }, /--conns must be a positive integer/],
+      [{ conns: 2, workers: 4 }, /--workers \(4\) cannot exceed --conns \(2\)/],
+      [{ duration: "ten" }, /is not a duration/],
+      [{ rate: "-5" }, /not a positive rate/],
+      [{ txnPooling: true, queryMode: "prepared" }, /prepared cannot be used with --txn-pooling/],
+      [{ queryMode: "turbo" }, /--query-mode must be one of/],
+      [{ uri: "mysql://x@y/z" }, /scheme must be postgresql/],
+      [{ label: "a b" }, /--label/],
+      [{ arrival: "poisson" }, /--arrival needs --rate/],
+    ];
+    for (const [input, re] of bad) {
+      assert.throws(
+        () => buildPlan({ ...base, ...input }),
+        (e: Error) => e instanceof UsageError && re.test(e.message),
+      );
+    }
+  });
+
+  it("labels pooled runs and parses durations and rates", () => {
+    assert.equal(buildPlan({ ...base, txnPooling: true }).label, "pooled");
+    assert.equal(parseDuration("1m30s", "x"), 90_000);
+    assert.equal(parseDuration("250ms", "x"), 250);
+    assert.equal(parseDuration("2", "x"), 2000);
+    assert.equal(parseRate("300/m", "x"), 5);
+  });
+});
+
+describe("knobs", () => {
+  const specs = {
+    batch_size: { default: 64, min: 1, description: "" },
+    payload: { default: "jsonb", choices: ["jsonb", "text"], description: "" },
+    on: { default: false, description: "" },
+  };
+  it("types values from the defaults; --set wins over --args", () => {
+    const k = resolveKnobs("w", specs, '{"batch_size": 8, "on": true}', ["batch_size=16", "payload=text"]);
+    assert.deepEqual(k, { batch_size: 16, payload: "text", on: true });
+  });
+  it("rejects unknown keys and bad values", () => {
+    assert.throws(
+      () => resolveKnobs("w", specs, undefined, ["nope=1"]),
+      /unknown knob 'nope' for workload w/,
+    );
+    assert.throws(() => resolveKnobs("w", specs, undefined, ["batch_size=x"]), /not a number/);
+    assert.throws(() => resolveKnobs("w", specs, undefined, ["batch_size=0"]), /≥ 1/);
+    assert.throws(() => resolveKnobs("w", specs, undefined, ["payload=xml"]), /one of jsonb, text/);
+    assert.throws(() => resolveKnobs("w", specs, "{bad", []), /--args: not valid JSON/);
+  });
+});
+
+describe("db helpers", () => {
+  it("inlines parameters as quoted literals for the simple protocol", () => {
+    assert.equal(inlineParams("SELECT $1, $2, $10", [1, "it's", null]), "SELECT '1', 'it''s', $10");
+    assert.equal(inlineParams("SELECT $1", [[1, 2]]), 'SELECT \'{"1","2"}\'');
+  });
+  it("redacts passwords", () => {
+    assert.equal(redactUri("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
+    assert.ok(!redactUri("postgresql://u@h/db?password=secret").includes("secret"));
+  });
+  it("classifies errors", () => {
+    assert.equal(classifyError({ code: "40001", message: "x" }).cls, "serialization");
+    assert.equal(classifyError({ code: "57P01", message: "terminating" }).cls, "connection");
+    assert.equal(classifyError(new Error("Connection terminated unexpectedly")).cls, "connection");
+    assert.equal(classifyError({ code: "57014", message: "canceling" }).cls, "timeout");
+    assert.equal(classifyError({ code: "23505", message: "dup" }).cls, "other");
+  });
+});

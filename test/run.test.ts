@@ -1,0 +1,287 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CONNECT, CYCLE } from "../src/metrics/snapshot.js";
+import { childPids, isAlive, processCmdline, sleep } from "../src/stack/system.js";
+import { resultIn, runCli, startCli } from "./helpers/cli.js";
+import { startStack, type TestStack } from "./helpers/stack.js";
+
+const outDir = () => mkdtempSync(join(tmpdir(), "dcpbench-out-"));
+
+describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
+  let stack: TestStack;
+  const run = (args: string[], env?: NodeJS.ProcessEnv) =>
+    runCli(["run", ...args, "--progress", "off"], env ?? stack.env);
+
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.down();
+  });
+
+  it("closed loop, --iterations: every worker runs exactly its cycles", async () => {
+    const out = outDir();
+    const res = await run(
+      ["select1", "--uri", stack.status.uris.direct, "--conns", "6", "--workers", "2"].concat([
+        "--iterations",
+        "150",
+        "--out",
+        out,
+      ]),
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const { result, csv } = resultIn(out);
+    assert.equal(result.summary[CYCLE].count, 300);
+    assert.equal(result.summary.select.count, 300);
+    assert.equal(result.summary[CONNECT].count, 6);
+    assert.equal(result.partial, false);
+    assert.equal(result.stopReason, "iterations");
+    assert.equal(result.clients.connected, 6);
+    assert.deepEqual(
+      result.resources.workers.map((w) => w.clients),
+      [3, 3],
+    );
+    assert.ok(result.summary[CYCLE].p50 > 0 && result.summary[CYCLE].p99 >= result.summary[CYCLE].p50);
+    assert.match(csv.split("\n")[0], /^seq,t_s,dt_s,ramp,op,count,ops_per_s,errors/);
+    assert.ok(result.resources.cpuSec > 0 && result.resources.peakRssMb > 0);
+    // The summary table with the seed's columns goes to stdout.
+    assert.match(
+      res.stdout,
+      /elapsed.*id.*threads.*tot_ops.*tot_ops\/s.*mean\(ms\).*p50\(ms\).*p99\(ms\).*max\(ms\)/,
+    );
+  });
+
+  it("closed loop, --duration: stops on time, timeline per interval, through PgBouncer in transactions", async () => {
+    const out = outDir();
+    const res = await runCli(
+      [
+        "run",
+        "select1",
+        "--uri",
+        stack.status.uris.pooled,
+        "--txn-pooling",
+        "--query-mode",
+        "extended",
+      ].concat(["--set", "in_txn=true", "--conns", "20", "--workers", "2", "--duration", "3s", "--out", out]),
+      stack.env,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    // One progress line per interval, cockroach-workload style.
+    assert.match(res.stderr, /_elapsed___errors__ops\/s\(inst\)/);
+    assert.ok(res.stderr.split("\n").filter((l) => /^\s+\d+\.\ds\s+\d+/.test(l)).length >= 3, res.stderr);
+    const { result } = resultIn(out);
+    assert.equal(result.label, "pooled");
+    assert.equal(result.stopReason, "duration");
+    assert.ok(result.elapsedSec >= 2.9 && result.elapsedSec < 3.6, `elapsed ${result.elapsedSec}`);
+    assert.ok(result.timeline.length >= 3);
+    assert.equal(result.summary[CYCLE].errors.other, 0);
+    assert.ok(result.summary[CYCLE].count > 100);
+  });
+
+  it("open loop, --rate: the intended rate is met; latency from the intended start, service time kept", async () => {
+    const out = outDir();
+    const res = await run([
+      "select1",
+      "--uri",
+      stack.status.uris.direct,
+      "--rate",
+      "400",
+      "--duration",
+      "3s",
+      "--conns",
+      "4",
+      "--out",
+      out,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const { result } = resultIn(out);
+    const cycle = result.summary[CYCLE];
+    assert.ok(Math.abs(cycle.count - 1200) <= 24, `count ${cycle.count} for 400/s × 3 s`);
+    assert.ok(cycle.service, "service time is recorded in open loop");
+    assert.ok(cycle.p50 >= cycle.service!.p50, "latency from the intended start is never below service time");
+    assert.equal(result.counters.missed, 0);
+  });
+
+  it("--ramp: ramp intervals stay in the timeline and out of the summary", async () => {
+    const out = outDir();
+    const res = await run([
+      "select1",
+      "--uri",
+      stack.status.uris.direct,
+      "--ramp",
+      "2s",
+      "--duration",
+      "2s",
+      "--conns",
+      "4",
+      "--out",
+      out,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    const { result } = resultIn(out);
+    const ramp = result.timeline.filter((e) => e.ramp);
+    assert.ok(ramp.length >= 2, "two 1 s intervals of ramp");
+    assert.ok(result.elapsedSec >= 1.9 && result.elapsedSec < 2.6, `measured ${result.elapsedSec}`);
+    const inSummary = result.timeline
+      .filter((e) => !e.ramp)
+      .reduce((n, e) => n + (e.ops[CYCLE]?.count ?? 0), 0);
+    assert.equal(result.summary[CYCLE].count, inSummary);
+  });
+
+  it("counts skipped ops as skipped, never as latencies", async () => {
+    const out = outDir();
+    const res = await run(
+      [
+        "select1",
+        "--uri",
+        stack.status.uris.direct,
+        "--set",
+        "skip_pct=50",
+        "--iterations",
+        "400",
+        "--conns",
+        "2",
+      ].concat(["--workers", "1", "--out", out]),
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const s = resultIn(out).result.summary;
+    assert.equal(s.select.count + s.select.skipped, 400);
+    assert.ok(s.select.skipped > 100 && s.select.skipped < 300, `skipped ${s.select.skipped}`);
+  });
+
+  it("SIGINT mid-run writes a complete partial result within 2 s and leaves no worker behind", async () => {
+    const out = outDir();
+    const cli = startCli(
+      [
+        "run",
+        "select1",
+        "--uri",
+        stack.status.uris.direct,
+        "--duration",
+        "60s",
+        "--conns",
+        "4",
+        "--workers",
+        "2",
+      ].concat(["--out", out]),
+      stack.env,
+    );
+    await cli.waitForStderr(/\n\s+2\.0s/);
+    const workers = childPids(cli.child.pid!);
+    assert.equal(workers.length, 2, "two forked workers");
+    const t = Date.now();
+    cli.child.kill("SIGINT");
+    const res = await cli.done;
+    assert.ok(Date.now() - t < 2000, `stopped in ${Date.now() - t} ms`);
+    assert.equal(res.code, 130, res.stderr);
+    const { result } = resultIn(out);
+    assert.equal(result.partial, true);
+    assert.equal(result.stopReason, "signal");
+    assert.ok(result.timeline.length >= 2);
+    assert.ok(result.summary[CYCLE].count > 0);
+    await sleep(100);
+    for (const pid of workers) assert.equal(isAlive(pid), false, `worker ${pid} left behind`);
+  });
+
+  it("kill -9 of one worker: the other finishes, the result is partial, exit 1", async () => {
+    const out = outDir();
+    const cli = startCli(
+      [
+        "run",
+        "select1",
+        "--uri",
+        stack.status.uris.direct,
+        "--duration",
+        "4s",
+        "--conns",
+        "4",
+        "--workers",
+        "2",
+      ].concat(["--out", out]),
+      stack.env,
+    );
+    await cli.waitForStderr(/\n\s+1\.0s/);
+    const [victim] = childPids(cli.child.pid!);
+    process.kill(victim, "SIGKILL");
+    const res = await cli.done;
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /worker \d died \(SIGKILL\)/);
+    const { result } = resultIn(out);
+    assert.equal(result.partial, true);
+    assert.equal(result.stopReason, "worker-died");
+    assert.equal(result.resources.workers.filter((w) => w.died).length, 1);
+    const late = result.timeline.filter((e) => e.t > 2.5);
+    assert.ok(
+      late.some((e) => (e.ops[CYCLE]?.count ?? 0) > 0),
+      "the surviving worker kept measuring",
+    );
+  });
+
+  it("never shows or saves the password: stdout, stderr, JSON, CSV, worker command lines", async () => {
+    const out = outDir();
+    const uriWithPassword = stack.status.uris.direct.replace("dcpbench@", `dcpbench:${stack.password}@`);
+    // The password reaches dcpbench in PGURI, so that nobody's argv holds it.
+    const env = { ...stack.env, PGURI: uriWithPassword, PGPASSFILE: "/nonexistent" };
+    const cli = startCli(
+      ["run", "select1", "--duration", "3s", "--conns", "2", "--workers", "2", "--out", out],
+      env,
+    );
+    await cli.waitForStderr(/\n\s+1\.0s/);
+    const cmdlines = [cli.child.pid!, ...childPids(cli.child.pid!)].map(processCmdline);
+    assert.equal(cmdlines.length, 3);
+    const res = await cli.done;
+    assert.equal(res.code, 0, res.stderr);
+    const { json, csv } = resultIn(out);
+    for (const [where, text] of Object.entries({
+      stdout: res.stdout,
+      stderr: res.stderr,
+      json,
+      csv,
+      cmdlines: cmdlines.join("\n"),
+    })) {
+      assert.ok(!text.includes(stack.password), `password found in ${where}`);
+    }
+    assert.match(res.stdout, /dcpbench:\*\*\*@127\.0\.0\.1/);
+  });
+
+  it("bad input: one line, exit 2, no stack trace", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["run", "nosuch"], /unknown workload 'nosuch'/],
+      [["run", "select1", "--set", "bogus=1"], /unknown knob 'bogus'/],
+      [["run", "select1", "--conns", "0"], /--conns must be a positive integer/],
+      [["run", "select1", "--conns", "2", "--workers", "3"], /--workers \(3\) cannot exceed --conns \(2\)/],
+      [["run", "select1", "--duration", "soon"], /not a duration/],
+      [["run", "select1", "--uri", "not a uri"], /not a valid URI/],
+      [
+        ["run", "select1", "--uri", "postgresql://dcpbench:wrong@127.0.0.1:1/x"],
+        /cannot connect to .*:\*\*\*@/,
+      ],
+      [
+        ["run", "select1", "--uri", stack.status.uris.direct.replace("dcpbench@", "dcpbench:wrong@")],
+        /cannot log in/,
+      ],
+      [["run", "select1", "--conns", "100000", "--workers", "1"], /open-file limit is \d+/],
+      [["run", "select1", "--out", "/proc/forbidden"], /--out \/proc\/forbidden is not a writable directory/],
+    ];
+    for (const [args, re] of cases) {
+      // --iterations 1: should a check ever let a bad input through, the run still ends.
+      const res = await runCli([...args, "--iterations", "1"], stack.env, 30_000);
+      assert.equal(res.code, 2, `${args.join(" ")}: ${res.stderr}`);
+      const lines = res.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `${args.join(" ")}: ${res.stderr}`);
+      assert.match(lines[0], re);
+      assert.doesNotMatch(res.stderr, /\n\s+at /);
+    }
+  });
+
+  it("reads the stack's password file the way libpq does (PGPASSFILE) and runs without --uri", async () => {
+    const out = outDir();
+    const res = await run(["select1", "--iterations", "10", "--conns", "1", "--out", out]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(resultIn(out).result.plan.uri, stack.status.uris.direct);
+    assert.equal(readFileSync(stack.status.pgpassfile, "utf8").split(":")[3], "dcpbench");
+  });
+});
