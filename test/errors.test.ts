@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { CYCLE } from "../src/metrics/snapshot.js";
+import { stackPaths } from "../src/stack/layout.js";
+import { signalMember } from "../src/stack/members.js";
+import { stackStartMember } from "../src/stack/stack.js";
+import { sleep } from "../src/stack/system.js";
+import { resultIn, runCli, startCli } from "./helpers/cli.js";
+import { startStack, type TestStack } from "./helpers/stack.js";
+
+const HOT_ROW = fileURLToPath(new URL("../../test/fixtures/hot-row.mjs", import.meta.url));
+const outDir = () => mkdtempSync(join(tmpdir(), "dcpbench-err-"));
+
+describe("errors, retries and reconnects", { timeout: 180_000 }, () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.down();
+  });
+
+  it("retries serialization failures through the transaction helper; no update is lost", async () => {
+    const db = await stack.client(stack.status.uris.direct);
+    await db.query("DROP TABLE IF EXISTS hot_row; CREATE TABLE hot_row (id int PRIMARY KEY, n int NOT NULL)");
+    await db.query("INSERT INTO hot_row VALUES (1, 0)");
+    const out = outDir();
+    const res = await runCli(
+      [
+        "run",
+        HOT_ROW,
+        "--uri",
+        stack.status.uris.direct,
+        "--conns",
+        "8",
+        "--workers",
+        "2",
+        "--iterations",
+        "100",
+      ].concat(["--progress", "off", "--out", out]),
+      stack.env,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const { result } = resultIn(out);
+    const bump = result.summary.bump;
+    assert.equal(result.workload, "hot-row");
+    assert.ok(bump.retries > 0, "concurrent SERIALIZABLE increments must have been retried");
+    // Every cycle either committed (counted) or failed after its retries (a serialization error).
+    assert.equal(bump.count + bump.errors.serialization + bump.errors.other, 200);
+    assert.equal(bump.errors.other, 0);
+    const { rows } = await db.query("SELECT n FROM hot_row WHERE id = 1");
+    assert.equal(rows[0].n, bump.count, "the row counts exactly the committed increments");
+    if (bump.errors.serialization > 0) assert.equal(bump.sqlstates["40001"], bump.errors.serialization);
+  });
+
+  it("PgBouncer killed and restarted mid-run: connection errors, reconnects, and the run goes on", async () => {
+    const out = outDir();
+    const cli = startCli(
+      [
+        "run",
+        "select1",
+        "--uri",
+        stack.status.uris.pooled,
+        "--txn-pooling",
+        "--conns",
+        "8",
+        "--workers",
+        "2",
+      ].concat(["--duration", "6s", "--set", "think_ms=5", "--out", out]),
+      stack.env,
+    );
+    await cli.waitForStderr(/\n\s+2\.0s/);
+    signalMember(stackPaths(stack.dir), "pgbouncer-1", "KILL");
+    await sleep(1000);
+    await stackStartMember(stack.dir, "pgbouncer-1");
+    const res = await cli.done;
+    assert.equal(res.code, 0, res.stderr);
+    const { result } = resultIn(out);
+    const connectionErrors = Object.values(result.summary).reduce((n, o) => n + o.errors.connection, 0);
+    assert.ok(connectionErrors > 0, "the outage shows as connection errors");
+    assert.ok(result.counters.reconnects >= 8, `every client reconnected (${result.counters.reconnects})`);
+    const last = result.timeline.filter((e) => e.t > 4.5 && e.dt >= 0.5); // whole intervals after the restart
+    assert.ok(last.length >= 1);
+    assert.ok(
+      last.every((e) => (e.ops[CYCLE]?.count ?? 0) > 0),
+      "load is back after the restart",
+    );
+    assert.ok(result.errorSamples.some((s) => s.cls === "connection"));
+  });
+
+  it("--max-errors gives up: exit 1, partial result", async () => {
+    const out = outDir();
+    const cli = startCli(
+      [
+        "run",
+        "select1",
+        "--uri",
+        stack.status.uris.pooled,
+        "--txn-pooling",
+        "--conns",
+        "4",
+        "--workers",
+        "2",
+      ].concat(["--duration", "30s", "--max-errors", "10", "--out", out]),
+      stack.env,
+    );
+    await cli.waitForStderr(/\n\s+1\.0s/);
+    signalMember(stackPaths(stack.dir), "pgbouncer-1", "KILL");
+    const res = await cli.done;
+    await stackStartMember(stack.dir, "pgbouncer-1");
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(res.stderr, /exceed --max-errors 10/);
+    const { result } = resultIn(out);
+    assert.equal(result.stopReason, "max-errors");
+    assert.equal(result.partial, true);
+  });
+});
