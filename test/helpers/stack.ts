@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { parseIntoClientConfig } from "pg-connection-string";
 import { stackDown, stackUp, type StackStatus, type UpOptions } from "../../src/stack/stack.js";
 import { assertPortFree } from "../../src/stack/system.js";
 
@@ -35,8 +36,6 @@ export async function startStack(opts: Omit<UpOptions, "dir" | "portBase"> = {})
   chmodSync(dir, 0o755); // the service user (postgres, when we are root) must reach it
   const { status } = await stackUp({ ...opts, dir, portBase: await freePortBase() });
   const password = readFileSync(status.pgpassfile, "utf8").trim().split(":")[4];
-  // pg finds the password as libpq would: through PGPASSFILE (one stack per test process at a time).
-  process.env.PGPASSFILE = status.pgpassfile;
   const open: pg.Client[] = [];
   return {
     dir,
@@ -44,7 +43,7 @@ export async function startStack(opts: Omit<UpOptions, "dir" | "portBase"> = {})
     password,
     env: { ...process.env, PGPASSFILE: status.pgpassfile, DCPBENCH_STACK_DIR: dir },
     async client(uri, extra = {}) {
-      const c = new pg.Client({ connectionString: uri, ...extra });
+      const c = new pg.Client({ ...parseIntoClientConfig(uri), password, ...extra });
       c.on("error", () => {}); // a test may kill the server under it
       await c.connect();
       open.push(c);
