@@ -63,10 +63,26 @@ export interface ClientContext<K extends Knobs = Knobs> {
 /** One step of a cycle. A skipped op (its frequency roll said no) is counted as skipped, not timed. */
 export type Op = { name: string; run(session: Session): Promise<unknown> } | { name: string; skip: true };
 
+/**
+ * How `dcpbench init` creates a workload's schema: it runs schemas/<name>/<dialect>/schema.sql, then
+ * populate.sql, with every {{var}} replaced by `vars(scale, dialect)[var]`.
+ */
+export interface InitSpec {
+  /** Tables the workload owns; --drop drops them (CASCADE). The first one's existence means "initialised". */
+  tables: string[];
+  /** Types the workload owns (dropped after the tables). */
+  types?: string[];
+  /** Scale 1 is the seed's size; tests use small fractions. */
+  vars(scale: number, dialect: Dialect): Record<string, string | number>;
+  /** Refuses a scale the workload cannot use (e.g. tpcb: a whole number, as pgbench -s); returns an error. */
+  checkScale?(scale: number): string | undefined;
+}
+
 export interface Workload<S extends KnobSpecs = KnobSpecs, K extends Knobs = KnobsOf<S>> {
   name: string;
   description: string;
   knobs: S;
+  init?: InitSpec;
   /** Once per client, before the run starts (not timed). */
   setup?(session: Session, ctx: ClientContext<K>): Promise<void>;
   /** Milliseconds to wait before each cycle in closed loop (not timed). Ignored in open loop (--rate). */

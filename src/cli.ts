@@ -2,6 +2,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
+import { initCommand } from "./commands/init.js";
 import { runCommand } from "./commands/run.js";
 import { stackCommand } from "./commands/stack.js";
 
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     .usage(
       "$0 <command> [options]\n\nLoad tests for PostgreSQL-wire databases: direct connections vs PgBouncer pooling.",
     )
+    .command(initCommand)
     .command(runCommand)
     .command(stackCommand)
     .demandCommand(1, "say which command (see --help)")

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
 import { probeServer } from "../db/connect.js";
@@ -10,8 +10,7 @@ import { ProgressPrinter } from "../results/progress.js";
 import { parameterTable, summaryTable } from "../results/tables.js";
 import { ensureDir, writeResult } from "../results/write.js";
 import { runPlan } from "../runner/runner.js";
-import { defaultStackDir } from "../stack/default-dir.js";
-import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+import { targetUri } from "./target.js";
 import { openFileLimit } from "../stack/stack.js";
 import { formatDuration } from "../units.js";
 import { resolveKnobs } from "../workload/knobs.js";
@@ -38,31 +37,6 @@ interface RunArgs {
   appName?: string;
   connectTimeout?: string;
   maxErrors?: number;
-}
-
-/**
- * The target when --uri is not given: $PGURI, then libpq's PGHOST/PGPORT/PGUSER/PGDATABASE, then the local
- * stack's direct URI. Also points PGPASSFILE at the stack's password file when nothing else says where it is.
- */
-function targetUri(given: string | undefined): string {
-  const paths = stackPaths(defaultStackDir());
-  const uri =
-    given ??
-    process.env.PGURI ??
-    (process.env.PGHOST
-      ? `postgresql://${process.env.PGUSER ?? ""}@${process.env.PGHOST}:${process.env.PGPORT ?? 5432}/${process.env.PGDATABASE ?? ""}`
-      : undefined) ??
-    (() => {
-      const cfg = readStackConfig(paths);
-      return cfg ? stackUris(cfg).direct : undefined;
-    })();
-  if (!uri) {
-    throw new UsageError(
-      "no target: give --uri, set PGURI, or start the local stack with 'dcpbench stack up'",
-    );
-  }
-  if (!process.env.PGPASSFILE && existsSync(paths.pgpass)) process.env.PGPASSFILE = paths.pgpass;
-  return uri;
 }
 
 /** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */

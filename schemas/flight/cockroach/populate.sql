@@ -1,0 +1,38 @@
+-- CockroachDB variant (reviewed by reading): make_interval → INTERVAL arithmetic, i / 500 → integer
+-- division with //, explicit ::STRING before ||, ANALYZE → CREATE STATISTICS.
+-- Set-based population: every table with one INSERT … SELECT over generate_series.
+-- {{flights}} flights: flight i flies plane i mod 500 (of that plane's airline) between two different
+-- airports, departing within the next 7 days.
+-- step: airlines, airports, planes
+INSERT INTO airlines (id, code, name)
+SELECT i, (ARRAY['AA', 'DL', 'UA', 'WN', 'B6'])[i], (ARRAY['Aurora Air', 'Delta Line', 'Unity', 'Westwind', 'Blue Six'])[i]
+FROM generate_series(1, 5) AS i;
+INSERT INTO airports (id, code, city)
+SELECT i, 'AP' || lpad(i::STRING, 2, '0'), 'City ' || i::STRING FROM generate_series(1, 20) AS i;
+INSERT INTO planes (id, airline_id, model, seats)
+SELECT i, 1 + (i - 1) % 5, (ARRAY['A320', 'B737', 'A321', 'B787', 'E175'])[1 + i % 5], 76 + (i % 5) * 50
+FROM generate_series(1, 500) AS i;
+-- step: {{flights}} flights
+INSERT INTO flights (id, airline_id, flight_number, plane_id, origin_id, destination_id, departure, arrival)
+SELECT i,
+       1 + (p - 1) % 5,
+       (ARRAY['AA', 'DL', 'UA', 'WN', 'B6'])[1 + (p - 1) % 5] || (1000 + i % 9000)::STRING,
+       p,
+       o,
+       1 + (o + i % 19) % 20,
+       d,
+       d + INTERVAL '1 minute' * (60 + (i % 300))
+FROM (
+  SELECT i, 1 + i % 500 AS p, 1 + (i // 500) % 20 AS o,
+         date_trunc('hour', now()) + INTERVAL '1 minute' * ((i * 7) % 10080) AS d
+  FROM generate_series(1, {{flights}}) AS i
+) AS f;
+-- step: flight_status, seat_inventory, flight_prices
+INSERT INTO flight_status (flight_id, status, gate)
+SELECT id, 'on_time', 'G' || (1 + id % 40)::STRING FROM flights;
+INSERT INTO seat_inventory (flight_id, seats_available)
+SELECT f.id, p.seats FROM flights AS f JOIN planes AS p ON p.id = f.plane_id;
+INSERT INTO flight_prices (flight_id, price)
+SELECT id, round((79 + (id % 400))::DECIMAL, 2) FROM flights;
+-- step: statistics
+CREATE STATISTICS flights_stats FROM flights;

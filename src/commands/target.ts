@@ -1,0 +1,25 @@
+import { existsSync } from "node:fs";
+import { UsageError } from "../errors.js";
+import { defaultStackDir } from "../stack/default-dir.js";
+import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+
+/**
+ * The target when --uri is not given: $PGURI, then libpq's PGHOST/PGPORT/PGUSER/PGDATABASE, then the local
+ * stack's direct URI. Also points PGPASSFILE at the stack's password file when nothing else says where it is.
+ */
+export function targetUri(given: string | undefined): string {
+  const paths = stackPaths(defaultStackDir());
+  const env = process.env;
+  const fromLibpq = env.PGHOST
+    ? `postgresql://${env.PGUSER ?? ""}@${env.PGHOST}:${env.PGPORT ?? 5432}/${env.PGDATABASE ?? ""}`
+    : undefined;
+  const cfg = readStackConfig(paths);
+  const uri = given ?? env.PGURI ?? fromLibpq ?? (cfg ? stackUris(cfg).direct : undefined);
+  if (!uri) {
+    throw new UsageError(
+      "no target: give --uri, set PGURI, or start the local stack with 'dcpbench stack up'",
+    );
+  }
+  if (!env.PGPASSFILE && existsSync(paths.pgpass)) env.PGPASSFILE = paths.pgpass;
+  return uri;
+}

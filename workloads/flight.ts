@@ -1,0 +1,100 @@
+import {
+  defineWorkload,
+  skipped,
+  type ClientContext,
+  type Knobs,
+  type Op,
+  type Session,
+} from "../src/api.js";
+
+/**
+ * flight-schedules (seed 002): a cycle waits `delay` ms × U(0.75, 1.25), then runs schedule, status,
+ * inventory and price, each with its probability; each picks `batch_size` random flights and updates
+ * them in one autocommit statement.
+ *
+ * Picking ids: on PostgreSQL, flight ids are dense (1…max(id), read once per client), so a batch is
+ * drawn client-side and the UPDATE finds its rows through the primary key (`= ANY($1)`): no scan. On
+ * CockroachDB, as the seed does: a follower read (`AS OF SYSTEM TIME follower_read_timestamp()`) of
+ * `batch_size` ids at a random offset below the table's estimated row count.
+ */
+
+const UPDATES = {
+  schedule:
+    "UPDATE flights SET departure = departure + $2::int * INTERVAL '1 minute', " +
+    "arrival = arrival + $2::int * INTERVAL '1 minute' WHERE id = ANY($1::bigint[])",
+  status:
+    "UPDATE flight_status SET status = (ARRAY['on_time', 'delayed', 'cancelled'])[1 + floor(random() * 3)::int], " +
+    "updated_at = now() WHERE flight_id = ANY($1::bigint[])",
+  inventory:
+    "UPDATE seat_inventory SET seats_available = greatest(0, round(seats_available::float8 * " +
+    "(1 + (random() - 0.25) / 10)))::int, updated_at = now() WHERE flight_id = ANY($1::bigint[])",
+  price:
+    "UPDATE flight_prices SET price = round(price * ((1 + (random() - 0.5) / 10)::numeric), 2), " +
+    "updated_at = now() WHERE flight_id = ANY($1::bigint[])",
+} as const;
+type OpName = keyof typeof UPDATES;
+
+const COCKROACH_ROW_ESTIMATE =
+  "SELECT estimated_row_count AS n FROM crdb_internal.table_row_statistics WHERE table_name = 'flights'";
+const COCKROACH_FOLLOWER_READ =
+  "SELECT id FROM flights AS OF SYSTEM TIME follower_read_timestamp() LIMIT $1 OFFSET $2";
+
+async function pickIds(session: Session, ctx: ClientContext<Knobs>, batch: number): Promise<number[]> {
+  const n = ctx.state.flights as number;
+  if (ctx.dialect === "cockroach") {
+    const offset = ctx.randomInt(0, Math.max(0, n - batch));
+    const { rows } = await session.query<{ id: string }>(COCKROACH_FOLLOWER_READ, [batch, offset]);
+    return rows.map((r) => Number(r.id));
+  }
+  return Array.from({ length: batch }, () => ctx.randomInt(1, n));
+}
+
+export default defineWorkload({
+  name: "flight",
+  description: "flight-schedules (seed 002): batched updates of schedule, status, seat inventory and prices",
+  knobs: {
+    schedule_freq: {
+      default: 10,
+      min: 0,
+      max: 100,
+      description: "% of cycles that shift departure/arrival times",
+    },
+    status_freq: { default: 90, min: 0, max: 100, description: "% of cycles that update flight status" },
+    inventory_freq: { default: 75, min: 0, max: 100, description: "% of cycles that update seat inventory" },
+    price_freq: { default: 25, min: 0, max: 100, description: "% of cycles that update prices" },
+    batch_size: { default: 64, min: 1, max: 10_000, description: "flights updated per statement" },
+    delay: { default: 100, min: 0, description: "ms to wait before each cycle (× U(0.75, 1.25))" },
+  },
+  init: {
+    tables: ["flights", "flight_status", "seat_inventory", "flight_prices", "planes", "airports", "airlines"],
+    vars: (scale) => ({ flights: Math.max(1000, Math.round(1_000_000 * scale)) }),
+  },
+  async setup(session, ctx) {
+    const sql = ctx.dialect === "cockroach" ? COCKROACH_ROW_ESTIMATE : "SELECT max(id) AS n FROM flights";
+    const { rows } = await session.query<{ n: string | null }>(sql);
+    const n = Number(rows[0]?.n ?? 0);
+    if (!(n > 0)) throw new Error("no flights: run 'dcpbench init flight' first");
+    ctx.state.flights = n;
+  },
+  think: (ctx) => ctx.knobs.delay * (0.75 + ctx.random() * 0.5),
+  cycle(ctx) {
+    const freq: Record<OpName, number> = {
+      schedule: ctx.knobs.schedule_freq,
+      status: ctx.knobs.status_freq,
+      inventory: ctx.knobs.inventory_freq,
+      price: ctx.knobs.price_freq,
+    };
+    return (Object.keys(UPDATES) as OpName[]).map((name): Op => {
+      if (!ctx.chance(freq[name])) return skipped(name);
+      return {
+        name,
+        async run(session) {
+          const ids = await pickIds(session, ctx, ctx.knobs.batch_size);
+          const params: unknown[] = [ids];
+          if (name === "schedule") params.push((ctx.chance(50) ? -1 : 1) * ctx.randomInt(5, 60));
+          return session.query(UPDATES[name], params);
+        },
+      };
+    });
+  },
+});
