@@ -89,6 +89,8 @@ export interface Workload<S extends KnobSpecs = KnobSpecs, K extends Knobs = Kno
   think?(ctx: ClientContext<K>): number;
   /** The ordered ops of one cycle, the equivalent of dbworkload's loop(). */
   cycle(ctx: ClientContext<K>): Op[];
+  /** `dcpbench check <workload>`: verifies the workload's invariant (e.g. bank: the sum of balances). */
+  check?(session: Session): Promise<{ ok: boolean; message: string }>;
 }
 
 /** Identity function that gives a workload object its types. */

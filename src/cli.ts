@@ -2,7 +2,9 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
+import { checkCommand } from "./commands/check.js";
 import { initCommand } from "./commands/init.js";
+import { newWorkloadCommand } from "./commands/new-workload.js";
 import { runCommand } from "./commands/run.js";
 import { stackCommand } from "./commands/stack.js";
 
@@ -19,6 +21,8 @@ async function main(): Promise<void> {
     )
     .command(initCommand)
     .command(runCommand)
+    .command(checkCommand)
+    .command(newWorkloadCommand)
     .command(stackCommand)
     .demandCommand(1, "say which command (see --help)")
     .strict()

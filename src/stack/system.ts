@@ -46,6 +46,12 @@ function postgresBinDir(): string | undefined {
   return initdb ? join(initdb, "..") : undefined;
 }
 
+/** A PostgreSQL client program (pgbench, psql) of the same installation as the servers. */
+export function pgProgram(name: string): string | undefined {
+  const dir = postgresBinDir();
+  return dir && existsSync(join(dir, name)) ? join(dir, name) : onPath(name);
+}
+
 /** Finds the stack's binaries or fails with one line naming the Debian packages to install. */
 export function findBinaries(needHaproxy: boolean): Binaries {
   const pgBin = postgresBinDir();
