@@ -3,6 +3,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
 import { checkCommand } from "./commands/check.js";
+import { compareCommand } from "./commands/compare.js";
 import { initCommand } from "./commands/init.js";
 import { newWorkloadCommand } from "./commands/new-workload.js";
 import { runCommand } from "./commands/run.js";
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
     )
     .command(initCommand)
     .command(runCommand)
+    .command(compareCommand)
     .command(checkCommand)
     .command(newWorkloadCommand)
     .command(stackCommand)

@@ -3,6 +3,7 @@ import type { QueryMode } from "./db/query-mode.js";
 import { QUERY_MODES } from "./db/query-mode.js";
 import { redactUri, validateUri } from "./db/uri.js";
 import { UsageError } from "./errors.js";
+import { parseThreshold, type Threshold } from "./results/thresholds.js";
 import { parseDuration, parseRate } from "./units.js";
 
 export type Arrival = "uniform" | "poisson";
@@ -33,6 +34,8 @@ export interface RunPlan {
   appName: string;
   connectTimeoutMs: number;
   maxErrors?: number;
+  /** k6-style conditions checked at the end (exit 3 when one does not hold). */
+  thresholds: Threshold[];
 }
 
 /** The plan as it is printed and saved: no URI with a password in it. */
@@ -65,6 +68,7 @@ export interface PlanInput {
   appName?: string;
   connectTimeout?: string;
   maxErrors?: number;
+  thresholds?: string[];
 }
 
 function positiveInt(value: number | undefined, option: string): number | undefined {
@@ -135,6 +139,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     appName: input.appName ?? `dcpbench-${label}`,
     connectTimeoutMs,
     maxErrors,
+    thresholds: (input.thresholds ?? []).map(parseThreshold),
   };
 }
 

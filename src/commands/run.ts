@@ -37,6 +37,7 @@ interface RunArgs {
   appName?: string;
   connectTimeout?: string;
   maxErrors?: number;
+  threshold: string[];
 }
 
 /** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
@@ -119,6 +120,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("app-name", { type: "string", describe: "application_name [default: dcpbench-<label>]" })
       .option("connect-timeout", { type: "string", describe: "per connection attempt [default: 10s]" })
       .option("max-errors", { type: "number", describe: "give up (exit 1) after more errors than this" })
+      .option("threshold", {
+        type: "string",
+        array: true,
+        default: [],
+        describe:
+          "condition that must hold at the end, e.g. 'process.p99<2s', 'errors.rate<0.01' (exit 3 if not)",
+      })
       .example("$0 run select1 --conns 64 --duration 30s", "closed loop against the local stack")
       .example(
         '$0 run select1 --uri "$POOLED_URI" --txn-pooling --rate 2000 --duration 30s',
@@ -132,6 +140,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const knobs = resolveKnobs(workload.name, workload.knobs, args.args, args.set.map(String));
     const plan = buildPlan({
       ...args,
+      thresholds: args.threshold.map(String),
       workload: workload.name,
       workloadRef,
       knobs,
@@ -157,7 +166,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const result = buildResult(plan, server, outcome);
     const files = writeResult(result, plan.outDir);
     process.stdout.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
+    for (const t of result.thresholds) {
+      const actual =
+        t.actual === null ? "no such op" : `${+t.actual.toFixed(4)}${t.unit ? ` ${t.unit}` : ""}`;
+      process.stdout.write(`threshold ${t.ok ? "ok     " : "CROSSED"} ${t.expr} (actual ${actual})\n`);
+    }
     process.stdout.write(`result: ${files.json}\ntimeline: ${files.csv}\n`);
-    process.exitCode = outcome.exitCode;
+    process.exitCode = result.exitCode;
   },
 };

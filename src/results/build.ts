@@ -3,11 +3,15 @@ import { redactPlan, type RunPlan } from "../plan.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
 import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile } from "./schema.js";
+import { evaluateThresholds } from "./thresholds.js";
 
 /** Assembles the result file from the plan and what the runner measured. */
 export function buildResult(plan: RunPlan, server: ServerInfo, outcome: RunOutcome): ResultFile {
   const { agg, workers, runner } = outcome;
   const connected = workers.reduce((n, w) => n + w.connected, 0);
+  const summary = agg.summaries();
+  const thresholds = evaluateThresholds(plan.thresholds, { summary });
+  const crossed = thresholds.some((t) => !t.ok);
   return {
     schema: RESULT_SCHEMA,
     version: RESULT_VERSION,
@@ -21,11 +25,12 @@ export function buildResult(plan: RunPlan, server: ServerInfo, outcome: RunOutco
     elapsedSec: +agg.measuredSeconds.toFixed(3),
     partial: outcome.partial,
     stopReason: outcome.stopReason,
-    exitCode: outcome.exitCode,
+    exitCode: outcome.exitCode === 0 && crossed ? 3 : outcome.exitCode,
     clients: { planned: plan.conns, connected, failedToConnect: plan.conns - connected },
-    summary: agg.summaries(),
+    summary,
     counters: { reconnects: agg.reconnects, missed: agg.missed, abandoned: agg.abandoned },
     errorSamples: agg.errorSamples(),
+    thresholds,
     timeline: agg.timeline,
     resources: {
       runner,

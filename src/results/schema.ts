@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ServerInfo } from "../db/connect.js";
 import type { CountedSample, OpSummary, TimelineEntry } from "../metrics/aggregate.js";
 import type { SavedPlan } from "../plan.js";
+import type { ThresholdOutcome } from "./thresholds.js";
 import { UsageError } from "../errors.js";
 
 export const RESULT_SCHEMA = "dcpbench.result";
@@ -40,6 +41,8 @@ export interface ResultFile {
     abandoned: number;
   };
   errorSamples: CountedSample[];
+  /** --threshold conditions and whether each held (exit 3 when one did not). */
+  thresholds: ThresholdOutcome[];
   timeline: TimelineEntry[];
   resources: {
     runner: { cpuUserSec: number; cpuSystemSec: number; maxRssMb: number };

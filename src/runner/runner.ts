@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ServerInfo } from "../db/connect.js";
-import { RunFailure } from "../errors.js";
+import { RunFailure, UsageError } from "../errors.js";
 import { Aggregator, type TimelineEntry } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE, type Snapshot } from "../metrics/snapshot.js";
 import { splitEvenly, type RunPlan } from "../plan.js";
@@ -77,6 +77,7 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
   let signal: NodeJS.Signals | undefined;
   let stopping = false;
   let startedLoad = false;
+  let fatal: { message: string; exitCode: number } | undefined;
 
   let settle!: () => void;
   const finished = new Promise<void>((resolve) => (settle = resolve));
@@ -214,7 +215,10 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
           checkFinished();
           break;
         case "fatal":
-          hooks.onNotice?.(`worker ${index}: ${msg.message}`);
+          // Before the start (a failing workload setup, say) the run cannot go on; after it, the exit
+          // that follows is handled as a dead worker.
+          if (!startedLoad) fatal ??= { message: `worker ${index}: ${msg.message}`, exitCode: msg.exitCode };
+          else hooks.onNotice?.(`worker ${index}: ${msg.message}`);
           break;
       }
     });
@@ -224,8 +228,9 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
       if (!state.done) {
         state.dead = true;
         state.report.died = true;
-        if (!stopping || sig !== "SIGKILL")
+        if (startedLoad && (!stopping || sig !== "SIGKILL")) {
           hooks.onNotice?.(`worker ${index} died (${sig ?? `exit ${code}`})`);
+        }
         emitReady(false);
       }
       checkReady();
@@ -236,11 +241,12 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
 
   await allReady;
   const connected = states.reduce((n, s) => n + s.report.connected, 0);
-  if (!stopping && connected === 0) {
+  if (!stopping && (fatal || connected === 0)) {
     stopAll();
     const sample = agg.errorSamples()[0];
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    if (fatal) throw fatal.exitCode === 2 ? new UsageError(fatal.message) : new RunFailure(fatal.message);
     throw new RunFailure(`no client could connect${sample ? `: ${sample.message}` : ""}`);
   }
   if (!stopping) {

@@ -86,7 +86,17 @@ class Worker {
     });
     const limit = pLimit(CONNECT_CONCURRENCY);
     const ok = await Promise.all(
-      this.clients.map((c) => limit(async () => (await c.connect()) && (await c.setup(), true))),
+      this.clients.map((c) =>
+        limit(async () => {
+          if (!(await c.connect())) return false;
+          try {
+            await c.setup();
+          } catch (err) {
+            throw new Error(`workload setup failed: ${(err as Error).message}`, { cause: err });
+          }
+          return true;
+        }),
+      ),
     );
     for (const c of this.clients) c.useRecorder(this.rec);
     const connected = ok.filter(Boolean).length;

@@ -1,0 +1,87 @@
+import Table from "cli-table3";
+import { stringify } from "csv-stringify/sync";
+import type { Comparison, Metric, MetricRow } from "./compare.js";
+
+export const FORMATS = ["table", "markdown", "json", "csv"] as const;
+export type Format = (typeof FORMATS)[number];
+
+function value(metric: Metric, v: number | undefined): string {
+  if (v === undefined) return "-";
+  if (metric === "errors" || metric === "retries") return String(v);
+  if (metric === "throughput") return v.toFixed(1);
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+/** "-44.2% faster", "+30.1% more", or "-" when there is nothing to compare. */
+export function change(row: MetricRow, pct: number | undefined): string {
+  if (pct === undefined) return "-";
+  if (Math.abs(pct) < 0.05) return "0%";
+  const sign = pct > 0 ? "+" : "";
+  const word =
+    row.metric === "throughput"
+      ? pct > 0 ? "more" : "less"
+      : row.lowerIsBetter && row.metric !== "errors" && row.metric !== "retries"
+        ? pct < 0 ? "faster" : "slower"
+        : "";
+  return `${sign}${pct.toFixed(1)}%${word ? ` ${word}` : ""}`;
+}
+
+function header(c: Comparison): string[] {
+  const head = ["op", "metric", c.runs[0].label];
+  for (const r of c.runs.slice(1)) head.push(r.label, `${r.label} vs ${c.runs[0].label}`);
+  return head;
+}
+
+function cells(c: Comparison, row: MetricRow): string[] {
+  const out = [row.op, row.metric, value(row.metric, row.values[0])];
+  for (let i = 1; i < c.runs.length; i++) out.push(value(row.metric, row.values[i]), change(row, row.changes[i]));
+  return out;
+}
+
+function runLines(c: Comparison): string[] {
+  return c.runs.map(
+    (r) =>
+      `${r.label}: ${r.workload}, ${r.mode}, ${r.conns} conns / ${r.workers} workers, query mode ${r.queryMode}, ` +
+      `${r.pacing} loop, ${r.elapsedSec.toFixed(1)} s${r.partial ? " (PARTIAL)" : ""} — ${r.file}`,
+  );
+}
+
+export function formatComparison(c: Comparison, format: Format): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(c, null, 2);
+    case "csv": {
+      const head = ["op", "metric", ...c.runs.map((r) => r.label), ...c.runs.slice(1).map((r) => `change_pct_${r.label}`)];
+      const rows = c.rows.map((row) => [
+        row.op,
+        row.metric,
+        ...row.values.map((v) => (v === undefined ? "" : +v.toFixed(3))),
+        ...row.changes.slice(1).map((p) => (p === undefined ? "" : +p.toFixed(2))),
+      ]);
+      return stringify([head, ...rows]).trimEnd();
+    }
+    case "markdown": {
+      const head = header(c);
+      const lines = [
+        ...runLines(c).map((l) => `- ${l}`),
+        "",
+        `| ${head.join(" | ")} |`,
+        `|${head.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
+        ...c.rows.map((row) => `| ${cells(c, row).join(" | ")} |`),
+      ];
+      return lines.join("\n");
+    }
+    case "table": {
+      const table = new Table({ head: header(c), style: { head: [], border: [], compact: true } });
+      let lastOp = "";
+      for (const row of c.rows) {
+        const line = cells(c, row);
+        if (row.op === lastOp) line[0] = "";
+        else if (lastOp) table.push(header(c).map(() => ""));
+        lastOp = row.op;
+        table.push(line);
+      }
+      return [...runLines(c), table.toString()].join("\n");
+    }
+  }
+}

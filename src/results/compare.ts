@@ -1,0 +1,126 @@
+import { ERROR_CLASSES } from "../db/errors.js";
+import type { OpSummary } from "../metrics/aggregate.js";
+import { CONNECT, CYCLE } from "../metrics/snapshot.js";
+import type { ResultFile } from "./schema.js";
+import { opOrder } from "./tables.js";
+
+/** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */
+export const METRICS = ["throughput", "mean", "p50", "p90", "p95", "p99", "max", "errors", "retries"] as const;
+export type Metric = (typeof METRICS)[number];
+const LOWER_IS_BETTER: Record<Metric, boolean> = {
+  throughput: false,
+  mean: true,
+  p50: true,
+  p90: true,
+  p95: true,
+  p99: true,
+  max: true,
+  errors: true,
+  retries: true,
+};
+
+export function isMetric(name: string): name is Metric {
+  return (METRICS as readonly string[]).includes(name);
+}
+
+export function metricValue(op: OpSummary, metric: Metric): number {
+  switch (metric) {
+    case "throughput":
+      return op.rate;
+    case "errors":
+      return ERROR_CLASSES.reduce((n, c) => n + op.errors[c], 0);
+    case "retries":
+      return op.retries;
+    default:
+      return op[metric];
+  }
+}
+
+/** Change from base to value in %, or undefined when there is no base to compare with. */
+export function changePct(base: number | undefined, value: number | undefined): number | undefined {
+  if (base === undefined || value === undefined) return undefined;
+  if (base === 0) return value === 0 ? 0 : undefined;
+  return ((value - base) / base) * 100;
+}
+
+export interface RunInfo {
+  file: string;
+  label: string;
+  workload: string;
+  mode: string;
+  conns: number;
+  workers: number;
+  queryMode: string;
+  pacing: string;
+  elapsedSec: number;
+  partial: boolean;
+}
+
+export interface MetricRow {
+  op: string;
+  metric: Metric;
+  /** One value per run (undefined when that run has no such op). */
+  values: Array<number | undefined>;
+  /** Change of each run against the first, in % (undefined for the first run). */
+  changes: Array<number | undefined>;
+  lowerIsBetter: boolean;
+}
+
+export interface Comparison {
+  runs: RunInfo[];
+  rows: MetricRow[];
+  warnings: string[];
+}
+
+function runInfo(file: string, r: ResultFile): RunInfo {
+  const p = r.plan;
+  return {
+    file,
+    label: r.label,
+    workload: r.workload,
+    mode: p.txnPooling ? "pooled" : "direct",
+    conns: p.conns,
+    workers: p.workers,
+    queryMode: p.queryMode + (p.connectPerTxn ? ", connect-per-txn" : ""),
+    pacing: p.rate !== undefined ? `open ${p.rate}/s` : "closed",
+    elapsedSec: r.elapsedSec,
+    partial: r.partial,
+  };
+}
+
+function differences(results: ResultFile[]): string[] {
+  const warnings: string[] = [];
+  const differ = (what: string, values: string[]) => {
+    if (new Set(values).size > 1) warnings.push(`runs differ in ${what}: ${values.join(" vs ")}`);
+  };
+  differ("workload", results.map((r) => r.workload));
+  differ("conns", results.map((r) => String(r.plan.conns)));
+  differ(
+    "knobs",
+    results.map((r) => Object.entries(r.plan.knobs).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"),
+  );
+  for (const r of results) if (r.partial) warnings.push(`${r.label} is a partial result (${r.stopReason})`);
+  return warnings;
+}
+
+/** Every op of every run (the first run's order first), each metric side by side, with the change vs the first. */
+export function compareResults(files: string[], results: ResultFile[]): Comparison {
+  const ops: string[] = [];
+  for (const r of results) for (const op of opOrder(r.summary)) if (op !== CONNECT && !ops.includes(op)) ops.push(op);
+  // The cycle last, as in the summary table.
+  ops.sort((a, b) => Number(a === CYCLE) - Number(b === CYCLE));
+  const rows: MetricRow[] = [];
+  for (const op of ops) {
+    for (const metric of METRICS) {
+      const values = results.map((r) => (r.summary[op] ? metricValue(r.summary[op], metric) : undefined));
+      rows.push({
+        op,
+        metric,
+        values,
+        changes: values.map((v, i) => (i === 0 ? undefined : changePct(values[0], v))),
+        lowerIsBetter: LOWER_IS_BETTER[metric],
+      });
+    }
+  }
+  return { runs: files.map((f, i) => runInfo(f, results[i])), rows, warnings: differences(results) };
+}

@@ -1,0 +1,48 @@
+import { UsageError } from "../errors.js";
+import { change } from "./compare-format.js";
+import { isMetric, METRICS, type Comparison, type Metric } from "./compare.js";
+import { holds, type Cmp } from "./thresholds.js";
+
+/** A regression gate for compare: `p99>+10%`, `throughput<-5%`, `process.p99>+10%` — crossed when it holds. */
+export interface Gate {
+  expr: string;
+  op?: string;
+  metric: Metric;
+  cmp: Cmp;
+  pct: number;
+}
+
+export function parseGate(expr: string): Gate {
+  const m = /^\s*(?:(.+)\.)?(\w+)\s*(<=|>=|<|>)\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$/.exec(expr);
+  const bad = (why: string) => new UsageError(`--fail-if '${expr}': ${why} (examples: 'p99>+10%', 'throughput<-5%')`);
+  if (!m) throw bad("expected [OP.]METRIC>+N% or [OP.]METRIC<-N%");
+  const [, op, metric, cmp, pct] = m;
+  if (!isMetric(metric)) throw bad(`unknown metric '${metric}' (${METRICS.join(", ")})`);
+  return { expr: expr.trim(), op, metric, cmp: cmp as Cmp, pct: Number(pct) };
+}
+
+export interface GateFailure {
+  gate: string;
+  message: string;
+}
+
+/** Every (op, run) whose change against the first run crosses a gate. */
+export function evaluateGates(gates: Gate[], c: Comparison): GateFailure[] {
+  const failures: GateFailure[] = [];
+  for (const g of gates) {
+    for (const row of c.rows) {
+      if (row.metric !== g.metric || (g.op !== undefined && row.op !== g.op)) continue;
+      row.changes.forEach((pct, i) => {
+        if (pct === undefined || !holds(pct, g.cmp, g.pct)) return;
+        failures.push({
+          gate: g.expr,
+          message: `${row.op} ${row.metric} ${change(row, pct)} (${c.runs[i].label} vs ${c.runs[0].label})`,
+        });
+      });
+    }
+    if (g.op !== undefined && !c.rows.some((r) => r.op === g.op)) {
+      failures.push({ gate: g.expr, message: `no op '${g.op}' in these results` });
+    }
+  }
+  return failures;
+}
