@@ -2,14 +2,19 @@ import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
 import { probeServer } from "../db/connect.js";
-import { redactUri } from "../db/uri.js";
+import { redactUri, validateUri } from "../db/uri.js";
 import { UsageError } from "../errors.js";
 import { buildPlan, type RunPlan } from "../plan.js";
 import { buildResult } from "../results/build.js";
 import { ProgressPrinter } from "../results/progress.js";
 import { parameterTable, summaryTable } from "../results/tables.js";
 import { ensureDir, writeResult } from "../results/write.js";
+import type { Aggregator } from "../metrics/aggregate.js";
+import { Observer } from "../observe/observer.js";
+import { exposition, servePrometheus } from "../observe/prometheus.js";
 import { runPlan } from "../runner/runner.js";
+import { defaultStackDir } from "../stack/default-dir.js";
+import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 import { targetUri } from "./target.js";
 import { openFileLimit } from "../stack/stack.js";
 import { formatDuration } from "../units.js";
@@ -38,6 +43,39 @@ interface RunArgs {
   connectTimeout?: string;
   maxErrors?: number;
   threshold: string[];
+  observe?: boolean;
+  observeUri?: string;
+  pgbouncerAdmin?: string;
+  prometheusPort?: number;
+}
+
+/**
+ * Where to sample the server side. The database: --observe-uri, else the local stack's direct URI when the
+ * run targets the stack (so that a pooled run still sees PostgreSQL's sessions), else the run's own URI.
+ * PgBouncer: --pgbouncer-admin, else the stack's admin consoles when the run goes through the stack's pooler.
+ */
+function observeTargets(
+  uri: string,
+  args: Pick<RunArgs, "observe" | "observeUri" | "pgbouncerAdmin">,
+): { observeUri?: string; pgbouncerAdmins: string[] } {
+  if (args.observe === false) return { pgbouncerAdmins: [] };
+  const cfg = readStackConfig(stackPaths(defaultStackDir()));
+  const target = new URL(uri);
+  const local = ["127.0.0.1", "localhost"].includes(target.hostname);
+  const port = Number(target.port || 5432);
+  const ports = cfg?.ports;
+  const onStack = !!ports && local && Object.values(ports).includes(port);
+  const pooled = onStack && port !== ports!.postgres;
+  const explicitAdmins = args.pgbouncerAdmin
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const admin of explicitAdmins ?? []) validateUri(admin, "--pgbouncer-admin");
+  if (args.observeUri) validateUri(args.observeUri, "--observe-uri");
+  return {
+    observeUri: args.observeUri ?? (onStack ? stackUris(cfg!).direct : uri),
+    pgbouncerAdmins: explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin : []),
+  };
 }
 
 /** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
@@ -120,6 +158,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("app-name", { type: "string", describe: "application_name [default: dcpbench-<label>]" })
       .option("connect-timeout", { type: "string", describe: "per connection attempt [default: 10s]" })
       .option("max-errors", { type: "number", describe: "give up (exit 1) after more errors than this" })
+      .option("observe", {
+        type: "boolean",
+        default: true,
+        describe: "sample the server side every interval (--no-observe: off)",
+      })
+      .option("observe-uri", {
+        type: "string",
+        describe: "direct URI for pg_stat_activity [default: the local stack's direct URI, else --uri]",
+      })
+      .option("pgbouncer-admin", {
+        type: "string",
+        describe:
+          "PgBouncer admin URI(s), comma-separated, for SHOW POOLS/STATS [default: the local stack's, for a pooled run]",
+      })
+      .option("prometheus-port", { type: "number", describe: "serve live metrics on 127.0.0.1:PORT/metrics" })
       .option("threshold", {
         type: "string",
         array: true,
@@ -158,12 +211,42 @@ export const runCommand: CommandModule<object, RunArgs> = {
         `${redactUri(uri)} (${server.product} ${server.version.split(" ")[1] ?? ""}), ` +
         `${plan.rate !== undefined ? `open loop ${plan.rate}/s` : "closed loop"}, ${stop.join(" or ") || "until Ctrl-C"}\n`,
     );
+    const notice = (line: string) => process.stderr.write(`dcpbench: ${line}\n`);
     const progress = new ProgressPrinter((line) => process.stderr.write(line + "\n"));
-    const outcome = await runPlan(plan, server, {
-      onInterval: plan.progress ? (e, agg) => progress.interval(e, agg) : undefined,
-      onNotice: (line) => process.stderr.write(`dcpbench: ${line}\n`),
-    });
-    const result = buildResult(plan, server, outcome);
+    let aggregator: Aggregator | undefined;
+    const prometheus =
+      args.prometheusPort !== undefined
+        ? await servePrometheus(args.prometheusPort, () =>
+            aggregator ? exposition(plan.label, aggregator, observer.latest()) : "",
+          ).catch((err: Error) => {
+            throw new UsageError(`--prometheus-port ${args.prometheusPort}: ${err.message}`);
+          })
+        : undefined;
+    const observer = await Observer.start(
+      {
+        ...observeTargets(uri, args),
+        appName: plan.appName,
+        database: new URL(uri).pathname.slice(1) || "postgres",
+        dialect: server.product,
+        intervalMs: plan.intervalMs,
+      },
+      notice,
+    );
+    let outcome;
+    try {
+      outcome = await runPlan(plan, server, {
+        observe: observer.active ? () => observer.latest() : undefined,
+        onInterval: (e, agg) => {
+          aggregator = agg;
+          if (plan.progress) progress.interval(e, agg);
+        },
+        onNotice: notice,
+      });
+    } finally {
+      await observer.stop();
+      prometheus?.close();
+    }
+    const result = buildResult(plan, server, outcome, observer.summary());
     const files = writeResult(result, plan.outDir);
     process.stdout.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
     for (const t of result.thresholds) {

@@ -49,6 +49,8 @@ export interface TimelineEntry {
   ramp: boolean;
   ops: Record<string, TimelineOp>;
   reconnects: number;
+  /** Server-side samples at the end of this interval (database sessions, PgBouncer pools), when observed. */
+  observed?: Record<string, number>;
 }
 
 export interface CountedSample extends ErrorSample {
@@ -161,6 +163,13 @@ export class Aggregator {
     const seen = this.samples.get(key);
     if (seen) seen.count++;
     else if (this.samples.size < 20) this.samples.set(key, { ...sample, count: 1 });
+  }
+
+  /** Latency statistics per op so far (measured window), without encoding histograms: for live scrapes. */
+  liveStats(): Record<string, LatencyStats> {
+    const out: Record<string, LatencyStats> = {};
+    for (const [name, tot] of this.totals) out[name] = stats(tot.hist);
+    return out;
   }
 
   summaries(): Record<string, OpSummary> {

@@ -1,4 +1,5 @@
 import type { ServerInfo } from "../db/connect.js";
+import type { ObservedSummary } from "../observe/observer.js";
 import { redactPlan, type RunPlan } from "../plan.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
@@ -6,7 +7,12 @@ import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile } from "./schema.js";
 import { evaluateThresholds } from "./thresholds.js";
 
 /** Assembles the result file from the plan and what the runner measured. */
-export function buildResult(plan: RunPlan, server: ServerInfo, outcome: RunOutcome): ResultFile {
+export function buildResult(
+  plan: RunPlan,
+  server: ServerInfo,
+  outcome: RunOutcome,
+  observed?: ObservedSummary,
+): ResultFile {
   const { agg, workers, runner } = outcome;
   const connected = workers.reduce((n, w) => n + w.connected, 0);
   const summary = agg.summaries();
@@ -30,6 +36,7 @@ export function buildResult(plan: RunPlan, server: ServerInfo, outcome: RunOutco
     summary,
     counters: { reconnects: agg.reconnects, missed: agg.missed, abandoned: agg.abandoned },
     errorSamples: agg.errorSamples(),
+    observed,
     thresholds,
     timeline: agg.timeline,
     resources: {

@@ -46,6 +46,17 @@ function runLines(c: Comparison): string[] {
   );
 }
 
+/** "server sessions (max): direct 1024 → pooled 64" */
+function serverLines(c: Comparison): string[] {
+  return c.server.map((row) => {
+    const vals = row.values.map((v, i) => {
+      const shown = v === undefined ? "-" : `${+v.toFixed(v < 10 ? 2 : 0)}${row.unit === "%" ? "%" : row.unit ? ` ${row.unit}` : ""}`;
+      return `${c.runs[i].label} ${shown}`;
+    });
+    return `${row.name}: ${vals.join(" → ")}`;
+  });
+}
+
 export function formatComparison(c: Comparison, format: Format): string {
   switch (format) {
     case "json":
@@ -58,7 +69,13 @@ export function formatComparison(c: Comparison, format: Format): string {
         ...row.values.map((v) => (v === undefined ? "" : +v.toFixed(3))),
         ...row.changes.slice(1).map((p) => (p === undefined ? "" : +p.toFixed(2))),
       ]);
-      return stringify([head, ...rows]).trimEnd();
+      const server = c.server.map((row) => [
+        "server",
+        row.name,
+        ...row.values.map((v) => (v === undefined ? "" : +v.toFixed(3))),
+        ...row.values.slice(1).map(() => ""),
+      ]);
+      return stringify([head, ...rows, ...server]).trimEnd();
     }
     case "markdown": {
       const head = header(c);
@@ -68,6 +85,7 @@ export function formatComparison(c: Comparison, format: Format): string {
         `| ${head.join(" | ")} |`,
         `|${head.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
         ...c.rows.map((row) => `| ${cells(c, row).join(" | ")} |`),
+        ...(c.server.length ? ["", ...serverLines(c).map((l) => `- ${l}`)] : []),
       ];
       return lines.join("\n");
     }
@@ -81,7 +99,7 @@ export function formatComparison(c: Comparison, format: Format): string {
         lastOp = row.op;
         table.push(line);
       }
-      return [...runLines(c), table.toString()].join("\n");
+      return [...runLines(c), table.toString(), ...serverLines(c)].join("\n");
     }
   }
 }

@@ -66,11 +66,33 @@ export interface MetricRow {
   lowerIsBetter: boolean;
 }
 
+/** A server-side figure per run, when the runs were observed ("server sessions: 1024 → 64"). */
+export interface ServerRow {
+  name: string;
+  values: Array<number | undefined>;
+  unit: "" | "%" | "ms";
+}
+
 export interface Comparison {
   runs: RunInfo[];
   rows: MetricRow[];
+  server: ServerRow[];
   warnings: string[];
 }
+
+const SERVER_FIGURES: Array<{ name: string; unit: ServerRow["unit"]; get(r: ResultFile): number | undefined }> = [
+  { name: "server sessions (max)", unit: "", get: (r) => r.observed?.series.db_sessions?.max },
+  { name: "this run's server sessions (max)", unit: "", get: (r) => r.observed?.series.run_sessions?.max },
+  { name: "active server sessions (mean)", unit: "", get: (r) => r.observed?.series.run_active?.mean },
+  { name: "sessions waiting on locks (max)", unit: "", get: (r) => r.observed?.series.db_lock_waiting?.max },
+  { name: "clients waiting in PgBouncer (max)", unit: "", get: (r) => r.observed?.series.pgb_cl_waiting?.max },
+  { name: "PgBouncer longest wait (max)", unit: "ms", get: (r) => r.observed?.series.pgb_maxwait_ms?.max },
+  {
+    name: "pool wait share of transaction time",
+    unit: "%",
+    get: (r) => (r.observed?.poolWait ? r.observed.poolWait.share * 100 : undefined),
+  },
+];
 
 function runInfo(file: string, r: ResultFile): RunInfo {
   const p = r.plan;
@@ -122,5 +144,8 @@ export function compareResults(files: string[], results: ResultFile[]): Comparis
       });
     }
   }
-  return { runs: files.map((f, i) => runInfo(f, results[i])), rows, warnings: differences(results) };
+  const server = SERVER_FIGURES.map((f) => ({ name: f.name, unit: f.unit, values: results.map(f.get) })).filter(
+    (row) => row.values.some((v) => v !== undefined),
+  );
+  return { runs: files.map((f, i) => runInfo(f, results[i])), rows, server, warnings: differences(results) };
 }

@@ -25,7 +25,14 @@ export class ProgressPrinter {
     const errors = Object.entries(entry.ops).reduce((n, [k, o]) => n + (k === CYCLE ? 0 : o.errors), 0);
     if (this.lines % 20 === 0) this.write(HEADER);
     this.lines++;
-    const tag = entry.ramp ? " (ramp)" : "";
+    const o = entry.observed;
+    const server = o
+      ? [
+          o.db_sessions !== undefined ? ` db_sessions=${o.db_sessions} active=${o.db_active}` : "",
+          o.pgb_cl_waiting !== undefined ? ` cl_waiting=${o.pgb_cl_waiting} sv_active=${o.pgb_sv_active}` : "",
+        ].join("")
+      : "";
+    const tag = (entry.ramp ? " (ramp)" : "") + server;
     this.write(
       `${num(entry.t, 8)}s${String(errors).padStart(9)}${num(entry.dt > 0 ? count / entry.dt : 0, 14)}` +
         `${num(entry.t > 0 ? this.cumCount / entry.t : 0, 14)}${lat(cycle?.p50 ?? 0, 9)}${lat(cycle?.p95 ?? 0, 9)}` +

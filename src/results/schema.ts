@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ServerInfo } from "../db/connect.js";
 import type { CountedSample, OpSummary, TimelineEntry } from "../metrics/aggregate.js";
 import type { SavedPlan } from "../plan.js";
+import type { ObservedSummary } from "../observe/observer.js";
 import type { ThresholdOutcome } from "./thresholds.js";
 import { UsageError } from "../errors.js";
 
@@ -41,6 +42,11 @@ export interface ResultFile {
     abandoned: number;
   };
   errorSamples: CountedSample[];
+  /**
+   * Server side, when sampled: per series (db_sessions, db_active, run_sessions, pgb_cl_waiting, …) its min,
+   * mean and max over the run, and PgBouncer's wait share. Each timeline entry has the samples in `observed`.
+   */
+  observed?: ObservedSummary;
   /** --threshold conditions and whether each held (exit 3 when one did not). */
   thresholds: ThresholdOutcome[];
   timeline: TimelineEntry[];

@@ -41,6 +41,8 @@ export interface RunOutcome {
 }
 
 export interface RunHooks {
+  /** Server-side samples to attach to each interval (the runner itself runs no SQL). */
+  observe?(): Record<string, number> | undefined;
   onInterval?(entry: TimelineEntry, agg: Aggregator): void;
   onNotice?(line: string): void;
 }
@@ -114,6 +116,8 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
       // Interval k nominally covers [(k-1)·I, k·I]: part of the ramp when it starts before the ramp ends.
       const ramp = (nextSeq - 1) * plan.intervalMs < plan.rampMs;
       const entry = agg.addInterval(nextSeq, +t.toFixed(3), +dt.toFixed(3), ramp, list);
+      const observed = hooks.observe?.();
+      if (observed) entry.observed = observed;
       lastT = t;
       nextSeq++;
       totalErrors += errorsOf(entry);

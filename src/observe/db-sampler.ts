@@ -1,0 +1,48 @@
+import pg from "pg";
+import type { Dialect } from "../api.js";
+
+/**
+ * Backend sessions as the database sees them, for the whole server and for this run's application_name.
+ * Its own connection is left out of every count: the sampler is not load.
+ */
+const POSTGRES = `
+SELECT count(*) AS db_sessions,
+       count(*) FILTER (WHERE state = 'active') AS db_active,
+       count(*) FILTER (WHERE state = 'idle') AS db_idle,
+       count(*) FILTER (WHERE state LIKE 'idle in transaction%') AS db_idle_in_txn,
+       count(*) FILTER (WHERE wait_event_type = 'Lock') AS db_lock_waiting,
+       count(*) FILTER (WHERE application_name = $1) AS run_sessions,
+       count(*) FILTER (WHERE application_name = $1 AND state = 'active') AS run_active
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`;
+
+/**
+ * CockroachDB: crdb_internal.cluster_sessions (one row per SQL session, cluster-wide); a session with a
+ * statement running has active_queries. Lock waits from crdb_internal.cluster_locks (waiting = true).
+ * Written from CockroachDB's documentation; reviewed by reading, not run here.
+ */
+const COCKROACH = `
+SELECT count(*) AS db_sessions,
+       count(*) FILTER (WHERE active_queries <> '') AS db_active,
+       count(*) FILTER (WHERE active_queries = '' AND kv_txn IS NULL) AS db_idle,
+       count(*) FILTER (WHERE active_queries = '' AND kv_txn IS NOT NULL) AS db_idle_in_txn,
+       (SELECT count(DISTINCT txn_id) FROM crdb_internal.cluster_locks WHERE NOT granted) AS db_lock_waiting,
+       count(*) FILTER (WHERE application_name = $1) AS run_sessions,
+       count(*) FILTER (WHERE application_name = $1 AND active_queries <> '') AS run_active
+FROM crdb_internal.cluster_sessions
+WHERE session_id <> (SELECT session_id FROM [SHOW session_id])`;
+
+export class DbSampler {
+  constructor(
+    private readonly client: pg.Client,
+    private readonly dialect: Dialect,
+    private readonly appName: string,
+  ) {}
+
+  async sample(): Promise<Record<string, number>> {
+    const { rows } = await this.client.query(this.dialect === "cockroach" ? COCKROACH : POSTGRES, [
+      this.appName,
+    ]);
+    return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
+  }
+}

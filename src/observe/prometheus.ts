@@ -1,0 +1,79 @@
+import { createServer, type Server } from "node:http";
+import type { Aggregator } from "../metrics/aggregate.js";
+
+/** A label value in the text exposition format: backslash, quote and newline escaped. */
+const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+/**
+ * The run's live metrics in Prometheus' text exposition format (version 0.0.4): counters of ops, errors,
+ * retries and skips per op (from every merged interval), latency summaries per op (from the measured
+ * window), and the server-side samples as gauges — like dbworkload's and `cockroach workload`'s endpoints.
+ */
+export function exposition(
+  run: string,
+  agg: Aggregator,
+  observed: Record<string, number> | undefined,
+): string {
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string) =>
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const totals = new Map<
+    string,
+    { ops: number; errors: Record<string, number>; retries: number; skipped: number }
+  >();
+  for (const entry of agg.timeline) {
+    for (const [op, o] of Object.entries(entry.ops)) {
+      const t = totals.get(op) ?? { ops: 0, errors: {}, retries: 0, skipped: 0 };
+      t.ops += o.count;
+      t.retries += o.retries;
+      t.skipped += o.skipped;
+      t.errors.all = (t.errors.all ?? 0) + o.errors;
+      totals.set(op, t);
+    }
+  }
+  const l = (op: string) => `run="${esc(run)}",op="${esc(op)}"`;
+  family("dcpbench_ops_total", "counter", "Successful executions per op.");
+  for (const [op, t] of totals) out.push(`dcpbench_ops_total{${l(op)}} ${t.ops}`);
+  family("dcpbench_errors_total", "counter", "Failed executions per op.");
+  for (const [op, t] of totals) out.push(`dcpbench_errors_total{${l(op)}} ${t.errors.all ?? 0}`);
+  family("dcpbench_retries_total", "counter", "Transaction retries (serialization failures) per op.");
+  for (const [op, t] of totals) out.push(`dcpbench_retries_total{${l(op)}} ${t.retries}`);
+  family("dcpbench_skipped_total", "counter", "Ops skipped by their frequency roll.");
+  for (const [op, t] of totals) out.push(`dcpbench_skipped_total{${l(op)}} ${t.skipped}`);
+  family("dcpbench_latency_seconds", "summary", "Latency per op over the measured window (after the ramp).");
+  for (const [op, s] of Object.entries(agg.liveStats())) {
+    for (const [q, v] of [
+      ["0.5", s.p50],
+      ["0.9", s.p90],
+      ["0.95", s.p95],
+      ["0.99", s.p99],
+      ["0.999", s.p999],
+      ["1", s.max],
+    ] as const) {
+      out.push(`dcpbench_latency_seconds{${l(op)},quantile="${q}"} ${+(v / 1000).toPrecision(6)}`);
+    }
+    out.push(`dcpbench_latency_seconds_sum{${l(op)}} ${+((s.mean * s.count) / 1000).toPrecision(9)}`);
+    out.push(`dcpbench_latency_seconds_count{${l(op)}} ${s.count}`);
+  }
+  for (const [key, value] of Object.entries(observed ?? {})) {
+    const name = `dcpbench_observed_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+    family(name, "gauge", `Server-side sample '${key}' (database sessions, PgBouncer pools).`);
+    out.push(`${name}{run="${esc(run)}"} ${value}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Serves exposition() on 127.0.0.1:port at /metrics. */
+export function servePrometheus(port: number, render: () => string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((req, res) => {
+      if (req.url !== "/metrics") {
+        res.writeHead(404).end("see /metrics\n");
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(render());
+    });
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
+}

@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { ResultFile } from "../src/results/schema.js";
+import { resultIn, runCli, startCli } from "./helpers/cli.js";
+import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
+
+const POOL = 10;
+const CONNS = 60;
+
+/**
+ * Checks one exposition-format document line by line (text format 0.0.4): HELP/TYPE before samples, valid
+ * metric names, well-formed labels, numeric values. Returns the samples.
+ */
+function parseExposition(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  const typed = new Set<string>();
+  const name = "[a-zA-Z_:][a-zA-Z0-9_:]*";
+  const labels = `\\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\["\\\\n])*",?)*\\}`;
+  const sample = new RegExp(`^(${name})(${labels})? (-?[0-9.eE+-]+|NaN|\\+Inf|-Inf)$`);
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const t = new RegExp(`^# TYPE (${name}) (counter|gauge|summary|histogram|untyped)$`).exec(line);
+    if (t) {
+      typed.add(t[1]);
+      continue;
+    }
+    if (new RegExp(`^# HELP ${name} .*$`).test(line)) continue;
+    const m = sample.exec(line);
+    assert.ok(m, `not exposition format: ${line}`);
+    const family = m[1].replace(/_(sum|count)$/, "");
+    assert.ok(typed.has(m[1]) || typed.has(family), `sample before its TYPE: ${line}`);
+    samples.set(m[1] + (m[2] ?? ""), Number(m[3]));
+  }
+  return samples;
+}
+
+describe("the server side, sampled during the run", { timeout: 180_000 }, () => {
+  let stack: TestStack;
+  let direct: ResultFile;
+  let pooled: ResultFile;
+  let directPath: string;
+  let pooledPath: string;
+
+  async function run(extra: string[]): Promise<{ result: ResultFile; path: string }> {
+    const out = mkdtempSync(join(tmpdir(), "dcpbench-obs-"));
+    const res = await runCli(
+      [
+        "run",
+        "select1",
+        "--set",
+        "sleep_ms=20",
+        "--conns",
+        String(CONNS),
+        "--workers",
+        "2",
+        "--duration",
+        "3s",
+        "--out",
+        out,
+        ...extra,
+      ],
+      stack.env,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    const { result, jsonPath } = resultIn(out);
+    return { result, path: jsonPath };
+  }
+
+  before(async () => {
+    stack = await startStack({ poolSize: POOL });
+    // Direct first, so that no PgBouncer server connection is open yet.
+    ({ result: direct, path: directPath } = await run(["--uri", stack.status.uris.direct]));
+    ({ result: pooled, path: pooledPath } = await run(["--uri", stack.status.uris.pooled, "--txn-pooling"]));
+  });
+  after(async () => {
+    await stack?.down();
+  });
+
+  it("direct: the database sees one session per client, and the sampler's own connection is not counted", () => {
+    const s = direct.observed!.series;
+    assert.equal(s.run_sessions.max, CONNS);
+    assert.equal(s.db_sessions.max, CONNS, "whole server: the clients only, not the sampler");
+    assert.ok(direct.timeline.every((e) => e.observed && e.observed.db_sessions <= CONNS));
+    assert.equal(direct.observed!.poolWait, undefined, "no PgBouncer in a direct run");
+  });
+
+  it("pooled: the database sees about the pool size, while clients queue in PgBouncer", () => {
+    const s = pooled.observed!.series;
+    assert.ok(
+      s.run_sessions.max <= POOL && s.run_sessions.max >= POOL / 2,
+      `server sessions ${s.run_sessions.max}`,
+    );
+    assert.ok(s.pgb_cl_waiting.max > 0, "clients waited for a server connection");
+    assert.ok(s.pgb_cl_active.max + s.pgb_cl_waiting.max >= CONNS - 1, "every client is known to PgBouncer");
+    assert.ok(pooled.observed!.poolWait!.share > 0.2, `wait share ${pooled.observed!.poolWait!.share}`);
+    assert.ok(pooled.timeline.some((e) => (e.observed?.pgb_cl_waiting ?? 0) > 0));
+  });
+
+  it("the progress line and compare show the server side", async () => {
+    const res = await runCli(["compare", directPath, pooledPath], stack.env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(
+      res.stdout,
+      new RegExp(`this run's server sessions \\(max\\): direct ${CONNS} → pooled \\d+`),
+    );
+    assert.match(res.stdout, /pool wait share of transaction time: direct - → pooled [\d.]+%/);
+  });
+
+  it("--prometheus-port serves valid exposition format whose counters grow", async () => {
+    const port = (await freePortBase()) + 2;
+    const out = mkdtempSync(join(tmpdir(), "dcpbench-prom-"));
+    const cli = startCli(
+      [
+        "run",
+        "select1",
+        "--uri",
+        stack.status.uris.pooled,
+        "--txn-pooling",
+        "--conns",
+        "8",
+        "--duration",
+        "4s",
+      ].concat(["--prometheus-port", String(port), "--out", out]),
+      stack.env,
+    );
+    await cli.waitForStderr(/\n\s+1\.0s.*db_sessions=\d+/);
+    const first = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    await cli.waitForStderr(/\n\s+3\.0s/);
+    const second = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const key = 'dcpbench_ops_total{run="pooled",op="__cycle__"}';
+    assert.ok(
+      first.get(key)! > 0 && second.get(key)! > first.get(key)!,
+      `${first.get(key)} → ${second.get(key)}`,
+    );
+    assert.ok(second.has('dcpbench_latency_seconds{run="pooled",op="__cycle__",quantile="0.99"}'));
+    assert.ok(second.has('dcpbench_observed_pgb_cl_active{run="pooled"}'));
+    assert.equal((await cli.done).code, 0);
+  });
+});
