@@ -14,7 +14,10 @@ import { Observer } from "../observe/observer.js";
 import { exposition, servePrometheus } from "../observe/prometheus.js";
 import { runPlan } from "../runner/runner.js";
 import { defaultStackDir } from "../stack/default-dir.js";
-import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+import { parseFault, readScenario, type Fault } from "../faults/fault.js";
+import { FaultScheduler } from "../faults/scheduler.js";
+import type { FaultAvailability } from "../results/availability.js";
 import { targetUri } from "./target.js";
 import { openFileLimit } from "../stack/stack.js";
 import { formatDuration } from "../units.js";
@@ -47,6 +50,9 @@ interface RunArgs {
   observeUri?: string;
   pgbouncerAdmin?: string;
   prometheusPort?: number;
+  fault: string[];
+  faults?: string;
+  stackDir?: string;
 }
 
 /**
@@ -76,6 +82,35 @@ function observeTargets(
     observeUri: args.observeUri ?? (onStack ? stackUris(cfg!).direct : uri),
     pgbouncerAdmins: explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin : []),
   };
+}
+
+/** --fault and --faults, checked against the local stack they will act on. */
+function planFaults(args: Pick<RunArgs, "fault" | "faults" | "stackDir">): { dir: string; list: Fault[] } {
+  const list = [...args.fault.map(String).map(parseFault), ...(args.faults ? readScenario(args.faults) : [])];
+  const dir = args.stackDir ?? defaultStackDir();
+  if (list.length === 0) return { dir, list };
+  const cfg = readStackConfig(stackPaths(dir));
+  if (!cfg)
+    throw new UsageError(`--fault acts on the local stack, and there is none in ${dir} (dcpbench stack up)`);
+  for (const f of list) {
+    if (!membersOf(cfg).includes(f.member)) {
+      throw new UsageError(
+        `--fault '${f.spec}': ${f.member} is not a member of the stack in ${dir} (${membersOf(cfg).join(", ")})`,
+      );
+    }
+  }
+  return { dir, list };
+}
+
+function availabilityLine(a: FaultAvailability): string {
+  const s = (n: number | null) => (n === null ? "never" : `${n.toFixed(2)}s`);
+  if (a.clientsAffected === 0) return `fault '${a.fault}' at ${a.at.toFixed(1)}s: no client saw an error`;
+  return (
+    `fault '${a.fault}' at ${a.at.toFixed(1)}s: first error after ${s(a.firstErrorAfterSec)}, ` +
+    `${a.clientsAffected} clients, ${a.errors} errors, ${a.ambiguousCommits} ambiguous commits, ` +
+    `outage ${a.outage ? `${a.outage.from.toFixed(2)}s → ${a.outage.to === null ? "end" : `${a.outage.to.toFixed(2)}s`}` : "-"}, ` +
+    `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}`
+  );
 }
 
 /** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
@@ -173,6 +208,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
           "PgBouncer admin URI(s), comma-separated, for SHOW POOLS/STATS [default: the local stack's, for a pooled run]",
       })
       .option("prometheus-port", { type: "number", describe: "serve live metrics on 127.0.0.1:PORT/metrics" })
+      .option("fault", {
+        type: "string",
+        array: true,
+        default: [],
+        describe:
+          "drive the local stack during the run: 'at=20s kill pgbouncer-1 signal=KILL', 'at=40s start pgbouncer-1'",
+      })
+      .option("faults", {
+        type: "string",
+        describe: "a scenario file (.json / .yaml): a list of --fault strings",
+      })
+      .option("stack-dir", {
+        type: "string",
+        describe: "the local stack the faults act on [default: $DCPBENCH_STACK_DIR or .dcpbench/stack]",
+      })
       .option("threshold", {
         type: "string",
         array: true,
@@ -201,6 +251,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       cpus: availableParallelism(),
     });
     preflight(plan);
+    const faults = planFaults(args);
     const server = await probeServer({ uri, appName: plan.appName, connectTimeoutMs: plan.connectTimeoutMs });
     const stop = [
       plan.durationMs !== undefined ? formatDuration(plan.durationMs) : "",
@@ -232,9 +283,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
       },
       notice,
     );
+    const scheduler = faults.list.length ? new FaultScheduler(faults.dir, faults.list, notice) : undefined;
     let outcome;
     try {
       outcome = await runPlan(plan, server, {
+        onStart: (t0) => scheduler?.start(t0),
         observe: observer.active ? () => observer.latest() : undefined,
         onInterval: (e, agg) => {
           aggregator = agg;
@@ -246,9 +299,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
       await observer.stop();
       prometheus?.close();
     }
-    const result = buildResult(plan, server, outcome, observer.summary());
+    const faultRecords = (await scheduler?.stop()) ?? [];
+    const result = buildResult(plan, server, outcome, observer.summary(), faultRecords);
     const files = writeResult(result, plan.outDir);
     process.stdout.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
+    for (const a of result.availability) process.stdout.write(availabilityLine(a) + "\n");
     for (const t of result.thresholds) {
       const actual =
         t.actual === null ? "no such op" : `${+t.actual.toFixed(4)}${t.unit ? ` ${t.unit}` : ""}`;

@@ -8,6 +8,16 @@ export interface ClassifiedError {
   message: string;
   /** The client's connection is unusable and must be replaced. */
   broken: boolean;
+  /** The connection was lost during COMMIT: the transaction may or may not have committed. */
+  ambiguous?: boolean;
+}
+
+/** Thrown by the transaction helper when COMMIT's outcome is unknown (the connection died under it). */
+export class AmbiguousCommitError extends Error {
+  readonly ambiguous = true;
+  constructor(cause: unknown) {
+    super(`commit outcome unknown: ${(cause as Error)?.message ?? cause}`, { cause });
+  }
 }
 
 const CONNECTION_CODES = new Set([
@@ -30,6 +40,9 @@ export function isRetryable(err: unknown): boolean {
 }
 
 export function classifyError(err: unknown): ClassifiedError {
+  if (err instanceof AmbiguousCommitError) {
+    return { ...classifyError(err.cause), ambiguous: true, broken: true, message: err.message };
+  }
   const e = err as { code?: string; message?: string };
   const message = String(e?.message ?? err).split("\n")[0];
   const code = typeof e?.code === "string" ? e.code : undefined;

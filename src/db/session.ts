@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { Dialect, QueryResult, Session } from "../api.js";
-import { isRetryable } from "./errors.js";
+import { AmbiguousCommitError, classifyError, isRetryable } from "./errors.js";
 import { queryConfig, type QueryMode } from "./query-mode.js";
 
 export interface RetryPolicy {
@@ -48,9 +48,16 @@ export class PgSession implements Session {
       try {
         await this.client.query("BEGIN");
         const result = await fn(this);
-        await this.client.query("COMMIT");
+        try {
+          await this.client.query("COMMIT");
+        } catch (err) {
+          // Lost during COMMIT: it may have committed. Never retried; counted apart as ambiguous.
+          if (classifyError(err).cls === "connection") throw new AmbiguousCommitError(err);
+          throw err;
+        }
         return result;
       } catch (err) {
+        if (err instanceof AmbiguousCommitError) throw err;
         await this.client.query("ROLLBACK").catch(() => {});
         if (!isRetryable(err) || attempt >= this.retry.maxRetries) throw err;
         this.hooks.onRetry();

@@ -8,7 +8,7 @@ import {
   type Histogram,
   type LatencyStats,
 } from "./histogram.js";
-import type { ErrorSample, OpSnapshot, Snapshot } from "./snapshot.js";
+import type { ErrorSample, OpSnapshot, Outage, Snapshot } from "./snapshot.js";
 
 export type ErrorCounts = Record<ErrorClass, number>;
 
@@ -20,6 +20,8 @@ export interface OpSummary extends LatencyStats {
   sqlstates: Record<string, number>;
   skipped: number;
   retries: number;
+  /** Transactions whose COMMIT lost its connection (may have committed); also counted in errors.connection. */
+  ambiguous: number;
   /** Cumulative latency histogram (µs), HdrHistogram compressed base64: exact to merge. */
   histogram: string;
   /** Open loop __cycle__: service time (from the actual start) beside the latency (from the intended start). */
@@ -30,6 +32,7 @@ export interface OpSummary extends LatencyStats {
 export interface TimelineOp {
   count: number;
   errors: number;
+  ambiguous?: number;
   skipped: number;
   retries: number;
   p50: number;
@@ -51,6 +54,8 @@ export interface TimelineEntry {
   reconnects: number;
   /** Server-side samples at the end of this interval (database sessions, PgBouncer pools), when observed. */
   observed?: Record<string, number>;
+  /** Faults carried out during this interval (--fault). */
+  faults?: string[];
 }
 
 export interface CountedSample extends ErrorSample {
@@ -65,6 +70,7 @@ class Totals {
   sqlstates: Record<string, number> = {};
   skipped = 0;
   retries = 0;
+  ambiguous = 0;
 
   add(s: OpSnapshot, hist: Histogram | undefined): void {
     if (hist) this.hist.add(hist);
@@ -74,6 +80,7 @@ class Totals {
     for (const [k, v] of Object.entries(s.sqlstates)) this.sqlstates[k] = (this.sqlstates[k] ?? 0) + v;
     this.skipped += s.skipped;
     this.retries += s.retries;
+    this.ambiguous += s.ambiguous ?? 0;
   }
 
   summary(seconds: number): OpSummary {
@@ -85,6 +92,7 @@ class Totals {
       sqlstates: { ...this.sqlstates },
       skipped: this.skipped,
       retries: this.retries,
+      ambiguous: this.ambiguous,
       histogram: encode(this.hist),
     };
     if (this.service) out.service = { ...stats(this.service), histogram: encode(this.service) };
@@ -101,6 +109,8 @@ const sumErrors = (e: Partial<ErrorCounts>) => ERROR_CLASSES.reduce((n, c) => n 
 export class Aggregator {
   private readonly totals = new Map<string, Totals>();
   readonly timeline: TimelineEntry[] = [];
+  /** Every client outage (last success → first success after), in the order they ended. */
+  readonly outages: Outage[] = [];
   private readonly samples = new Map<string, CountedSample>();
   reconnects = 0;
   missed = 0;
@@ -129,6 +139,7 @@ export class Aggregator {
         errors: parts.reduce((n, p) => n + sumErrors(p.errors), 0),
         skipped: parts.reduce((n, p) => n + p.skipped, 0),
         retries: parts.reduce((n, p) => n + p.retries, 0),
+        ambiguous: parts.reduce((n, p) => n + (p.ambiguous ?? 0), 0) || undefined,
         p50: st.p50,
         p95: st.p95,
         p99: st.p99,
@@ -142,6 +153,7 @@ export class Aggregator {
       this.missed += s.missed;
       this.abandoned += s.abandoned;
       for (const sample of s.samples) this.addSample(sample);
+      this.outages.push(...(s.outages ?? []));
     }
     this.reconnects += entry.reconnects;
     if (!ramp) this.measuredSeconds += dt;

@@ -1,6 +1,6 @@
 import type { ClassifiedError, ErrorClass } from "../db/errors.js";
 import { encode, newHistogram, record, type Histogram } from "./histogram.js";
-import type { ErrorSample, OpSnapshot, Snapshot } from "./snapshot.js";
+import type { ErrorSample, OpSnapshot, Outage, Snapshot } from "./snapshot.js";
 
 const MAX_SAMPLES_PER_INTERVAL = 5;
 
@@ -12,6 +12,7 @@ class OpAccumulator {
   sqlstates: Record<string, number> = {};
   skipped = 0;
   retries = 0;
+  ambiguous = 0;
 
   latency(us: number): void {
     record((this.hist ??= newHistogram()), us);
@@ -31,6 +32,7 @@ class OpAccumulator {
       sqlstates: this.sqlstates,
       skipped: this.skipped,
       retries: this.retries,
+      ambiguous: this.ambiguous || undefined,
     };
     this.hist?.reset();
     this.service?.reset();
@@ -39,6 +41,7 @@ class OpAccumulator {
     this.sqlstates = {};
     this.skipped = 0;
     this.retries = 0;
+    this.ambiguous = 0;
     return snap;
   }
 
@@ -56,6 +59,7 @@ class OpAccumulator {
 export class IntervalRecorder {
   private readonly ops = new Map<string, OpAccumulator>();
   private samples: ErrorSample[] = [];
+  private outages: Outage[] = [];
   private reconnects = 0;
   missed = 0;
 
@@ -84,6 +88,10 @@ export class IntervalRecorder {
     this.op(name).retries++;
   }
 
+  outage(o: Outage): void {
+    this.outages.push(o);
+  }
+
   reconnect(): void {
     this.reconnects++;
   }
@@ -93,6 +101,7 @@ export class IntervalRecorder {
     const acc = this.op(name);
     acc.errors[e.cls] = (acc.errors[e.cls] ?? 0) + 1;
     if (e.sqlstate) acc.sqlstates[e.sqlstate] = (acc.sqlstates[e.sqlstate] ?? 0) + 1;
+    if (e.ambiguous) acc.ambiguous++;
     if (sample && this.samples.length < MAX_SAMPLES_PER_INTERVAL) {
       this.samples.push({ op: name, cls: e.cls, sqlstate: e.sqlstate, message: e.message.slice(0, 300) });
     }
@@ -111,10 +120,12 @@ export class IntervalRecorder {
       reconnects: this.reconnects,
       missed: this.missed,
       samples: this.samples,
+      outages: this.outages,
       cpu: { user: cpu.user, system: cpu.system },
       maxRssKb: process.resourceUsage().maxRSS,
     };
     this.samples = [];
+    this.outages = [];
     this.reconnects = 0;
     this.missed = 0;
     return snap;

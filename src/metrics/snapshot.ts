@@ -12,6 +12,20 @@ export interface OpSnapshot {
   sqlstates: Record<string, number>;
   skipped: number;
   retries: number;
+  /** Transactions whose COMMIT lost its connection: they may have committed (also counted in errors). */
+  ambiguous?: number;
+}
+
+/** One client's loss of service: last success before its first error → first success after (seconds since t0). */
+export interface Outage {
+  client: number;
+  /** The last success before (the start of the run when there was none). */
+  from: number;
+  /** The first error. */
+  firstError: number;
+  /** The first success after; null when the client never recovered before the end. */
+  to: number | null;
+  errors: number;
 }
 
 export interface ErrorSample {
@@ -34,6 +48,8 @@ export interface Snapshot {
   /** Final snapshot only: cycles still running when the worker gave up waiting at the end (not recorded). */
   abandoned: number;
   samples: ErrorSample[];
+  /** Outages that ended in this interval (the final snapshot also carries those still open). */
+  outages: Outage[];
   /** The process's own CPU time so far (µs) and peak RSS (KiB). */
   cpu: { user: number; system: number };
   maxRssKb: number;

@@ -46,62 +46,121 @@ async function connect(uri: string): Promise<pg.Client> {
  * from the database, pools and waits from PgBouncer. A sampler that cannot connect is left out with a
  * warning; a failed sample is skipped. It never affects the measured run.
  */
+/**
+ * Samples the server side every interval on connections of its own (not counted as load): backend sessions
+ * from the database, pools and waits from PgBouncer. A sampler that cannot connect at the start is left out
+ * with a warning; one whose connection breaks during the run (a fault test restarting the server, say)
+ * misses samples and reconnects at the next interval. It never affects the measured run.
+ */
 export class Observer {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private current: Record<string, number> | undefined;
   private readonly acc = new Map<string, { min: number; sum: number; max: number; n: number }>();
   private samples = 0;
+  private db: { clients: pg.Client[]; sampler: DbSampler } | undefined;
+  private bouncers: { clients: pg.Client[]; sampler: PgbouncerSampler } | undefined;
+  /** Totals of PgBouncer's SHOW STATS carried over a reconnect of the pool sampler. */
+  private readonly poolWaitParts: Array<{ waitUs: number; xactUs: number }> = [];
 
   private constructor(
-    private readonly clients: pg.Client[],
-    private readonly db: DbSampler | undefined,
-    private readonly bouncers: PgbouncerSampler | undefined,
+    private readonly opts: ObserveOptions,
+    readonly active: boolean,
   ) {}
 
+  private async connectDb(): Promise<void> {
+    const c = await connect(this.opts.observeUri!);
+    const sampler = new DbSampler(c, this.opts.dialect, this.opts.appName);
+    this.db = { clients: [c], sampler };
+  }
+
+  private async connectBouncers(): Promise<void> {
+    const admins: pg.Client[] = [];
+    try {
+      for (const uri of this.opts.pgbouncerAdmins) admins.push(await connect(uri));
+    } catch (err) {
+      await Promise.all(admins.map((c) => c.end().catch(() => {})));
+      throw err;
+    }
+    this.bouncers = { clients: admins, sampler: new PgbouncerSampler(admins, this.opts.database) };
+  }
+
   static async start(opts: ObserveOptions, warn: (line: string) => void): Promise<Observer> {
-    const clients: pg.Client[] = [];
-    let db: DbSampler | undefined;
+    let dbOk = false;
+    let bouncersOk = false;
+    const probe = new Observer(opts, false);
     if (opts.observeUri) {
       try {
-        const c = await connect(opts.observeUri);
-        clients.push(c);
-        db = new DbSampler(c, opts.dialect, opts.appName);
-        await db.sample();
+        await probe.connectDb();
+        await probe.db!.sampler.sample();
+        dbOk = true;
       } catch (err) {
         warn(`database sampler off: ${redactUri(opts.observeUri)}: ${(err as Error).message}`);
-        db = undefined;
       }
     }
-    let bouncers: PgbouncerSampler | undefined;
     if (opts.pgbouncerAdmins.length > 0) {
       try {
-        const admins = await Promise.all(opts.pgbouncerAdmins.map(connect));
-        clients.push(...admins);
-        bouncers = new PgbouncerSampler(admins, opts.database);
-        await bouncers.sample();
+        await probe.connectBouncers();
+        await probe.bouncers!.sampler.sample();
+        bouncersOk = true;
       } catch (err) {
         warn(`PgBouncer sampler off: ${(err as Error).message}`);
-        bouncers = undefined;
       }
     }
-    const observer = new Observer(clients, db, bouncers);
-    if (db || bouncers) {
+    const observer = new Observer(
+      {
+        ...opts,
+        observeUri: dbOk ? opts.observeUri : undefined,
+        pgbouncerAdmins: bouncersOk ? opts.pgbouncerAdmins : [],
+      },
+      dbOk || bouncersOk,
+    );
+    observer.db = dbOk ? probe.db : undefined;
+    observer.bouncers = bouncersOk ? probe.bouncers : undefined;
+    if (observer.active) {
       observer.timer = setInterval(() => void observer.tick(), opts.intervalMs);
       void observer.tick();
     }
     return observer;
   }
 
-  get active(): boolean {
-    return this.db !== undefined || this.bouncers !== undefined;
+  private async sampleDb(): Promise<Record<string, number>> {
+    if (!this.opts.observeUri) return {};
+    try {
+      if (!this.db) await this.connectDb();
+      return await this.db!.sampler.sample();
+    } catch {
+      await Promise.all((this.db?.clients ?? []).map((c) => c.end().catch(() => {})));
+      this.db = undefined;
+      return {};
+    }
+  }
+
+  private async sampleBouncers(): Promise<Record<string, number>> {
+    if (this.opts.pgbouncerAdmins.length === 0) return {};
+    try {
+      if (!this.bouncers) await this.connectBouncers();
+      return await this.bouncers!.sampler.sample();
+    } catch {
+      const b = this.bouncers;
+      if (b?.sampler.first && b.sampler.latest) {
+        this.poolWaitParts.push({
+          waitUs: b.sampler.latest.waitUs - b.sampler.first.waitUs,
+          xactUs: b.sampler.latest.xactUs - b.sampler.first.xactUs,
+        });
+      }
+      await Promise.all((b?.clients ?? []).map((c) => c.end().catch(() => {})));
+      this.bouncers = undefined;
+      return {};
+    }
   }
 
   private async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      const values = { ...(await this.db?.sample()), ...(await this.bouncers?.sample()) };
+      const values = { ...(await this.sampleDb()), ...(await this.sampleBouncers()) };
+      if (Object.keys(values).length === 0) return;
       this.current = values;
       this.samples++;
       for (const [k, v] of Object.entries(values)) {
@@ -114,8 +173,6 @@ export class Observer {
           a.n++;
         }
       }
-    } catch {
-      // a failed sample (the server restarting, say) is skipped
     } finally {
       this.busy = false;
     }
@@ -131,10 +188,13 @@ export class Observer {
     const series: Record<string, SeriesStats> = {};
     for (const [k, a] of this.acc) series[k] = { min: a.min, mean: +(a.sum / a.n).toFixed(3), max: a.max };
     const out: ObservedSummary = { samples: this.samples, series };
-    const b = this.bouncers;
-    if (b?.first && b.latest) {
-      const waitSec = (b.latest.waitUs - b.first.waitUs) / 1e6;
-      const xactSec = (b.latest.xactUs - b.first.xactUs) / 1e6;
+    const parts = [...this.poolWaitParts];
+    const b = this.bouncers?.sampler;
+    if (b?.first && b.latest)
+      parts.push({ waitUs: b.latest.waitUs - b.first.waitUs, xactUs: b.latest.xactUs - b.first.xactUs });
+    if (parts.length) {
+      const waitSec = parts.reduce((n, p) => n + p.waitUs, 0) / 1e6;
+      const xactSec = parts.reduce((n, p) => n + p.xactUs, 0) / 1e6;
       out.poolWait = { waitSec, xactSec, share: waitSec + xactSec > 0 ? waitSec / (waitSec + xactSec) : 0 };
     }
     return out;
@@ -145,6 +205,7 @@ export class Observer {
     // One last sample, so that the pool's wait totals cover the whole run.
     while (this.busy) await new Promise((r) => setTimeout(r, 10));
     if (this.active) await this.tick();
-    await Promise.all(this.clients.map((c) => c.end().catch(() => {})));
+    const clients = [...(this.db?.clients ?? []), ...(this.bouncers?.clients ?? [])];
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
   }
 }

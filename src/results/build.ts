@@ -1,5 +1,7 @@
 import type { ServerInfo } from "../db/connect.js";
+import type { FaultRecord } from "../faults/scheduler.js";
 import type { ObservedSummary } from "../observe/observer.js";
+import { availability } from "./availability.js";
 import { redactPlan, type RunPlan } from "../plan.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
@@ -12,12 +14,18 @@ export function buildResult(
   server: ServerInfo,
   outcome: RunOutcome,
   observed?: ObservedSummary,
+  faults: FaultRecord[] = [],
 ): ResultFile {
   const { agg, workers, runner } = outcome;
   const connected = workers.reduce((n, w) => n + w.connected, 0);
   const summary = agg.summaries();
   const thresholds = evaluateThresholds(plan.thresholds, { summary });
   const crossed = thresholds.some((t) => !t.ok);
+  for (const f of faults) {
+    if (f.startedAt === null) continue;
+    const entry = agg.timeline.find((e) => f.startedAt! < e.t && f.startedAt! >= e.t - e.dt) ?? agg.timeline.at(-1);
+    if (entry) (entry.faults ??= []).push(f.spec);
+  }
   return {
     schema: RESULT_SCHEMA,
     version: RESULT_VERSION,
@@ -37,6 +45,9 @@ export function buildResult(
     counters: { reconnects: agg.reconnects, missed: agg.missed, abandoned: agg.abandoned },
     errorSamples: agg.errorSamples(),
     observed,
+    faults,
+    availability: availability(faults, agg.outages, agg.timeline),
+    outages: agg.outages,
     thresholds,
     timeline: agg.timeline,
     resources: {

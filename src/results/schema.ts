@@ -2,7 +2,10 @@ import { readFileSync } from "node:fs";
 import type { ServerInfo } from "../db/connect.js";
 import type { CountedSample, OpSummary, TimelineEntry } from "../metrics/aggregate.js";
 import type { SavedPlan } from "../plan.js";
+import type { FaultRecord } from "../faults/scheduler.js";
+import type { Outage } from "../metrics/snapshot.js";
 import type { ObservedSummary } from "../observe/observer.js";
+import type { FaultAvailability } from "./availability.js";
 import type { ThresholdOutcome } from "./thresholds.js";
 import { UsageError } from "../errors.js";
 
@@ -47,6 +50,12 @@ export interface ResultFile {
    * mean and max over the run, and PgBouncer's wait share. Each timeline entry has the samples in `observed`.
    */
   observed?: ObservedSummary;
+  /** --fault: what was done to the stack, and when (seconds after the start). */
+  faults: FaultRecord[];
+  /** Per fault: first error, clients affected, outage window overall and worst client, ambiguous commits. */
+  availability: FaultAvailability[];
+  /** Every client outage: last success before → first success after (null: never recovered). */
+  outages: Outage[];
   /** --threshold conditions and whether each held (exit 3 when one did not). */
   thresholds: ThresholdOutcome[];
   timeline: TimelineEntry[];

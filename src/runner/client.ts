@@ -17,6 +17,8 @@ export interface ClientOptions {
   connectPerTxn: boolean;
   workload: Workload;
   ctx: ClientContext;
+  /** Seconds since the common start (negative before it). */
+  clock(): number;
 }
 
 /**
@@ -29,6 +31,9 @@ export class BenchClient {
   private currentOp = "";
   private failures = 0;
   private nextConnectAt = 0;
+  /** Availability: the last success, and the outage in progress (since the first error after it). */
+  private lastOk: number | undefined;
+  private outage: { from: number; firstError: number; errors: number } | undefined;
   connected = false;
 
   constructor(
@@ -39,6 +44,29 @@ export class BenchClient {
   /** Later snapshots go to another recorder (the initial connections are kept apart from the intervals). */
   useRecorder(rec: IntervalRecorder): void {
     this.rec = rec;
+  }
+
+  private ok(): void {
+    const now = this.opts.clock();
+    if (this.outage) {
+      this.rec.outage({ client: this.opts.ctx.clientId, ...this.outage, to: now });
+      this.outage = undefined;
+    }
+    this.lastOk = now;
+  }
+
+  private failed(): void {
+    if (this.outage) this.outage.errors++;
+    else {
+      const now = this.opts.clock();
+      this.outage = { from: this.lastOk ?? Math.min(0, now), firstError: now, errors: 1 };
+    }
+  }
+
+  /** An outage still open at the end: reported with no end, so that it is never lost. */
+  openOutage(): void {
+    if (this.outage) this.rec.outage({ client: this.opts.ctx.clientId, ...this.outage, to: null });
+    this.outage = undefined;
   }
 
   /** Opens the connection, timing it as __connect__; false (and an error counted) when it fails. */
@@ -52,6 +80,7 @@ export class BenchClient {
       client.end().catch(() => {});
       const e = classifyError(err);
       this.rec.error(CONNECT, e);
+      this.failed();
       this.failures++;
       this.nextConnectAt =
         performance.now() + Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** (this.failures - 1));
@@ -119,6 +148,7 @@ export class BenchClient {
         const e = classifyError(err);
         this.rec.error(op.name, e);
         this.rec.error(CYCLE, e, false);
+        this.failed();
         if (e.broken) this.drop();
         failed = true;
         break;
@@ -126,6 +156,7 @@ export class BenchClient {
     }
     const end = performance.now();
     if (!failed) {
+      this.ok();
       this.rec.latency(CYCLE, (end - (intended ?? start)) * 1000);
       if (intended !== undefined) this.rec.serviceTime(CYCLE, (end - start) * 1000);
     }

@@ -41,6 +41,8 @@ export interface RunOutcome {
 }
 
 export interface RunHooks {
+  /** Called once with the common start t0 (epoch ms), e.g. to schedule faults. */
+  onStart?(t0: number): void;
   /** Server-side samples to attach to each interval (the runner itself runs no SQL). */
   observe?(): Record<string, number> | undefined;
   onInterval?(entry: TimelineEntry, agg: Aggregator): void;
@@ -260,6 +262,7 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
     startedLoad = true;
     const t0 = Date.now() + START_DELAY_MS;
     for (const s of states) send(s, { type: "start", t0 });
+    hooks.onStart?.(t0);
     checkFinished();
     await finished;
   }

@@ -80,6 +80,7 @@ class Worker {
           connectPerTxn: this.plan.connectPerTxn,
           workload: this.workload,
           ctx: makeContext(this.plan, this.server, id, this.assignment.index),
+          clock: () => (this.t0 === 0 ? 0 : (performance.now() - this.t0) / 1000),
         },
         this.connectRec,
       );
@@ -202,6 +203,7 @@ class Worker {
     clearTimeout(deadlineTimer);
     await Promise.race([allDone, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     if (pacer) this.rec.missed += pacer.missedBefore(Math.min(deadline, performance.now()));
+    for (const c of this.clients) c.openOutage();
     this.seq++;
     await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, this.inFlight) });
     await send({ type: "done", reason });

@@ -1,0 +1,92 @@
+import { stackPaths } from "../stack/layout.js";
+import { signalMember, type SignalName } from "../stack/members.js";
+import { stackStartMember } from "../stack/stack.js";
+import type { Fault } from "./fault.js";
+
+/** What happened to a scheduled fault (times in seconds after the run's start). */
+export interface FaultRecord {
+  spec: string;
+  action: Fault["action"];
+  member: Fault["member"];
+  signal?: string;
+  at: number;
+  /** When it was carried out, and when that finished (a start waits until the member answers). */
+  startedAt: number | null;
+  doneAt: number | null;
+  ok: boolean;
+  error?: string;
+}
+
+/**
+ * Carries out faults on the local stack at their times after t0 (the run's common start), through the same
+ * kill/start handles as `dcpbench stack kill|start`. Faults still pending when the run ends are recorded as
+ * not done.
+ */
+export class FaultScheduler {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly pending: Array<Promise<void>> = [];
+  readonly records: FaultRecord[];
+  private t0 = 0;
+
+  constructor(
+    private readonly stackDir: string,
+    faults: Fault[],
+    private readonly notice: (line: string) => void,
+  ) {
+    this.records = [...faults]
+      .sort((a, b) => a.at - b.at)
+      .map((f) => ({
+        spec: f.spec,
+        action: f.action,
+        member: f.member,
+        signal: f.signal,
+        at: f.at,
+        startedAt: null,
+        doneAt: null,
+        ok: false,
+      }));
+  }
+
+  private now(): number {
+    return (Date.now() - this.t0) / 1000;
+  }
+
+  /** Arms every fault relative to t0 (epoch ms). */
+  start(t0: number): void {
+    this.t0 = t0;
+    for (const r of this.records) {
+      this.timers.push(
+        setTimeout(() => this.pending.push(this.fire(r)), Math.max(0, t0 + r.at * 1000 - Date.now())),
+      );
+    }
+  }
+
+  private async fire(r: FaultRecord): Promise<void> {
+    r.startedAt = +this.now().toFixed(3);
+    try {
+      if (r.action === "kill") {
+        const pid = signalMember(stackPaths(this.stackDir), r.member, (r.signal ?? "TERM") as SignalName);
+        this.notice(`fault at ${r.startedAt.toFixed(1)}s: SIG${r.signal} → ${r.member} (pid ${pid})`);
+      } else {
+        this.notice(`fault at ${r.startedAt.toFixed(1)}s: starting ${r.member}`);
+        const status = await stackStartMember(this.stackDir, r.member);
+        this.notice(
+          `fault: ${r.member} running again (pid ${status.pid}) after ${(this.now() - r.startedAt).toFixed(1)}s`,
+        );
+      }
+      r.ok = true;
+    } catch (err) {
+      r.error = (err as Error).message;
+      this.notice(`fault at ${r.startedAt.toFixed(1)}s failed: ${r.spec}: ${r.error}`);
+    }
+    r.doneAt = +this.now().toFixed(3);
+  }
+
+  /** Cancels what has not fired and waits for what is under way. */
+  async stop(): Promise<FaultRecord[]> {
+    for (const t of this.timers) clearTimeout(t);
+    await Promise.all(this.pending);
+    for (const r of this.records) if (r.startedAt === null) r.error = "not carried out: the run ended first";
+    return this.records;
+  }
+}
