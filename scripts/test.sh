@@ -4,5 +4,5 @@
 # a 2-core machine and must not measure each other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh chromium
 exec node --test --test-concurrency=1 --test-timeout=600000 "$@" dist/test/*.test.js

@@ -6,11 +6,13 @@ import { checkCommand } from "./commands/check.js";
 import { compareCommand } from "./commands/compare.js";
 import { initCommand } from "./commands/init.js";
 import { newWorkloadCommand } from "./commands/new-workload.js";
+import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
 import { stackCommand } from "./commands/stack.js";
 
 function fail(message: string, code: number): never {
-  process.stderr.write(`dcpbench: ${message}\n`);
+  // One line, always: messages may quote a file or a server's multi-line text.
+  process.stderr.write(`dcpbench: ${message.replace(/\s*\n\s*/g, " ").trim()}\n`);
   process.exit(code);
 }
 
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
     .command(initCommand)
     .command(runCommand)
     .command(compareCommand)
+    .command(reportCommand)
     .command(checkCommand)
     .command(newWorkloadCommand)
     .command(stackCommand)

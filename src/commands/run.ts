@@ -1,135 +1,23 @@
-import { accessSync, constants } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
 import { probeServer } from "../db/connect.js";
-import { redactUri, validateUri } from "../db/uri.js";
+import { redactUri } from "../db/uri.js";
 import { UsageError } from "../errors.js";
-import { buildPlan, type RunPlan } from "../plan.js";
+import { buildPlan } from "../plan.js";
 import { buildResult } from "../results/build.js";
 import { ProgressPrinter } from "../results/progress.js";
-import { parameterTable, summaryTable } from "../results/tables.js";
-import { ensureDir, writeResult } from "../results/write.js";
+import { availabilityLine, parameterTable, summaryTable } from "../results/tables.js";
+import { writeResult } from "../results/write.js";
 import type { Aggregator } from "../metrics/aggregate.js";
 import { Observer } from "../observe/observer.js";
 import { exposition, servePrometheus } from "../observe/prometheus.js";
 import { runPlan } from "../runner/runner.js";
-import { defaultStackDir } from "../stack/default-dir.js";
-import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
-import { parseFault, readScenario, type Fault } from "../faults/fault.js";
 import { FaultScheduler } from "../faults/scheduler.js";
-import type { FaultAvailability } from "../results/availability.js";
+import { observeTargets, planFaults, preflight, type RunArgs } from "./run-setup.js";
 import { targetUri } from "./target.js";
-import { openFileLimit } from "../stack/stack.js";
 import { formatDuration } from "../units.js";
 import { resolveKnobs } from "../workload/knobs.js";
 import { builtinWorkloads, loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
-
-interface RunArgs {
-  workload: string;
-  uri?: string;
-  conns?: number;
-  workers?: number;
-  duration?: string;
-  iterations?: number;
-  ramp?: string;
-  rate?: string;
-  arrival?: string;
-  set: string[];
-  args?: string;
-  txnPooling?: boolean;
-  queryMode?: string;
-  connectPerTxn?: boolean;
-  label?: string;
-  out?: string;
-  progress?: string;
-  appName?: string;
-  connectTimeout?: string;
-  maxErrors?: number;
-  threshold: string[];
-  observe?: boolean;
-  observeUri?: string;
-  pgbouncerAdmin?: string;
-  prometheusPort?: number;
-  fault: string[];
-  faults?: string;
-  stackDir?: string;
-}
-
-/**
- * Where to sample the server side. The database: --observe-uri, else the local stack's direct URI when the
- * run targets the stack (so that a pooled run still sees PostgreSQL's sessions), else the run's own URI.
- * PgBouncer: --pgbouncer-admin, else the stack's admin consoles when the run goes through the stack's pooler.
- */
-function observeTargets(
-  uri: string,
-  args: Pick<RunArgs, "observe" | "observeUri" | "pgbouncerAdmin">,
-): { observeUri?: string; pgbouncerAdmins: string[] } {
-  if (args.observe === false) return { pgbouncerAdmins: [] };
-  const cfg = readStackConfig(stackPaths(defaultStackDir()));
-  const target = new URL(uri);
-  const local = ["127.0.0.1", "localhost"].includes(target.hostname);
-  const port = Number(target.port || 5432);
-  const ports = cfg?.ports;
-  const onStack = !!ports && local && Object.values(ports).includes(port);
-  const pooled = onStack && port !== ports!.postgres;
-  const explicitAdmins = args.pgbouncerAdmin
-    ?.split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const admin of explicitAdmins ?? []) validateUri(admin, "--pgbouncer-admin");
-  if (args.observeUri) validateUri(args.observeUri, "--observe-uri");
-  return {
-    observeUri: args.observeUri ?? (onStack ? stackUris(cfg!).direct : uri),
-    pgbouncerAdmins: explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin : []),
-  };
-}
-
-/** --fault and --faults, checked against the local stack they will act on. */
-function planFaults(args: Pick<RunArgs, "fault" | "faults" | "stackDir">): { dir: string; list: Fault[] } {
-  const list = [...args.fault.map(String).map(parseFault), ...(args.faults ? readScenario(args.faults) : [])];
-  const dir = args.stackDir ?? defaultStackDir();
-  if (list.length === 0) return { dir, list };
-  const cfg = readStackConfig(stackPaths(dir));
-  if (!cfg)
-    throw new UsageError(`--fault acts on the local stack, and there is none in ${dir} (dcpbench stack up)`);
-  for (const f of list) {
-    if (!membersOf(cfg).includes(f.member)) {
-      throw new UsageError(
-        `--fault '${f.spec}': ${f.member} is not a member of the stack in ${dir} (${membersOf(cfg).join(", ")})`,
-      );
-    }
-  }
-  return { dir, list };
-}
-
-function availabilityLine(a: FaultAvailability): string {
-  const s = (n: number | null) => (n === null ? "never" : `${n.toFixed(2)}s`);
-  if (a.clientsAffected === 0) return `fault '${a.fault}' at ${a.at.toFixed(1)}s: no client saw an error`;
-  return (
-    `fault '${a.fault}' at ${a.at.toFixed(1)}s: first error after ${s(a.firstErrorAfterSec)}, ` +
-    `${a.clientsAffected} clients, ${a.errors} errors, ${a.ambiguousCommits} ambiguous commits, ` +
-    `outage ${a.outage ? `${a.outage.from.toFixed(2)}s → ${a.outage.to === null ? "end" : `${a.outage.to.toFixed(2)}s`}` : "-"}, ` +
-    `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}`
-  );
-}
-
-/** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
-function preflight(plan: RunPlan): void {
-  const perWorker = Math.ceil(plan.conns / plan.workers);
-  const limit = openFileLimit();
-  if (perWorker + 64 > limit) {
-    throw new UsageError(
-      `--conns ${plan.conns} over ${plan.workers} workers needs ~${perWorker + 64} open files per worker; ` +
-        `the open-file limit is ${limit} (raise it with ulimit -n, or add --workers)`,
-    );
-  }
-  try {
-    ensureDir(plan.outDir);
-    accessSync(plan.outDir, constants.W_OK);
-  } catch {
-    throw new UsageError(`--out ${plan.outDir} is not a writable directory`);
-  }
-}
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: "run <workload>",

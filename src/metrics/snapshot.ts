@@ -26,6 +26,8 @@ export interface Outage {
   /** The first success after; null when the client never recovered before the end. */
   to: number | null;
   errors: number;
+  /** Of those errors, COMMITs whose outcome is unknown. */
+  ambiguous: number;
 }
 
 export interface ErrorSample {

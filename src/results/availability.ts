@@ -1,4 +1,3 @@
-import type { TimelineEntry } from "../metrics/aggregate.js";
 import type { Outage } from "../metrics/snapshot.js";
 
 /** What one fault did to the clients (seconds; null where a client never recovered before the end). */
@@ -28,16 +27,13 @@ const round = (n: number) => +n.toFixed(3);
 export function availability(
   faults: Array<{ spec: string; startedAt: number | null }>,
   outages: Outage[],
-  timeline: TimelineEntry[],
 ): FaultAvailability[] {
   const fired = faults.filter((f): f is { spec: string; startedAt: number } => f.startedAt !== null);
   return fired.map((f, i) => {
     const from = f.startedAt;
     const until = fired[i + 1]?.startedAt ?? Infinity;
     const mine = outages.filter((o) => o.firstError >= from && o.firstError < until);
-    const ambiguousCommits = timeline
-      .filter((e) => e.t > from && e.t - e.dt < until)
-      .reduce((n, e) => n + Object.values(e.ops).reduce((m, o) => m + (o.ambiguous ?? 0), 0), 0);
+    const ambiguousCommits = mine.reduce((n, o) => n + o.ambiguous, 0);
     const unrecovered = mine.some((o) => o.to === null);
     const start = mine.length ? Math.min(...mine.map((o) => o.from)) : 0;
     const end = unrecovered || !mine.length ? null : Math.max(...mine.map((o) => o.to!));
@@ -48,8 +44,15 @@ export function availability(
       clientsAffected: new Set(mine.map((o) => o.client)).size,
       errors: mine.reduce((n, o) => n + o.errors, 0),
       ambiguousCommits,
-      outage: mine.length ? { from: round(start), to: end === null ? null : round(end), seconds: end === null ? null : round(end - start) } : null,
-      worstClientSec: mine.length && !unrecovered ? round(Math.max(...mine.map((o) => o.to! - o.from))) : null,
+      outage: mine.length
+        ? {
+            from: round(start),
+            to: end === null ? null : round(end),
+            seconds: end === null ? null : round(end - start),
+          }
+        : null,
+      worstClientSec:
+        mine.length && !unrecovered ? round(Math.max(...mine.map((o) => o.to! - o.from))) : null,
       recoveredAfterSec: end === null ? null : round(end - from),
     };
   });

@@ -23,7 +23,8 @@ export function buildResult(
   const crossed = thresholds.some((t) => !t.ok);
   for (const f of faults) {
     if (f.startedAt === null) continue;
-    const entry = agg.timeline.find((e) => f.startedAt! < e.t && f.startedAt! >= e.t - e.dt) ?? agg.timeline.at(-1);
+    const entry =
+      agg.timeline.find((e) => f.startedAt! < e.t && f.startedAt! >= e.t - e.dt) ?? agg.timeline.at(-1);
     if (entry) (entry.faults ??= []).push(f.spec);
   }
   return {
@@ -46,7 +47,7 @@ export function buildResult(
     errorSamples: agg.errorSamples(),
     observed,
     faults,
-    availability: availability(faults, agg.outages, agg.timeline),
+    availability: availability(faults, agg.outages),
     outages: agg.outages,
     thresholds,
     timeline: agg.timeline,

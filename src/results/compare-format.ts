@@ -19,9 +19,13 @@ export function change(row: MetricRow, pct: number | undefined): string {
   const sign = pct > 0 ? "+" : "";
   const word =
     row.metric === "throughput"
-      ? pct > 0 ? "more" : "less"
+      ? pct > 0
+        ? "more"
+        : "less"
       : row.lowerIsBetter && row.metric !== "errors" && row.metric !== "retries"
-        ? pct < 0 ? "faster" : "slower"
+        ? pct < 0
+          ? "faster"
+          : "slower"
         : "";
   return `${sign}${pct.toFixed(1)}%${word ? ` ${word}` : ""}`;
 }
@@ -34,7 +38,8 @@ function header(c: Comparison): string[] {
 
 function cells(c: Comparison, row: MetricRow): string[] {
   const out = [row.op, row.metric, value(row.metric, row.values[0])];
-  for (let i = 1; i < c.runs.length; i++) out.push(value(row.metric, row.values[i]), change(row, row.changes[i]));
+  for (let i = 1; i < c.runs.length; i++)
+    out.push(value(row.metric, row.values[i]), change(row, row.changes[i]));
   return out;
 }
 
@@ -50,7 +55,10 @@ function runLines(c: Comparison): string[] {
 function serverLines(c: Comparison): string[] {
   return c.server.map((row) => {
     const vals = row.values.map((v, i) => {
-      const shown = v === undefined ? "-" : `${+v.toFixed(v < 10 ? 2 : 0)}${row.unit === "%" ? "%" : row.unit ? ` ${row.unit}` : ""}`;
+      const shown =
+        v === undefined
+          ? "-"
+          : `${+v.toFixed(v < 10 ? 2 : 0)}${row.unit === "%" ? "%" : row.unit ? ` ${row.unit}` : ""}`;
       return `${c.runs[i].label} ${shown}`;
     });
     return `${row.name}: ${vals.join(" → ")}`;
@@ -62,7 +70,12 @@ export function formatComparison(c: Comparison, format: Format): string {
     case "json":
       return JSON.stringify(c, null, 2);
     case "csv": {
-      const head = ["op", "metric", ...c.runs.map((r) => r.label), ...c.runs.slice(1).map((r) => `change_pct_${r.label}`)];
+      const head = [
+        "op",
+        "metric",
+        ...c.runs.map((r) => r.label),
+        ...c.runs.slice(1).map((r) => `change_pct_${r.label}`),
+      ];
       const rows = c.rows.map((row) => [
         row.op,
         row.metric,

@@ -5,7 +5,17 @@ import type { ResultFile } from "./schema.js";
 import { opOrder } from "./tables.js";
 
 /** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */
-export const METRICS = ["throughput", "mean", "p50", "p90", "p95", "p99", "max", "errors", "retries"] as const;
+export const METRICS = [
+  "throughput",
+  "mean",
+  "p50",
+  "p90",
+  "p95",
+  "p99",
+  "max",
+  "errors",
+  "retries",
+] as const;
 export type Metric = (typeof METRICS)[number];
 const LOWER_IS_BETTER: Record<Metric, boolean> = {
   throughput: false,
@@ -80,12 +90,20 @@ export interface Comparison {
   warnings: string[];
 }
 
-const SERVER_FIGURES: Array<{ name: string; unit: ServerRow["unit"]; get(r: ResultFile): number | undefined }> = [
+const SERVER_FIGURES: Array<{
+  name: string;
+  unit: ServerRow["unit"];
+  get(r: ResultFile): number | undefined;
+}> = [
   { name: "server sessions (max)", unit: "", get: (r) => r.observed?.series.db_sessions?.max },
   { name: "this run's server sessions (max)", unit: "", get: (r) => r.observed?.series.run_sessions?.max },
   { name: "active server sessions (mean)", unit: "", get: (r) => r.observed?.series.run_active?.mean },
   { name: "sessions waiting on locks (max)", unit: "", get: (r) => r.observed?.series.db_lock_waiting?.max },
-  { name: "clients waiting in PgBouncer (max)", unit: "", get: (r) => r.observed?.series.pgb_cl_waiting?.max },
+  {
+    name: "clients waiting in PgBouncer (max)",
+    unit: "",
+    get: (r) => r.observed?.series.pgb_cl_waiting?.max,
+  },
   { name: "PgBouncer longest wait (max)", unit: "ms", get: (r) => r.observed?.series.pgb_maxwait_ms?.max },
   {
     name: "pool wait share of transaction time",
@@ -115,11 +133,22 @@ function differences(results: ResultFile[]): string[] {
   const differ = (what: string, values: string[]) => {
     if (new Set(values).size > 1) warnings.push(`runs differ in ${what}: ${values.join(" vs ")}`);
   };
-  differ("workload", results.map((r) => r.workload));
-  differ("conns", results.map((r) => String(r.plan.conns)));
+  differ(
+    "workload",
+    results.map((r) => r.workload),
+  );
+  differ(
+    "conns",
+    results.map((r) => String(r.plan.conns)),
+  );
   differ(
     "knobs",
-    results.map((r) => Object.entries(r.plan.knobs).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"),
+    results.map(
+      (r) =>
+        Object.entries(r.plan.knobs)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" ") || "(none)",
+    ),
   );
   for (const r of results) if (r.partial) warnings.push(`${r.label} is a partial result (${r.stopReason})`);
   return warnings;
@@ -128,7 +157,8 @@ function differences(results: ResultFile[]): string[] {
 /** Every op of every run (the first run's order first), each metric side by side, with the change vs the first. */
 export function compareResults(files: string[], results: ResultFile[]): Comparison {
   const ops: string[] = [];
-  for (const r of results) for (const op of opOrder(r.summary)) if (op !== CONNECT && !ops.includes(op)) ops.push(op);
+  for (const r of results)
+    for (const op of opOrder(r.summary)) if (op !== CONNECT && !ops.includes(op)) ops.push(op);
   // The cycle last, as in the summary table.
   ops.sort((a, b) => Number(a === CYCLE) - Number(b === CYCLE));
   const rows: MetricRow[] = [];
@@ -144,8 +174,10 @@ export function compareResults(files: string[], results: ResultFile[]): Comparis
       });
     }
   }
-  const server = SERVER_FIGURES.map((f) => ({ name: f.name, unit: f.unit, values: results.map(f.get) })).filter(
-    (row) => row.values.some((v) => v !== undefined),
-  );
+  const server = SERVER_FIGURES.map((f) => ({
+    name: f.name,
+    unit: f.unit,
+    values: results.map(f.get),
+  })).filter((row) => row.values.some((v) => v !== undefined));
   return { runs: files.map((f, i) => runInfo(f, results[i])), rows, server, warnings: differences(results) };
 }

@@ -14,7 +14,8 @@ export interface Gate {
 
 export function parseGate(expr: string): Gate {
   const m = /^\s*(?:(.+)\.)?(\w+)\s*(<=|>=|<|>)\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$/.exec(expr);
-  const bad = (why: string) => new UsageError(`--fail-if '${expr}': ${why} (examples: 'p99>+10%', 'throughput<-5%')`);
+  const bad = (why: string) =>
+    new UsageError(`--fail-if '${expr}': ${why} (examples: 'p99>+10%', 'throughput<-5%')`);
   if (!m) throw bad("expected [OP.]METRIC>+N% or [OP.]METRIC<-N%");
   const [, op, metric, cmp, pct] = m;
   if (!isMetric(metric)) throw bad(`unknown metric '${metric}' (${METRICS.join(", ")})`);

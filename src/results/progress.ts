@@ -1,8 +1,7 @@
 import type { Aggregator, TimelineEntry } from "../metrics/aggregate.js";
 import { CYCLE } from "../metrics/snapshot.js";
 
-const HEADER =
-  "_elapsed___errors__ops/s(inst)___ops/s(cum)__p50(ms)__p95(ms)__p99(ms)_pMax(ms)";
+const HEADER = "_elapsed___errors__ops/s(inst)___ops/s(cum)__p50(ms)__p95(ms)__p99(ms)_pMax(ms)";
 
 const num = (n: number, width: number, digits = 1) => n.toFixed(digits).padStart(width);
 /** Latencies: two decimals below 10 ms, so sub-millisecond loopback numbers stay readable. */
@@ -29,7 +28,9 @@ export class ProgressPrinter {
     const server = o
       ? [
           o.db_sessions !== undefined ? ` db_sessions=${o.db_sessions} active=${o.db_active}` : "",
-          o.pgb_cl_waiting !== undefined ? ` cl_waiting=${o.pgb_cl_waiting} sv_active=${o.pgb_sv_active}` : "",
+          o.pgb_cl_waiting !== undefined
+            ? ` cl_waiting=${o.pgb_cl_waiting} sv_active=${o.pgb_sv_active}`
+            : "",
         ].join("")
       : "";
     const tag = (entry.ramp ? " (ramp)" : "") + server;

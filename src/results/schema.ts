@@ -86,14 +86,19 @@ export function readResult(path: string): ResultFile {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new UsageError(
-      e.code === "ENOENT" ? `result file not found: ${path}` : `${path} is not a readable result file: ${e.message}`,
+      e.code === "ENOENT"
+        ? `result file not found: ${path}`
+        : `${path} is not a readable result file: ${e.message}`,
     );
   }
   const r = data as Partial<ResultFile>;
   if (r?.schema !== RESULT_SCHEMA) throw new UsageError(`${path} is not a dcpbench result file`);
   if (r.version !== RESULT_VERSION) {
-    throw new UsageError(`${path} has result version ${r.version}; this dcpbench reads version ${RESULT_VERSION}`);
+    throw new UsageError(
+      `${path} has result version ${r.version}; this dcpbench reads version ${RESULT_VERSION}`,
+    );
   }
-  if (!r.summary || !Array.isArray(r.timeline) || !r.plan) throw new UsageError(`${path} is missing parts of a result`);
+  if (!r.summary || !Array.isArray(r.timeline) || !r.plan)
+    throw new UsageError(`${path} is missing parts of a result`);
   return r as ResultFile;
 }

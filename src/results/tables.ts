@@ -3,6 +3,7 @@ import { ERROR_CLASSES } from "../db/errors.js";
 import type { OpSummary } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE } from "../metrics/snapshot.js";
 import { formatDuration } from "../units.js";
+import type { FaultAvailability } from "./availability.js";
 import type { ResultFile } from "./schema.js";
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -17,9 +18,14 @@ export function opOrder(summary: Record<string, OpSummary>): string[] {
 /** The seed's summary table: elapsed | id | threads | tot_ops | tot_ops/s | mean | p50 … max, + errors. */
 export function summaryTable(result: ResultFile): string {
   const table = new Table({
-    head: ["elapsed", "id", "threads", "tot_ops", "tot_ops/s", "mean(ms)", "p50(ms)", "p90(ms)"].concat(
-      ["p95(ms)", "p99(ms)", "max(ms)", "errors", "retries", "skipped"],
-    ),
+    head: ["elapsed", "id", "threads", "tot_ops", "tot_ops/s", "mean(ms)", "p50(ms)", "p90(ms)"].concat([
+      "p95(ms)",
+      "p99(ms)",
+      "max(ms)",
+      "errors",
+      "retries",
+      "skipped",
+    ]),
     style: { head: [], border: [], compact: true },
     colAligns: ["right", "left", ...Array<"right">(12).fill("right")],
   });
@@ -54,16 +60,47 @@ export function parameterTable(result: ResultFile): string {
     ["uri", p.uri],
     ["server", result.server.version.split(" ").slice(0, 2).join(" ")],
     ["conns / workers", `${p.conns} / ${p.workers}`],
-    ["mode", `${p.txnPooling ? "txn-pooling" : "session"}, query-mode ${p.queryMode}${p.connectPerTxn ? ", connect-per-txn" : ""}`],
+    [
+      "mode",
+      `${p.txnPooling ? "txn-pooling" : "session"}, query-mode ${p.queryMode}${p.connectPerTxn ? ", connect-per-txn" : ""}`,
+    ],
     ["pacing", p.rate !== undefined ? `open loop, ${p.rate}/s ${p.arrival}` : "closed loop"],
-    ["stop", [p.durationMs !== undefined ? `duration ${formatDuration(p.durationMs)}` : "", p.iterations !== undefined ? `${p.iterations} iterations/worker` : ""].filter(Boolean).join(", ") || "Ctrl-C"],
+    [
+      "stop",
+      [
+        p.durationMs !== undefined ? `duration ${formatDuration(p.durationMs)}` : "",
+        p.iterations !== undefined ? `${p.iterations} iterations/worker` : "",
+      ]
+        .filter(Boolean)
+        .join(", ") || "Ctrl-C",
+    ],
     ["ramp", formatDuration(p.rampMs)],
-    ["knobs", Object.entries(p.knobs).map(([k, v]) => `${k}=${v}`).join(" ") || "-"],
+    [
+      "knobs",
+      Object.entries(p.knobs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ") || "-",
+    ],
     ["clients connected", `${result.clients.connected} of ${result.clients.planned}`],
     ["result", `${result.partial ? "PARTIAL " : ""}${result.stopReason}`],
-    ["harness", `cpu ${result.resources.cpuSec.toFixed(1)}s, peak rss ${result.resources.peakRssMb.toFixed(0)} MB`],
+    [
+      "harness",
+      `cpu ${result.resources.cpuSec.toFixed(1)}s, peak rss ${result.resources.peakRssMb.toFixed(0)} MB`,
+    ],
   ];
   const table = new Table({ style: { head: [], border: [], compact: true } });
   for (const r of rows) table.push(r);
   return table.toString();
+}
+
+/** One line per fault: what it did to the clients. */
+export function availabilityLine(a: FaultAvailability): string {
+  const s = (n: number | null) => (n === null ? "never" : `${n.toFixed(2)}s`);
+  if (a.clientsAffected === 0) return `fault '${a.fault}' at ${a.at.toFixed(1)}s: no client saw an error`;
+  return (
+    `fault '${a.fault}' at ${a.at.toFixed(1)}s: first error after ${s(a.firstErrorAfterSec)}, ` +
+    `${a.clientsAffected} clients, ${a.errors} errors, ${a.ambiguousCommits} ambiguous commits, ` +
+    `outage ${a.outage ? `${a.outage.from.toFixed(2)}s → ${a.outage.to === null ? "end" : `${a.outage.to.toFixed(2)}s`}` : "-"}, ` +
+    `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}`
+  );
 }

@@ -8,7 +8,7 @@ export const holds = (a: number, cmp: Cmp, b: number): boolean =>
   cmp === "<" ? a < b : cmp === "<=" ? a <= b : cmp === ">" ? a > b : a >= b;
 
 const LATENCY = new Set(["mean", "min", "p50", "p90", "p95", "p99", "p999", "max"]);
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, us: 0.001, "µs": 0.001 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, us: 0.001, µs: 0.001 };
 
 /** A run threshold, k6-style: what must hold at the end of the run, e.g. `process.p99<2s`, `errors.rate<0.01`. */
 export interface Threshold {
@@ -31,7 +31,9 @@ export interface ThresholdOutcome {
 export function parseThreshold(expr: string): Threshold {
   const m = /^\s*(.+)\.(\w+)\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|us|µs)?\s*$/.exec(expr);
   const bad = (why: string) =>
-    new UsageError(`--threshold '${expr}': ${why} (examples: 'process.p99<2s', 'errors.rate<0.01', '__cycle__.mean<500ms')`);
+    new UsageError(
+      `--threshold '${expr}': ${why} (examples: 'process.p99<2s', 'errors.rate<0.01', '__cycle__.mean<500ms')`,
+    );
   if (!m) throw bad("expected OP.METRIC<VALUE");
   const [, op, metric, cmp, num, unit] = m;
   let value = Number(num);

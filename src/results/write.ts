@@ -32,7 +32,9 @@ export function timelineCsv(result: ResultFile): string {
   );
   return stringify(rows, {
     header: true,
-    columns: "seq t_s dt_s ramp op count ops_per_s errors skipped retries p50_ms p95_ms p99_ms max_ms".split(" "),
+    columns: "seq t_s dt_s ramp op count ops_per_s errors skipped retries p50_ms p95_ms p99_ms max_ms".split(
+      " ",
+    ),
   });
 }
 

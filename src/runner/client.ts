@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import type { ClientContext, Dialect, Workload } from "../api.js";
-import { classifyError } from "../db/errors.js";
+import { classifyError, type ClassifiedError } from "../db/errors.js";
 import type { QueryMode } from "../db/query-mode.js";
 import { PgSession } from "../db/session.js";
 import type { IntervalRecorder } from "../metrics/recorder.js";
@@ -33,8 +33,9 @@ export class BenchClient {
   private nextConnectAt = 0;
   /** Availability: the last success, and the outage in progress (since the first error after it). */
   private lastOk: number | undefined;
-  private outage: { from: number; firstError: number; errors: number } | undefined;
+  private outage: { from: number; firstError: number; errors: number; ambiguous: number } | undefined;
   connected = false;
+  private inOp = false;
 
   constructor(
     private readonly opts: ClientOptions,
@@ -55,12 +56,13 @@ export class BenchClient {
     this.lastOk = now;
   }
 
-  private failed(): void {
-    if (this.outage) this.outage.errors++;
-    else {
+  private failed(e: ClassifiedError): void {
+    if (!this.outage) {
       const now = this.opts.clock();
-      this.outage = { from: this.lastOk ?? Math.min(0, now), firstError: now, errors: 1 };
+      this.outage = { from: this.lastOk ?? Math.min(0, now), firstError: now, errors: 0, ambiguous: 0 };
     }
+    this.outage.errors++;
+    if (e.ambiguous) this.outage.ambiguous++;
   }
 
   /** An outage still open at the end: reported with no end, so that it is never lost. */
@@ -72,7 +74,17 @@ export class BenchClient {
   /** Opens the connection, timing it as __connect__; false (and an error counted) when it fails. */
   async connect(): Promise<boolean> {
     const client = new pg.Client(this.opts.config);
-    client.on("error", () => this.drop()); // lost while idle: replaced before the next cycle
+    client.on("error", (err) => {
+      if (this.client !== client) return;
+      // Lost while idle (between ops): a connection error all the same; replaced before the next cycle.
+      // (During an op, the op itself fails and is counted there.)
+      if (!this.inOp) {
+        const e = classifyError(err);
+        this.rec.error(CONNECT, e);
+        this.failed(e);
+      }
+      this.drop();
+    });
     const t = performance.now();
     try {
       await client.connect();
@@ -80,7 +92,7 @@ export class BenchClient {
       client.end().catch(() => {});
       const e = classifyError(err);
       this.rec.error(CONNECT, e);
-      this.failed();
+      this.failed(e);
       this.failures++;
       this.nextConnectAt =
         performance.now() + Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** (this.failures - 1));
@@ -141,6 +153,7 @@ export class BenchClient {
       }
       this.currentOp = op.name;
       const t = performance.now();
+      this.inOp = true;
       try {
         await op.run(session);
         this.rec.latency(op.name, (performance.now() - t) * 1000);
@@ -148,10 +161,12 @@ export class BenchClient {
         const e = classifyError(err);
         this.rec.error(op.name, e);
         this.rec.error(CYCLE, e, false);
-        this.failed();
+        this.failed(e);
         if (e.broken) this.drop();
         failed = true;
         break;
+      } finally {
+        this.inOp = false;
       }
     }
     const end = performance.now();

@@ -113,7 +113,8 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
       if (!complete && !flush) return;
       pending.delete(nextSeq);
       const list = [...snaps.values()];
-      const t = Math.max(...list.map((s) => s.t));
+      // Workers' clocks differ by a little: never let the timeline go back in time.
+      const t = Math.max(lastT, ...list.map((s) => s.t));
       const dt = Math.max(0, t - lastT);
       // Interval k nominally covers [(k-1)·I, k·I]: part of the ramp when it starts before the ramp ends.
       const ramp = (nextSeq - 1) * plan.intervalMs < plan.rampMs;

@@ -39,6 +39,9 @@ export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2): str
     `admin_users = ${STACK_USER}`,
     `stats_users = ${STACK_USER}`,
     "ignore_startup_parameters = extra_float_digits",
+    // After a failed server login (PostgreSQL restarting), retry after 1 s, not the default 15 s: fault tests
+    // measure PostgreSQL's downtime, not PgBouncer's back-off.
+    "server_login_retry = 1",
     "server_tls_sslmode = disable",
     `pidfile = ${b.pid}`,
     `logfile = ${b.log}`,

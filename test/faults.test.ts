@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CYCLE } from "../src/metrics/snapshot.js";
+import type { ResultFile } from "../src/results/schema.js";
+import { resultIn, runCli } from "./helpers/cli.js";
+import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
+
+describe(
+  "faults during a run: the run survives, measures the outage, loses nothing",
+  { timeout: 400_000 },
+  () => {
+    let stack: TestStack;
+
+    async function run(args: string[], code = 0): Promise<ResultFile> {
+      const out = mkdtempSync(join(tmpdir(), "dcpbench-fault-"));
+      const res = await runCli(
+        ["run", ...args, "--workers", "2", "--progress", "off", "--out", out, "--stack-dir", stack.dir],
+        stack.env,
+      );
+      assert.equal(res.code, code, res.stderr);
+      return resultIn(out).result;
+    }
+    const errorsOf = (r: ResultFile) =>
+      Object.entries(r.summary).reduce(
+        (n, [op, o]) => n + (op === CYCLE ? 0 : Object.values(o.errors).reduce((a, b) => a + b, 0)),
+        0,
+      );
+
+    before(async () => {
+      stack = await startStack({ ha: true });
+    });
+    after(async () => {
+      await stack?.down();
+    });
+
+    it("(a) --ha: SIGKILL of one PgBouncer behind HAProxy — only its clients see errors, all are back within seconds", async () => {
+      const r = await run(
+        [
+          "select1",
+          "--uri",
+          stack.status.uris.pooled,
+          "--txn-pooling",
+          "--conns",
+          "20",
+          "--duration",
+          "6s",
+          "--set",
+          "think_ms=5",
+        ].concat(["--fault", "at=2s kill pgbouncer-1 signal=KILL", "--fault", "at=4s start pgbouncer-1"]),
+      );
+      assert.equal(r.partial, false);
+      assert.deepEqual(
+        r.faults.map((f) => f.ok),
+        [true, true],
+      );
+      const kill = r.availability[0];
+      assert.ok(kill.clientsAffected > 0, "the killed bouncer's clients saw errors");
+      assert.ok(
+        kill.clientsAffected <= 11,
+        `leastconn puts about half of 20 clients on each bouncer; ${kill.clientsAffected} affected`,
+      );
+      assert.ok(
+        kill.recoveredAfterSec !== null && kill.recoveredAfterSec < 3,
+        `recovered after ${kill.recoveredAfterSec}s`,
+      );
+      assert.ok(
+        r.timeline.some((e) => e.faults?.includes("at=2s kill pgbouncer-1 signal=KILL")),
+        "the fault is on the timeline",
+      );
+      assert.equal(r.availability[1].clientsAffected, 0, "starting it again hurts nobody");
+      const late = r.timeline.filter((e) => e.t > 3.5 && e.dt >= 0.5);
+      assert.ok(
+        late.every((e) => (e.ops[CYCLE]?.count ?? 0) > 0),
+        "the run went on",
+      );
+    });
+
+    it("(b) graceful (SIGTERM) vs dirty (SIGKILL) death of a PgBouncer, compared in one report", async () => {
+      const results: string[] = [];
+      for (const signal of ["TERM", "KILL"]) {
+        const out = mkdtempSync(join(tmpdir(), "dcpbench-gd-"));
+        const res = await runCli(
+          [
+            "run",
+            "select1",
+            "--uri",
+            stack.status.uris.pooled,
+            "--txn-pooling",
+            "--conns",
+            "20",
+            "--workers",
+            "2",
+            "--duration",
+            "5s",
+          ].concat(
+            [
+              "--set",
+              "think_ms=5",
+              "--progress",
+              "off",
+              "--label",
+              `sig${signal.toLowerCase()}`,
+              "--out",
+              out,
+              "--stack-dir",
+              stack.dir,
+            ],
+            ["--fault", `at=2s kill pgbouncer-2 signal=${signal}`, "--fault", "at=3s start pgbouncer-2"],
+          ),
+          stack.env,
+        );
+        assert.equal(res.code, 0, res.stderr);
+        assert.match(res.stdout, new RegExp(`fault 'at=2s kill pgbouncer-2 signal=${signal}' at 2\\.\\ds: `));
+        results.push(resultIn(out).jsonPath);
+      }
+      const cmp = await runCli(["compare", ...results], stack.env);
+      assert.equal(cmp.code, 0, cmp.stderr);
+      assert.match(cmp.stdout, /sigkill vs sigterm/);
+    });
+
+    for (const mode of ["direct", "pooled"] as const) {
+      it(`(c) PostgreSQL restarted mid-run, ${mode}: the reported outage ≈ the real downtime`, async () => {
+        const uri = mode === "direct" ? stack.status.uris.direct : stack.status.uris.pooled;
+        const r = await run(
+          [
+            "select1",
+            "--uri",
+            uri,
+            ...(mode === "pooled" ? ["--txn-pooling"] : []),
+            "--conns",
+            "8",
+            "--duration",
+            "8s",
+          ].concat([
+            "--set",
+            "think_ms=5",
+            "--fault",
+            "at=2s kill postgres signal=INT",
+            "--fault",
+            "at=4s start postgres",
+          ]),
+        );
+        const [kill, start] = r.faults;
+        assert.ok(kill.ok && start.ok, JSON.stringify(r.faults));
+        const downtime = start.doneAt! - kill.startedAt!; // from the shutdown signal until PostgreSQL answers again
+        const a = r.availability[0];
+        assert.ok(a.clientsAffected > 0, "the restart was seen");
+        assert.ok(a.outage && a.outage.seconds !== null, "every client recovered before the end");
+        // Reconnects back off up to 2 s: the measured outage may run a little past the real one, never far.
+        assert.ok(
+          a.outage!.seconds! >= 0.8 * downtime,
+          `outage ${a.outage!.seconds}s vs downtime ${downtime.toFixed(2)}s`,
+        );
+        assert.ok(
+          a.outage!.seconds! <= downtime + 3,
+          `outage ${a.outage!.seconds}s vs downtime ${downtime.toFixed(2)}s`,
+        );
+        assert.ok(r.counters.reconnects > 0 || mode === "pooled");
+      });
+    }
+
+    it("(d) bank through a PostgreSQL restart and a PgBouncer kill: the sum of balances is unchanged; ambiguous commits counted", async () => {
+      assert.equal(
+        (await runCli(["init", "bank", "--scale", "0.1", "--uri", stack.status.uris.direct], stack.env)).code,
+        0,
+      );
+      for (const [uri, faults] of [
+        [stack.status.uris.direct, ["at=2s kill postgres signal=KILL", "at=3s start postgres"]],
+        [stack.status.uris.pooled, ["at=2s kill pgbouncer-1 signal=KILL", "at=3s start pgbouncer-1"]],
+      ] as const) {
+        const r = await run(
+          [
+            "bank",
+            "--uri",
+            uri,
+            ...(uri === stack.status.uris.pooled ? ["--txn-pooling"] : []),
+            "--conns",
+            "8",
+            "--duration",
+            "6s",
+          ].concat(faults.flatMap((f) => ["--fault", f])),
+        );
+        assert.ok(errorsOf(r) > 0, "the fault caused errors");
+        const t = r.summary.transfer;
+        assert.equal(
+          r.availability.reduce((n, a) => n + a.ambiguousCommits, 0),
+          t.ambiguous,
+          "ambiguous commits are accounted per fault",
+        );
+        assert.ok(t.ambiguous <= t.errors.connection, "an ambiguous commit is also a connection error");
+        const check = await runCli(["check", "bank", "--uri", stack.status.uris.direct], stack.env);
+        assert.equal(check.code, 0, check.stdout + check.stderr);
+      }
+    });
+
+    it("(e) PgBouncer frozen for 3 s (SIGSTOP / SIGCONT): the latencies show it, no errors needed", async () => {
+      const r = await run(
+        [
+          "select1",
+          "--uri",
+          stack.status.uris.pgbouncer[0],
+          "--txn-pooling",
+          "--conns",
+          "4",
+          "--duration",
+          "6s",
+          "--set",
+          "think_ms=5",
+        ].concat([
+          "--fault",
+          "at=2s kill pgbouncer-1 signal=STOP",
+          "--fault",
+          "at=5s kill pgbouncer-1 signal=CONT",
+        ]),
+      );
+      assert.equal(errorsOf(r), 0);
+      assert.ok(r.summary[CYCLE].max >= 2700, `max ${r.summary[CYCLE].max} ms`);
+    });
+
+    it("an unreachable host fails fast on the connect timeout (one line, exit 2), never hangs", async () => {
+      // A listener that accepts and never answers: the PostgreSQL handshake can only time out.
+      const port = await freePortBase();
+      const silent = createServer(() => {}).listen(port, "127.0.0.1");
+      await new Promise((r) => silent.once("listening", r));
+      try {
+        const t = Date.now();
+        const res = await runCli(
+          [
+            "run",
+            "select1",
+            "--uri",
+            `postgresql://x@127.0.0.1:${port}/x`,
+            "--connect-timeout",
+            "1s",
+            "--iterations",
+            "1",
+          ],
+          stack.env,
+          30_000,
+        );
+        assert.equal(res.code, 2, res.stderr);
+        assert.ok(Date.now() - t < 15_000, "failed fast");
+        assert.match(res.stderr, /cannot connect to postgresql:\/\/x@127\.0\.0\.1:\d+\/x: .*timeout/i);
+        assert.equal(res.stderr.trim().split("\n").length, 1);
+      } finally {
+        silent.close();
+      }
+    });
+
+    it("rejects a fault for a member the stack does not have, or a malformed one", async () => {
+      const a = await runCli(
+        [
+          "run",
+          "select1",
+          "--iterations",
+          "1",
+          "--stack-dir",
+          stack.dir,
+          "--fault",
+          "at=1s kill pgbouncer-9",
+        ],
+        stack.env,
+      );
+      assert.equal(a.code, 2);
+      assert.match(a.stderr, /--fault 'at=1s kill pgbouncer-9': name a member/);
+      const b = await runCli(
+        ["run", "select1", "--iterations", "1", "--stack-dir", stack.dir, "--fault", "kill postgres"],
+        stack.env,
+      );
+      assert.equal(b.code, 2);
+      assert.match(b.stderr, /missing at=TIME/);
+    });
+  },
+);
