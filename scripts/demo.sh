@@ -16,11 +16,23 @@ DURATION=${DURATION:-20s}
 SCALE=${SCALE:-0.1}
 dcp init flight --scale "$SCALE" --drop --uri "$DIRECT_URI"
 
+result_of() { sed -n 's/^result: //p' "$1" | tail -n 1; }
+out=$(mktemp -d)
+
 echo
 echo "== direct: $CONNS clients, each holding its own PostgreSQL backend =="
-dcp run flight --uri "$DIRECT_URI" --label direct --conns "$CONNS" --workers "$WORKERS" --duration "$DURATION"
+dcp run flight --uri "$DIRECT_URI" --label direct --conns "$CONNS" --workers "$WORKERS" --duration "$DURATION" | tee "$out/direct"
 echo
 echo "== pooled: the same $CONNS clients through PgBouncer (transaction pooling, 64 server connections) =="
-dcp run flight --uri "$POOLED_URI" --txn-pooling --label pooled --conns "$CONNS" --workers "$WORKERS" --duration "$DURATION"
+dcp run flight --uri "$POOLED_URI" --txn-pooling --label pooled --conns "$CONNS" --workers "$WORKERS" --duration "$DURATION" | tee "$out/pooled"
+
+direct=$(result_of "$out/direct")
+pooled=$(result_of "$out/pooled")
+report="results/demo_report.html"
 echo
-echo "Both results are in results/. The stack keeps running: 'npx dcpbench stack down' stops it."
+echo "== direct vs pooled =="
+dcp compare "$direct" "$pooled"
+dcp report "$direct" "$pooled" --html "$report" >/dev/null
+echo
+echo "HTML report: $(pwd)/$report"
+echo "The stack keeps running: 'npx dcpbench stack down' stops it."
