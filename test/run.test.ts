@@ -234,13 +234,17 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
     assert.equal(cmdlines.length, 3);
     const res = await cli.done;
     assert.equal(res.code, 0, res.stderr);
-    const { json, csv } = resultIn(out);
+    const { json, csv, jsonPath } = resultIn(out);
+    const html = join(out, "report.html");
+    assert.equal((await runCli(["report", jsonPath, "--html", html], env)).code, 0);
+    const page = readFileSync(html, "utf8");
     for (const [where, text] of Object.entries({
       stdout: res.stdout,
       stderr: res.stderr,
       json,
       csv,
       cmdlines: cmdlines.join("\n"),
+      html: page,
     })) {
       assert.ok(!text.includes(stack.password), `password found in ${where}`);
     }

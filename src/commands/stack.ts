@@ -15,6 +15,7 @@ function printStatus(status: StackStatus): void {
   console.log(`POOLED_URI=${status.uris.pooled}`);
   status.uris.pgbouncerAdmin.forEach((uri, i) => console.log(`PGBOUNCER${i + 1}_ADMIN_URI=${uri}`));
   if (status.uris.haproxyStats) console.log(`HAPROXY_STATS_URL=${status.uris.haproxyStats}`);
+  if (status.tlsCa) console.log(`TLS: add ?sslmode=verify-full&sslrootcert=${status.tlsCa} to a URI`);
   console.log(`password: in ${status.pgpassfile} (PGPASSFILE); for a shell: source ${status.envFile}`);
 }
 
@@ -44,6 +45,7 @@ export const stackCommand: CommandModule = {
       .command<
         DirArgs & {
           ha: boolean;
+          tls?: boolean;
           poolSize: number;
           maxConnections?: number;
           maxClientConn?: number;
@@ -89,6 +91,7 @@ export const stackCommand: CommandModule = {
             {
               dir: args.dir,
               ha: args.ha,
+              tls: args.tls,
               poolSize: args.poolSize,
               maxConnections: args.maxConnections,
               maxClientConn: args.maxClientConn,

@@ -1,4 +1,5 @@
 import { STACK_DB, STACK_USER, stackUris, type StackConfig, type StackPaths } from "./layout.js";
+import { tlsFiles } from "./tls.js";
 
 /** postgresql.conf additions, included from postgresql.conf and rewritten on every `stack up`. */
 export function postgresConf(cfg: StackConfig, paths: StackPaths): string {
@@ -11,6 +12,13 @@ export function postgresConf(cfg: StackConfig, paths: StackPaths): string {
     "password_encryption = 'scram-sha-256'",
     // 2000 backends need more lock slots than the default 64 per backend would give a busy schema.
     "max_locks_per_transaction = 128",
+    ...(cfg.tls
+      ? [
+          "ssl = on",
+          `ssl_cert_file = '${tlsFiles(paths.dir).serverCert}'`,
+          `ssl_key_file = '${tlsFiles(paths.dir).serverKey}'`,
+        ]
+      : ["ssl = off"]),
     "",
   ].join("\n");
 }
@@ -43,6 +51,14 @@ export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2): str
     // measure PostgreSQL's downtime, not PgBouncer's back-off.
     "server_login_retry = 1",
     "server_tls_sslmode = disable",
+    // With --tls, clients may use TLS to PgBouncer (verify-full against DIR/tls/ca.crt); plain still works.
+    ...(cfg.tls
+      ? [
+          "client_tls_sslmode = prefer",
+          `client_tls_cert_file = ${tlsFiles(paths.dir).serverCert}`,
+          `client_tls_key_file = ${tlsFiles(paths.dir).serverKey}`,
+        ]
+      : []),
     `pidfile = ${b.pid}`,
     `logfile = ${b.log}`,
     "log_connections = 0",

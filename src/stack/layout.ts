@@ -14,6 +14,8 @@ export const MEMBER_NAMES: readonly MemberName[] = ["postgres", "pgbouncer-1", "
 export interface StackConfig {
   version: 1;
   ha: boolean;
+  /** Serve TLS (a self-signed CA in DIR/tls) from PostgreSQL and to PgBouncer's clients. */
+  tls?: boolean;
   poolSize: number;
   maxConnections: number;
   maxClientConn: number;

@@ -28,11 +28,13 @@ import {
 } from "./layout.js";
 import { memberStatus, startMember, stopMember, type MemberStatus } from "./members.js";
 import { scramVerifier } from "./scram.js";
+import { ensureTls, tlsFiles } from "./tls.js";
 import { assertPortFree, findBinaries, runAs, serviceUser, type ServiceUser } from "./system.js";
 
 export interface UpOptions {
   dir: string;
   ha?: boolean;
+  tls?: boolean;
   poolSize?: number;
   maxConnections?: number;
   maxClientConn?: number;
@@ -43,6 +45,8 @@ export interface StackStatus {
   dir: string;
   running: boolean;
   ha: boolean;
+  /** With --tls: the CA certificate clients verify against (sslrootcert). */
+  tlsCa?: string;
   members: MemberStatus[];
   uris: StackUris;
   pgpassfile: string;
@@ -112,6 +116,7 @@ export function stackStatus(dir: string): StackStatus {
     dir: paths.dir,
     running: members.every((m) => m.state !== "down"),
     ha: cfg.ha,
+    tlsCa: cfg.tls ? tlsFiles(paths.dir).caCert : undefined,
     members,
     uris: stackUris(cfg),
     pgpassfile: paths.pgpass,
@@ -122,6 +127,7 @@ export function stackStatus(dir: string): StackStatus {
 function sameShape(a: StackConfig, opts: UpOptions): boolean {
   return (
     (opts.ha === undefined || opts.ha === a.ha) &&
+    (opts.tls === undefined || opts.tls === (a.tls ?? false)) &&
     (opts.portBase === undefined || opts.portBase === a.ports.postgres) &&
     (opts.poolSize === undefined || opts.poolSize === a.poolSize) &&
     (opts.maxConnections === undefined || opts.maxConnections === a.maxConnections) &&
@@ -152,6 +158,7 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
   const cfg: StackConfig = {
     version: 1,
     ha: opts.ha ?? previous?.ha ?? false,
+    tls: opts.tls ?? previous?.tls ?? false,
     poolSize: opts.poolSize ?? previous?.poolSize ?? 64,
     maxConnections: opts.maxConnections ?? previous?.maxConnections ?? 2000,
     maxClientConn: opts.maxClientConn ?? previous?.maxClientConn ?? 10_000,
@@ -202,6 +209,7 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
     appendFileSync(`${paths.pgData}/postgresql.conf`, "\ninclude_if_exists = 'dcpbench.conf'\n");
   }
   makeDir(paths.pgSocket, user, 0o700);
+  if (cfg.tls) ensureTls(paths.dir, user);
   writeOwned(paths.pgConf, postgresConf(cfg, paths), 0o600, user);
 
   log(`starting postgres on 127.0.0.1:${cfg.ports.postgres}`);
