@@ -60,3 +60,5 @@ export interface Snapshot {
 /** The synthetic ops: the whole cycle, and connection set-up. */
 export const CYCLE = "__cycle__";
 export const CONNECT = "__connect__";
+/** Open loop: how late each cycle started against its intended time (the harness's own scheduling lag). */
+export const LAG = "__lag__";

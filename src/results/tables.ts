@@ -1,7 +1,7 @@
 import Table from "cli-table3";
 import { ERROR_CLASSES } from "../db/errors.js";
 import type { OpSummary } from "../metrics/aggregate.js";
-import { CONNECT, CYCLE } from "../metrics/snapshot.js";
+import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
 import { formatDuration } from "../units.js";
 import type { FaultAvailability } from "./availability.js";
 import type { ResultFile } from "./schema.js";
@@ -11,8 +11,9 @@ const errorTotal = (o: OpSummary) => ERROR_CLASSES.reduce((n, c) => n + o.errors
 
 /** Workload ops first in the order they appeared, then the cycle, then connection set-up. */
 export function opOrder(summary: Record<string, OpSummary>): string[] {
-  const names = Object.keys(summary).filter((n) => n !== CYCLE && n !== CONNECT);
-  return [...names, ...[CYCLE, CONNECT].filter((n) => summary[n])];
+  const synthetic = [CYCLE, LAG, CONNECT];
+  const names = Object.keys(summary).filter((n) => !synthetic.includes(n));
+  return [...names, ...synthetic.filter((n) => summary[n])];
 }
 
 /** The seed's summary table: elapsed | id | threads | tot_ops | tot_ops/s | mean | p50 … max, + errors. */
@@ -36,7 +37,7 @@ export function summaryTable(result: ResultFile): string {
       name,
       result.plan.conns,
       o.count,
-      name === CONNECT ? "" : o.rate.toFixed(1),
+      name === CONNECT || name === LAG ? "" : o.rate.toFixed(1),
       fmt(o.mean),
       fmt(o.p50),
       fmt(o.p90),

@@ -5,7 +5,7 @@ import { classifyError, type ClassifiedError } from "../db/errors.js";
 import type { QueryMode } from "../db/query-mode.js";
 import { PgSession } from "../db/session.js";
 import type { IntervalRecorder } from "../metrics/recorder.js";
-import { CONNECT, CYCLE } from "../metrics/snapshot.js";
+import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
 
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_CAP_MS = 2000;
@@ -138,6 +138,7 @@ export class BenchClient {
    */
   async cycle(intended?: number): Promise<void> {
     const begin = performance.now();
+    if (intended !== undefined) this.rec.latency(LAG, (begin - intended) * 1000);
     if (!this.session) {
       const wasConnected = this.connected;
       if (!(await this.connect())) return;

@@ -153,11 +153,14 @@ class Worker {
       this.t0 + (this.plan.rampMs * (this.assignment.firstClientId + index)) / this.plan.conns;
     if (!(await sleepUntil(rampStart, signal))) return;
     while (!signal.aborted) {
-      if (!(await sleepUntil(performance.now() + client.reconnectDelay(), signal))) return;
+      // Only await when there is something to wait for: this loop is the hot path of every client.
+      const backoff = client.reconnectDelay();
+      if (backoff > 0 && !(await sleepUntil(performance.now() + backoff, signal))) return;
       let intended: number | undefined;
       if (pacer) {
         intended = pacer.take(deadline);
-        if (intended === undefined || !(await sleepUntil(intended, signal))) return;
+        if (intended === undefined) return;
+        if (intended > performance.now() && !(await sleepUntil(intended, signal))) return;
       } else {
         const think = client.thinkMs();
         if (think > 0 && !(await sleepUntil(performance.now() + think, signal))) return;

@@ -1,0 +1,385 @@
+/**
+ * The harness-efficiency benchmark (issue 7): dcpbench against pgbench on the same database, interleaved,
+ * and the harness's own costs at the seed's sizes. One command runs it all and writes a Markdown report:
+ *
+ *   npm run bench                 # full size, writes BENCHMARKS.md (about 7 minutes)
+ *   npm run bench -- --quick --out /tmp/b.md   # tiny sizes, for the test suite
+ *
+ * Everything runs against a stack of its own (temp dir, free ports), started and stopped here.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { cpus, totalmem, release } from "node:os";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decode } from "../src/metrics/histogram.js";
+import type { ResultFile } from "../src/results/schema.js";
+import { stackDown, stackUp } from "../src/stack/stack.js";
+import { assertPortFree, pgProgram } from "../src/stack/system.js";
+
+const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : "BENCHMARKS.md";
+
+/** Sizes: the issue's targets, or tiny ones that only prove the machinery works. */
+const S = quick
+  ? {
+      pairSec: 2,
+      pairs: 1,
+      overheadConns: 64,
+      overheadSec: 3,
+      scaleConns: 200,
+      scaleSec: 3,
+      paceRate: 500,
+      paceSec: 3,
+      agreeRate: 200,
+      agreeSec: 3,
+      tpcbScale: 1,
+    }
+  : {
+      pairSec: 10,
+      pairs: 3,
+      overheadConns: 1024,
+      overheadSec: 60,
+      scaleConns: 10_000,
+      scaleSec: 60,
+      paceRate: 5000,
+      paceSec: 30,
+      agreeRate: 2000,
+      agreeSec: 30,
+      tpcbScale: 10,
+    };
+
+interface Timed {
+  stdout: string;
+  stderr: string;
+  code: number;
+  /** CPU seconds of the command and all its children (bash's `times`). */
+  cpuSec: number;
+}
+
+/** Runs a command under bash and reports the CPU its whole process tree used. */
+function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  const quoted = [cmd, ...argv].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", `${quoted}; rc=$?; times >&2; exit $rc`], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      // `times` prints two lines: the shell's, then its children's (user and system).
+      const lines = stderr.trim().split("\n");
+      const children = lines[lines.length - 1].split(/\s+/).map((t) => {
+        const m = /(\d+)m([\d.]+)s/.exec(t);
+        return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
+      });
+      resolve({
+        stdout,
+        stderr: lines.slice(0, -2).join("\n"),
+        code: code ?? 1,
+        cpuSec: children[0] + children[1],
+      });
+    });
+  });
+}
+
+async function freeBase(): Promise<number> {
+  for (;;) {
+    const base = 20000 + Math.floor(Math.random() * 400) * 100;
+    try {
+      for (let p = base; p < base + 5; p++) await assertPortFree(p, "bench");
+      return base;
+    } catch {
+      // try another
+    }
+  }
+}
+
+const lines: string[] = [];
+const say = (s = "") => {
+  lines.push(s);
+  process.stderr.write(s + "\n");
+};
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "dcpbench-bench-"));
+  chmodSync(dir, 0o755);
+  const outDir = join(dir, "results");
+  const { status } = await stackUp({ dir, portBase: await freeBase(), maxClientConn: 12_000 });
+  const env = { ...process.env, PGPASSFILE: status.pgpassfile, DCPBENCH_STACK_DIR: dir };
+  const direct = status.uris.direct;
+  const pooled = status.uris.pooled;
+  const pgbench = pgProgram("pgbench");
+  if (!pgbench) throw new Error("pgbench not found (postgresql-15)");
+  let n = 0;
+  const dcp = async (argv: string[]): Promise<{ r: ResultFile; t: Timed }> => {
+    const out = join(outDir, String(++n));
+    const t = await timed(process.execPath, [CLI, ...argv, "--progress", "off", "--out", out], env);
+    if (t.code !== 0) throw new Error(`dcpbench ${argv.join(" ")} exited ${t.code}: ${t.stderr}`);
+    const file = readdirSync(out).find((f) => f.endsWith(".json"))!;
+    return { r: JSON.parse(readFileSync(join(out, file), "utf8")) as ResultFile, t };
+  };
+  try {
+    const started = new Date();
+    say(`# dcpbench benchmarks${quick ? " (quick, tiny sizes: not for reading)" : ""}`);
+    say();
+    say(
+      `Written by \`npm run bench${quick ? " -- --quick" : ""}\` (bench/run.ts) on ${started.toISOString()}.`,
+    );
+    say();
+    say("## The machine");
+    say();
+    say(
+      `- ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}`,
+    );
+    say(
+      `- Node ${process.version}; ${execFileSync(pgbench, ["--version"]).toString().trim()}; ` +
+        `${execFileSync("pgbouncer", ["--version"]).toString().split("\n")[0]}`,
+    );
+    say(
+      "- PostgreSQL, PgBouncer and both load generators share the machine; each figure compares runs made back to back on it.",
+    );
+    say();
+
+    // 1. The ceiling: select-only, 8 clients, one process/thread each side, interleaved A B A B …
+    say(`## 1. Ceiling: tpcb select-only, 8 clients, direct, scale ${S.tpcbScale}`);
+    say();
+    const init = await timed(
+      process.execPath,
+      [CLI, "init", "tpcb", "--scale", String(S.tpcbScale), "--drop", "--uri", direct],
+      env,
+    );
+    if (init.code !== 0) throw new Error(`init tpcb: ${init.stderr}`);
+    say(
+      `Interleaved, ${S.pairSec} s each: \`dcpbench run tpcb --set script=select-only --conns 8 --workers 1 --query-mode M --duration ${S.pairSec}s --no-observe\` ` +
+        `vs \`pgbench -n -S -M M -c 8 -j 1 -T ${S.pairSec}\`. CPU per transaction from each command's whole process tree (bash \`times\`).`,
+    );
+    say();
+    say(
+      "| mode | run | dcpbench tps | pgbench tps | tps ratio | dcpbench µs CPU/txn | pgbench µs CPU/txn | CPU ratio |",
+    );
+    say("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (const mode of ["simple", "extended", "prepared"]) {
+      const pairs = mode === "simple" ? S.pairs : 1;
+      for (let i = 1; i <= pairs; i++) {
+        const { r, t } = await dcp(
+          [
+            "run",
+            "tpcb",
+            "--uri",
+            direct,
+            "--set",
+            "script=select-only",
+            "--conns",
+            "8",
+            "--workers",
+            "1",
+          ].concat(["--query-mode", mode, "--duration", `${S.pairSec}s`, "--no-observe"]),
+        );
+        const d = r.summary["select-only"];
+        const p = await timed(
+          pgbench,
+          ["-n", "-S", "-M", mode, "-c", "8", "-j", "1", "-T", String(S.pairSec), direct],
+          env,
+        );
+        const ptps = Number(/tps = ([\d.]+) \(without/.exec(p.stdout)?.[1]);
+        const ptx = Number(/actually processed: (\d+)/.exec(p.stdout)?.[1]);
+        const dus = (t.cpuSec / d.count) * 1e6;
+        const pus = (p.cpuSec / ptx) * 1e6;
+        say(
+          `| ${mode} | ${i} | ${d.rate.toFixed(0)} | ${ptps.toFixed(0)} | ${(d.rate / ptps).toFixed(2)} | ${dus.toFixed(1)} | ${pus.toFixed(1)} | ${(dus / pus).toFixed(1)}× |`,
+        );
+      }
+    }
+    say();
+    say("Targets: tps ratio ≥ 0.80, CPU ratio ≤ 2.5×.");
+    say();
+
+    // 2. Overhead at the seed's shape: flight through PgBouncer.
+    say(
+      `## 2. Harness overhead: flight, ${S.overheadConns} clients over 4 workers, through PgBouncer, ${S.overheadSec} s`,
+    );
+    say();
+    const flightScale = quick ? "0.01" : "0.1";
+    await timed(
+      process.execPath,
+      [CLI, "init", "flight", "--scale", flightScale, "--drop", "--uri", direct],
+      env,
+    );
+    {
+      const { r, t } = await dcp([
+        "run",
+        "flight",
+        "--uri",
+        pooled,
+        "--txn-pooling",
+        "--conns",
+        String(S.overheadConns),
+        "--workers",
+        "4",
+        "--duration",
+        `${S.overheadSec}s`,
+      ]);
+      const wall = (Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000;
+      const share = r.resources.cpuSec / (wall * cpus().length);
+      say(
+        `\`dcpbench run flight --uri POOLED --txn-pooling --conns ${S.overheadConns} --workers 4 --duration ${S.overheadSec}s\` (seed knobs, flight at scale ${flightScale}):`,
+      );
+      say();
+      say(
+        `- ${r.summary.__cycle__.rate.toFixed(0)} cycles/s, p99 ${r.summary.__cycle__.p99.toFixed(0)} ms, errors ${Object.values(r.summary.__cycle__.errors).reduce((a, b) => a + b, 0)}`,
+      );
+      say(
+        `- harness CPU (runner + workers, from the result): ${r.resources.cpuSec.toFixed(1)} s over ${wall.toFixed(1)} s of wall time = **${(share * 100).toFixed(1)}% of the machine** (${cpus().length} cores); whole command tree incl. start-up: ${t.cpuSec.toFixed(1)} s`,
+      );
+      say("- Target: ≤ 15%.");
+    }
+    say();
+
+    // 3. Scale: many clients from one host.
+    say(
+      `## 3. Scale: ${S.scaleConns} clients through PgBouncer, 4 workers, closed loop with 1 s think time, ${S.scaleSec} s`,
+    );
+    say();
+    {
+      const { r } = await dcp([
+        "run",
+        "select1",
+        "--uri",
+        pooled,
+        "--txn-pooling",
+        "--conns",
+        String(S.scaleConns),
+        "--workers",
+        "4",
+        "--set",
+        "think_ms=1000",
+        "--duration",
+        `${S.scaleSec}s`,
+        "--connect-timeout",
+        "60s",
+      ]);
+      const errors = Object.values(r.summary.__cycle__.errors).reduce((a, b) => a + b, 0);
+      say(
+        `- connected ${r.clients.connected} of ${r.clients.planned}; ${r.summary.__cycle__.count} cycles (${r.summary.__cycle__.rate.toFixed(0)}/s); errors ${errors}; partial ${r.partial}`,
+      );
+      say(
+        `- harness peak RSS, sum over runner and workers: **${r.resources.peakRssMb.toFixed(0)} MB** (runner ${r.resources.runner.maxRssMb.toFixed(0)} MB, workers ${r.resources.workers.map((w) => w.maxRssMb.toFixed(0)).join(" / ")} MB)`,
+      );
+      say(
+        `- connect p50/p99/max: ${r.summary.__connect__.p50.toFixed(1)} / ${r.summary.__connect__.p99.toFixed(1)} / ${r.summary.__connect__.max.toFixed(1)} ms`,
+      );
+      say("- Target: all connect, no errors, ≤ 1.5 GB in total.");
+    }
+    say();
+
+    // 4. Pacing accuracy.
+    say(`## 4. Pacing: --rate ${S.paceRate} select-only, ${S.paceSec} s, 32 clients, direct`);
+    say();
+    {
+      const { r } = await dcp([
+        "run",
+        "tpcb",
+        "--uri",
+        direct,
+        "--set",
+        "script=select-only",
+        "--rate",
+        String(S.paceRate),
+        "--conns",
+        "32",
+        "--workers",
+        "1",
+        "--duration",
+        `${S.paceSec}s`,
+        "--no-observe",
+      ]);
+      const rate = r.summary.__cycle__.count / r.elapsedSec;
+      const lag = r.summary.__lag__;
+      say(
+        `- achieved ${rate.toFixed(1)}/s against ${S.paceRate}/s: **${(((rate - S.paceRate) / S.paceRate) * 100).toFixed(2)}%**; missed starts ${r.counters.missed}`,
+      );
+      say(
+        `- scheduling lag (actual − intended start, \`__lag__\`): p50 ${lag.p50.toFixed(3)} ms, **p99 ${lag.p99.toFixed(3)} ms**, max ${lag.max.toFixed(1)} ms`,
+      );
+      say("- Targets: within 1%, lag p99 < 1 ms.");
+    }
+    say();
+
+    // 5. Latency agreement with pgbench at a fixed rate.
+    say(`## 5. Latency agreement at ${S.agreeRate}/s, select-only, 8 clients, direct`);
+    say();
+    {
+      const { r } = await dcp([
+        "run",
+        "tpcb",
+        "--uri",
+        direct,
+        "--set",
+        "script=select-only",
+        "--rate",
+        String(S.agreeRate),
+        "--conns",
+        "8",
+        "--workers",
+        "1",
+        "--duration",
+        `${S.agreeSec}s`,
+        "--no-observe",
+      ]);
+      const logDir = mkdtempSync(join(tmpdir(), "dcpbench-pglog-"));
+      chmodSync(logDir, 0o777);
+      const p = await timed(
+        "bash",
+        [
+          "-c",
+          `cd '${logDir}' && '${pgbench}' -n -S -c 8 -j 1 -R ${S.agreeRate} -T ${S.agreeSec} --log --log-prefix=pgb '${direct}'`,
+        ],
+        env,
+      );
+      if (p.code !== 0) throw new Error(`pgbench -R: ${p.stderr}`);
+      // pgbench's per-transaction log: client tx_no latency_us script_no epoch epoch_us [lag_us]; latency from the scheduled start.
+      const lat = readdirSync(logDir)
+        .flatMap((f) => readFileSync(join(logDir, f), "utf8").trim().split("\n"))
+        .map((l) => Number(l.split(" ")[2]))
+        .filter((v) => Number.isFinite(v))
+        .sort((a, b) => a - b);
+      const pct = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] / 1000;
+      const h = decode(r.summary.__cycle__.histogram);
+      const dq = (q: number) => h.getValueAtPercentile(q * 100) / 1000;
+      say(
+        "| | dcpbench `__cycle__` (from intended start) | pgbench -R --log (from scheduled start) | difference |",
+      );
+      say("|---|---:|---:|---:|");
+      for (const q of [0.5, 0.99]) {
+        say(
+          `| p${q * 100} | ${dq(q).toFixed(3)} ms | ${pct(q).toFixed(3)} ms | ${(((dq(q) - pct(q)) / pct(q)) * 100).toFixed(0)}% (${(dq(q) - pct(q)).toFixed(3)} ms) |`,
+        );
+      }
+      say();
+      say(
+        `- ${lat.length} pgbench transactions, ${r.summary.__cycle__.count} dcpbench cycles. Target: within 15% or 0.2 ms.`,
+      );
+      rmSync(logDir, { recursive: true, force: true });
+    }
+    say();
+    say(`Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
+    writeFileSync(outFile, lines.join("\n") + "\n");
+    process.stderr.write(`wrote ${outFile}\n`);
+  } finally {
+    await stackDown(dir).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "node:test";
+
+const BENCH = fileURLToPath(new URL("../bench/run.js", import.meta.url));
+
+// The benchmark's numbers live in BENCHMARKS.md, measured by its own command; a timed assertion here would
+// flake on a shared machine. The suite only proves that the benchmark runs end to end at a tiny size.
+describe("the benchmark command", { timeout: 300_000 }, () => {
+  it("runs every part at a tiny size and writes its report", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "dcpbench-bench-")), "bench.md");
+    const code = await new Promise<number>((resolve) =>
+      execFile(process.execPath, [BENCH, "--quick", "--out", out], { timeout: 240_000 }, (err) =>
+        resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+      ),
+    );
+    assert.equal(code, 0);
+    const md = readFileSync(out, "utf8");
+    for (const section of [
+      "1. Ceiling",
+      "2. Harness overhead",
+      "3. Scale",
+      "4. Pacing",
+      "5. Latency agreement",
+    ]) {
+      assert.match(md, new RegExp(`## ${section.replace(".", "\\.")}`), section);
+    }
+    assert.match(md, /\| simple \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "a ceiling row with numbers");
+    assert.match(md, /connected 200 of 200; \d+ cycles .* errors 0/);
+    assert.match(md, /achieved [\d.]+\/s against 500\/s/);
+  });
+});
