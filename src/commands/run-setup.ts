@@ -2,34 +2,20 @@ import { accessSync, constants } from "node:fs";
 import { validateUri } from "../db/uri.js";
 import { UsageError } from "../errors.js";
 import { parseFault, readScenario, type Fault } from "../faults/fault.js";
-import type { RunPlan } from "../plan.js";
+import type { PlanInput, RunPlan } from "../plan.js";
 import { ensureDir } from "../results/write.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 import { openFileLimit } from "../stack/stack.js";
 
-/** `dcpbench run`'s options, as yargs parses them. */
-export interface RunArgs {
-  workload: string;
+/**
+ * `dcpbench run`'s options, as yargs parses them: the plan's raw inputs (PlanInput, minus what the command
+ * works out itself), plus the options that shape observation, faults and output.
+ */
+export type RunArgs = Omit<PlanInput, "workloadRef" | "knobs" | "uri" | "cpus" | "thresholds"> & {
   uri?: string;
-  conns?: number;
-  workers?: number;
-  duration?: string;
-  iterations?: number;
-  ramp?: string;
-  rate?: string;
-  arrival?: string;
   set: string[];
   args?: string;
-  txnPooling?: boolean;
-  queryMode?: string;
-  connectPerTxn?: boolean;
-  label?: string;
-  out?: string;
-  progress?: string;
-  appName?: string;
-  connectTimeout?: string;
-  maxErrors?: number;
   threshold: string[];
   observe?: boolean;
   observeUri?: string;
@@ -38,7 +24,7 @@ export interface RunArgs {
   fault: string[];
   faults?: string;
   stackDir?: string;
-}
+};
 
 /**
  * Where to sample the server side. The database: --observe-uri, else the local stack's direct URI when the

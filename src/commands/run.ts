@@ -125,7 +125,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       )
       .example("$0 run ./my-workload.js --set delay=50 --iterations 1000", "your own workload"),
   handler: async (args) => {
-    const uri = targetUri(args.uri);
+    const uri = targetUri(args.uri, args.stackDir);
     const workloadRef = resolveWorkloadRef(args.workload);
     const workload = await loadWorkload(workloadRef);
     const knobs = resolveKnobs(workload.name, workload.knobs, args.args, args.set.map(String));

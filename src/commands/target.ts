@@ -7,8 +7,8 @@ import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
  * The target when --uri is not given: $PGURI, then libpq's PGHOST/PGPORT/PGUSER/PGDATABASE, then the local
  * stack's direct URI. Also points PGPASSFILE at the stack's password file when nothing else says where it is.
  */
-export function targetUri(given: string | undefined): string {
-  const paths = stackPaths(defaultStackDir());
+export function targetUri(given: string | undefined, stackDir = defaultStackDir()): string {
+  const paths = stackPaths(stackDir);
   const env = process.env;
   const fromLibpq = env.PGHOST
     ? `postgresql://${env.PGUSER ?? ""}@${env.PGHOST}:${env.PGPORT ?? 5432}/${env.PGDATABASE ?? ""}`
