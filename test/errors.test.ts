@@ -119,3 +119,50 @@ describe("errors, retries and reconnects", { timeout: 180_000 }, () => {
     assert.equal(result.partial, true);
   });
 });
+
+describe("clients that cannot connect at first", { timeout: 120_000 }, () => {
+  let stack: TestStack;
+  before(async () => {
+    // PgBouncer accepts only 4 clients: with 8 and a connection per cycle, half of them fail at first and
+    // get in later, as connections are released.
+    stack = await startStack({ maxClientConn: 4 });
+  });
+  after(async () => {
+    await stack?.down();
+  });
+
+  it("run the workload's setup when they finally connect, and their failed cycles count in errors.rate", async () => {
+    assert.equal(
+      (await runCli(["init", "bank", "--scale", "0.05", "--uri", stack.status.uris.direct], stack.env)).code,
+      0,
+    );
+    const out = outDir();
+    const res = await runCli(
+      [
+        "run",
+        "bank",
+        "--uri",
+        stack.status.uris.pooled,
+        "--txn-pooling",
+        "--connect-per-txn",
+        "--no-observe",
+      ].concat(
+        ["--conns", "8", "--workers", "2", "--iterations", "100", "--progress", "off", "--out", out],
+        ["--threshold", "errors.rate<0.0001"],
+      ),
+      stack.env,
+    );
+    const { result } = resultIn(out);
+    const t = result.summary.transfer;
+    assert.ok(t.count > 0, "transfers ran");
+    assert.equal(
+      t.errors.other,
+      0,
+      `no transfer failed for want of its setup: ${JSON.stringify(result.errorSamples)}`,
+    );
+    assert.ok(result.summary.__connect__.errors.connection > 0, "some connections were refused");
+    assert.ok(result.summary.__cycle__.errors.connection > 0, "and those cycles count as failed");
+    assert.equal(res.code, 3, "errors.rate sees the failed cycles");
+    assert.equal(result.thresholds[0].ok, false);
+  });
+});

@@ -64,7 +64,7 @@ describe(
         `leastconn puts about half of 20 clients on each bouncer; ${kill.clientsAffected} affected`,
       );
       assert.ok(
-        kill.recoveredAfterSec !== null && kill.recoveredAfterSec < 3,
+        kill.recoveredAfterSec !== null && kill.recoveredAfterSec < 5,
         `recovered after ${kill.recoveredAfterSec}s`,
       );
       assert.ok(
@@ -159,7 +159,7 @@ describe(
           a.outage!.seconds! <= downtime + 3,
           `outage ${a.outage!.seconds}s vs downtime ${downtime.toFixed(2)}s`,
         );
-        assert.ok(r.counters.reconnects > 0 || mode === "pooled");
+        assert.ok(a.errors > 0, "the outage is made of errors");
       });
     }
 

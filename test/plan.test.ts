@@ -3,6 +3,8 @@ import { describe, it } from "node:test";
 import { classifyError } from "../src/db/errors.js";
 import { inlineParams } from "../src/db/query-mode.js";
 import { redactUri } from "../src/db/uri.js";
+import { changePct, type Comparison } from "../src/results/compare.js";
+import { evaluateGates, parseGate } from "../src/results/gates.js";
 import { UsageError } from "../src/errors.js";
 import { buildPlan, splitEvenly, type PlanInput } from "../src/plan.js";
 import { parseDuration, parseRate } from "../src/units.js";
@@ -78,12 +80,38 @@ describe("knobs", () => {
   });
 });
 
+describe("regression gates", () => {
+  it("a change from zero (no errors before, some now) crosses errors>+N%", () => {
+    assert.equal(changePct(0, 5), Infinity);
+    assert.equal(changePct(0, 0), 0);
+    const row = {
+      op: "x",
+      metric: "errors" as const,
+      values: [0, 7],
+      changes: [undefined, Infinity],
+      lowerIsBetter: true,
+    };
+    const c = {
+      runs: [{ label: "base" }, { label: "new" }],
+      rows: [row],
+      server: [],
+      warnings: [],
+    } as unknown as Comparison;
+    const failures = evaluateGates([parseGate("errors>+10%")], c);
+    assert.equal(failures.length, 1);
+    assert.match(failures[0].message, /x errors \+∞% \(from 0\) \(new vs base\)/);
+  });
+});
+
 describe("db helpers", () => {
   it("inlines parameters as quoted literals for the simple protocol", () => {
     assert.equal(inlineParams("SELECT $1, $2, $10", [1, "it's", null]), "SELECT '1', 'it''s', $10");
     assert.equal(inlineParams("SELECT $1", [[1, 2]]), 'SELECT \'{"1","2"}\'');
   });
-  it("redacts passwords", () => {
+  it("redacts passwords, also where the URL parser cannot help", () => {
+    assert.equal(redactUri("postgresql://u:12#34@h/db"), "postgresql://u:***@h/db");
+    assert.equal(redactUri("host=db user=u password=s3cret"), "host=db user=u password=***");
+    assert.equal(redactUri("postgresql://u:p@ss@h/db?x=1"), "postgresql://u:***@h/db?x=1");
     assert.equal(redactUri("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
     assert.ok(!redactUri("postgresql://u@h/db?password=secret").includes("secret"));
   });

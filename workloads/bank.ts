@@ -2,8 +2,9 @@ import { defineWorkload } from "../src/api.js";
 
 /**
  * bank (seed 000's `cockroach workload bank`): each cycle moves a random amount between two random
- * accounts in one transaction. One UPDATE touches both rows (in key order, so transfers never deadlock);
- * the sum of all balances never changes, which `dcpbench check bank` verifies after a fault test.
+ * accounts in one transaction. One UPDATE touches both rows (through the primary key they are locked in key
+ * order; a deadlock, should a plan lock them otherwise, is retried by the harness); the sum of all balances
+ * never changes, which `dcpbench check bank` verifies after a fault test.
  */
 const TRANSFER =
   "UPDATE bank_accounts SET balance = balance + CASE WHEN id = $1::int THEN -$3::bigint ELSE $3::bigint END " +

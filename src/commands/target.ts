@@ -3,6 +3,17 @@ import { UsageError } from "../errors.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 
+/** A URI from libpq's environment; a PGHOST that is a socket directory goes into ?host=. */
+function libpqUri(env: NodeJS.ProcessEnv): string {
+  const user = encodeURIComponent(env.PGUSER ?? "");
+  const db = encodeURIComponent(env.PGDATABASE ?? "");
+  const port = env.PGPORT ?? "5432";
+  const host = env.PGHOST!;
+  return host.startsWith("/")
+    ? `postgresql:///${db}?host=${encodeURIComponent(host)}&port=${port}${user ? `&user=${user}` : ""}`
+    : `postgresql://${user}@${host}:${port}/${db}`;
+}
+
 /**
  * The target when --uri is not given: $PGURI, then libpq's PGHOST/PGPORT/PGUSER/PGDATABASE, then the local
  * stack's direct URI. Also points PGPASSFILE at the stack's password file when nothing else says where it is.
@@ -10,9 +21,7 @@ import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 export function targetUri(given: string | undefined, stackDir = defaultStackDir()): string {
   const paths = stackPaths(stackDir);
   const env = process.env;
-  const fromLibpq = env.PGHOST
-    ? `postgresql://${env.PGUSER ?? ""}@${env.PGHOST}:${env.PGPORT ?? 5432}/${env.PGDATABASE ?? ""}`
-    : undefined;
+  const fromLibpq = env.PGHOST ? libpqUri(env) : undefined;
   const cfg = readStackConfig(paths);
   const uri = given ?? env.PGURI ?? fromLibpq ?? (cfg ? stackUris(cfg).direct : undefined);
   if (!uri) {

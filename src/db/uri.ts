@@ -1,17 +1,22 @@
 import { UsageError } from "../errors.js";
 
-/** The URI with its password (and any password-like query parameter) replaced by "***". */
+/**
+ * The URI with its password (and any password-like parameter) replaced by "***". Works on the raw text
+ * first, so that a URI the URL parser reads differently (a '#' in the password) or cannot read at all (a
+ * libpq keyword/value string) still never shows a secret.
+ */
 export function redactUri(uri: string): string {
+  const masked = String(uri)
+    // scheme://user:password@host — up to the last '@' of the authority, whatever the password holds.
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^/]*@/i, "$1:***@")
+    // password=… in a keyword/value string or a query string.
+    .replace(/((?:^|[\s?&])[\w-]*(?:pass|secret)[\w-]*\s*=\s*)('[^']*'|[^\s&]*)/gi, "$1***");
   try {
-    const u = new URL(uri);
-    if (u.password) u.password = "***";
-    for (const key of [...u.searchParams.keys()]) {
-      if (/pass|secret|key$/i.test(key) && key !== "sslkey") u.searchParams.set(key, "***");
-    }
+    const u = new URL(masked);
+    if (u.password && u.password !== "***") u.password = "***";
     return u.toString();
   } catch {
-    // Not parseable: keep only the scheme, never echo something that may hold a secret.
-    return uri.replace(/\/\/.*$/, "//***");
+    return masked;
   }
 }
 

@@ -15,6 +15,7 @@ function value(metric: Metric, v: number | undefined): string {
 /** "-44.2% faster", "+30.1% more", or "-" when there is nothing to compare. */
 export function change(row: MetricRow, pct: number | undefined): string {
   if (pct === undefined) return "-";
+  if (pct === Infinity) return "+∞% (from 0)";
   if (Math.abs(pct) < 0.05) return "0%";
   const sign = pct > 0 ? "+" : "";
   const word =
@@ -65,10 +66,15 @@ function serverLines(c: Comparison): string[] {
   });
 }
 
+/** JSON has no Infinity: a change from 0 is written as the string "inf". */
+export function comparisonJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v === Infinity ? "inf" : v), 2);
+}
+
 export function formatComparison(c: Comparison, format: Format): string {
   switch (format) {
     case "json":
-      return JSON.stringify(c, null, 2);
+      return comparisonJson(c);
     case "csv": {
       const head = [
         "op",
@@ -80,7 +86,7 @@ export function formatComparison(c: Comparison, format: Format): string {
         row.op,
         row.metric,
         ...row.values.map((v) => (v === undefined ? "" : +v.toFixed(3))),
-        ...row.changes.slice(1).map((p) => (p === undefined ? "" : +p.toFixed(2))),
+        ...row.changes.slice(1).map((p) => (p === undefined ? "" : p === Infinity ? "inf" : +p.toFixed(2))),
       ]);
       const server = c.server.map((row) => [
         "server",

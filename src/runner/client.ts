@@ -36,6 +36,9 @@ export class BenchClient {
   private outage: { from: number; firstError: number; errors: number; ambiguous: number } | undefined;
   connected = false;
   private inOp = false;
+  private setupDone = false;
+  /** The running cycle's start (intended start in open loop), for a cycle cut off at the end. */
+  private cycleFrom: number | undefined;
 
   constructor(
     private readonly opts: ClientOptions,
@@ -65,6 +68,17 @@ export class BenchClient {
     if (e.ambiguous) this.outage.ambiguous++;
   }
 
+  /**
+   * At the very end: a cycle still running after the grace time is recorded with the time it has run so far
+   * (a lower bound), so that the slowest cycles are not dropped from the tail. Returns whether there was one.
+   */
+  cutOff(): boolean {
+    if (this.cycleFrom === undefined) return false;
+    this.rec.latency(CYCLE, (performance.now() - this.cycleFrom) * 1000);
+    this.cycleFrom = undefined;
+    return true;
+  }
+
   /** An outage still open at the end: reported with no end, so that it is never lost. */
   openOutage(): void {
     if (this.outage) this.rec.outage({ client: this.opts.ctx.clientId, ...this.outage, to: null });
@@ -72,7 +86,7 @@ export class BenchClient {
   }
 
   /** Opens the connection, timing it as __connect__; false (and an error counted) when it fails. */
-  async connect(): Promise<boolean> {
+  async connect(): Promise<ClassifiedError | undefined> {
     const client = new pg.Client(this.opts.config);
     client.on("error", (err) => {
       if (this.client !== client) return;
@@ -90,13 +104,14 @@ export class BenchClient {
       await client.connect();
     } catch (err) {
       client.end().catch(() => {});
-      const e = classifyError(err);
+      // Whatever the server said (too many connections, shutting down…), failing to connect is a connection error.
+      const e: ClassifiedError = { ...classifyError(err), cls: "connection" };
       this.rec.error(CONNECT, e);
       this.failed(e);
       this.failures++;
       this.nextConnectAt =
         performance.now() + Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** (this.failures - 1));
-      return false;
+      return e;
     }
     this.rec.latency(CONNECT, (performance.now() - t) * 1000);
     this.failures = 0;
@@ -105,14 +120,17 @@ export class BenchClient {
       onRetry: () => this.rec.retry(this.currentOp),
     });
     this.connected = true;
-    return true;
+    return undefined;
   }
 
-  /** The workload's per-client setup, on this client's connection (or a temporary one with --connect-per-txn). */
+  /**
+   * The workload's per-client setup (not timed), once, on the first connection that succeeds: before the
+   * start for most clients, at the first successful reconnect for one that could not connect then.
+   */
   async setup(): Promise<void> {
-    if (!this.opts.workload.setup || !this.session) return;
-    await this.opts.workload.setup(this.session, this.opts.ctx);
-    if (this.opts.connectPerTxn) this.drop();
+    if (this.setupDone || !this.session) return;
+    await this.opts.workload.setup?.(this.session, this.opts.ctx);
+    this.setupDone = true;
   }
 
   /** The workload's closed-loop think time before the next cycle, in ms. */
@@ -141,9 +159,26 @@ export class BenchClient {
     if (intended !== undefined) this.rec.latency(LAG, (begin - intended) * 1000);
     if (!this.session) {
       const wasConnected = this.connected;
-      if (!(await this.connect())) return;
+      const failure = await this.connect();
+      if (failure) {
+        // The cycle could not run: a failed cycle, so that error rates see it (and an open-loop start is not lost).
+        this.rec.error(CYCLE, failure, false);
+        return;
+      }
       if (wasConnected && !this.opts.connectPerTxn) this.rec.reconnect();
+      if (!this.setupDone) {
+        try {
+          await this.setup();
+        } catch (err) {
+          const e = classifyError(err);
+          this.rec.error(CYCLE, e);
+          this.failed(e);
+          this.drop();
+          return;
+        }
+      }
     }
+    this.cycleFrom = intended ?? begin;
     const session = this.session!;
     const start = this.opts.connectPerTxn ? begin : performance.now();
     let failed = false;
@@ -171,6 +206,7 @@ export class BenchClient {
       }
     }
     const end = performance.now();
+    this.cycleFrom = undefined;
     if (!failed) {
       this.ok();
       this.rec.latency(CYCLE, (end - (intended ?? start)) * 1000);

@@ -75,6 +75,9 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
   const states: WorkerState[] = [];
   const pending = new Map<number, Map<number, Snapshot>>();
   let nextSeq = 1;
+  const plannedEndSec = plan.durationMs !== undefined ? (plan.rampMs + plan.durationMs) / 1000 : Infinity;
+  /** Workers the runner itself had to kill (stop timeout, second signal): cut short, not crashed. */
+  const killed = new Set<number>();
   let lastT = 0;
   let totalErrors = 0;
   let stopReason: StopReason | undefined;
@@ -115,7 +118,9 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
       const list = [...snaps.values()];
       // Workers' clocks differ by a little: never let the timeline go back in time.
       const t = Math.max(lastT, ...list.map((s) => s.t));
-      const dt = Math.max(0, t - lastT);
+      // The measured window ends at the planned end: cycles that finish in the grace time after it are
+      // counted, but the drain does not stretch the window (rates would read low).
+      const dt = Math.max(0, Math.min(t, plannedEndSec) - lastT);
       // Interval k nominally covers [(k-1)·I, k·I]: part of the ramp when it starts before the ramp ends.
       const ramp = (nextSeq - 1) * plan.intervalMs < plan.rampMs;
       const entry = agg.addInterval(nextSeq, +t.toFixed(3), +dt.toFixed(3), ramp, list);
@@ -141,13 +146,17 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
     if (stopping) return;
     stopping = true;
     if (!startedLoad) {
-      for (const s of states) s.proc.kill("SIGKILL");
+      for (const s of states) {
+        killed.add(s.report.index);
+        s.proc.kill("SIGKILL");
+      }
       return;
     }
     for (const s of live()) send(s, { type: "stop" });
     setTimeout(() => {
       for (const s of live()) {
         hooks.onNotice?.(`worker ${s.report.index} did not stop in time; killed`);
+        killed.add(s.report.index);
         s.proc.kill("SIGKILL");
       }
     }, STOP_TIMEOUT_MS).unref();
@@ -155,7 +164,10 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
 
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopping) {
-      for (const s of states) s.proc.kill("SIGKILL");
+      for (const s of states) {
+        killed.add(s.report.index);
+        s.proc.kill("SIGKILL");
+      }
       return;
     }
     signal = sig;
@@ -234,7 +246,7 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
       state.report.signal = sig;
       if (!state.done) {
         state.dead = true;
-        state.report.died = true;
+        state.report.died = !killed.has(index);
         if (startedLoad && (!stopping || sig !== "SIGKILL")) {
           hooks.onNotice?.(`worker ${index} died (${sig ?? `exit ${code}`})`);
         }
@@ -292,11 +304,15 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
     s.report.cpuSystemSec = s.last.cpu.system / 1e6;
     s.report.maxRssMb = s.last.maxRssKb / 1024;
   }
-  const anyDied = states.some((s) => s.dead);
+  const anyDied = states.some((s) => s.report.died);
   const reasons = new Set(states.map((s) => s.doneReason));
   stopReason ??= anyDied ? "worker-died" : reasons.has("deadline") ? "duration" : "iterations";
   const plannedEnd = plan.durationMs !== undefined || plan.iterations !== undefined;
-  const partial = anyDied || stopReason === "max-errors" || (stopReason === "signal" && plannedEnd);
+  const partial =
+    anyDied ||
+    states.some((s) => s.dead) ||
+    stopReason === "max-errors" ||
+    (stopReason === "signal" && plannedEnd);
   let exitCode = 0;
   if (anyDied || stopReason === "max-errors") exitCode = 1;
   else if (stopReason === "signal" && plannedEnd) exitCode = signal === "SIGTERM" ? 143 : 130;

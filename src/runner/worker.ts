@@ -53,7 +53,6 @@ class Worker {
   private started = 0;
   private seq = 0;
   private t0 = 0;
-  private inFlight = 0;
 
   constructor(
     private readonly plan: RunPlan,
@@ -89,7 +88,7 @@ class Worker {
     const ok = await Promise.all(
       this.clients.map((c) =>
         limit(async () => {
-          if (!(await c.connect())) return false;
+          if (await c.connect()) return false;
           try {
             await c.setup();
           } catch (err) {
@@ -133,15 +132,6 @@ class Worker {
     return true;
   }
 
-  private async runCycle(client: BenchClient, intended?: number): Promise<void> {
-    this.inFlight++;
-    try {
-      await client.cycle(intended);
-    } finally {
-      this.inFlight--;
-    }
-  }
-
   private async clientLoop(
     client: BenchClient,
     index: number,
@@ -166,7 +156,7 @@ class Worker {
         if (think > 0 && !(await sleepUntil(performance.now() + think, signal))) return;
       }
       if (performance.now() >= deadline || !this.claim()) return;
-      await this.runCycle(client, intended);
+      await client.cycle(intended);
     }
   }
 
@@ -206,9 +196,13 @@ class Worker {
     clearTimeout(deadlineTimer);
     await Promise.race([allDone, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     if (pacer) this.rec.missed += pacer.missedBefore(Math.min(deadline, performance.now()));
-    for (const c of this.clients) c.openOutage();
+    let abandoned = 0;
+    for (const c of this.clients) {
+      if (c.cutOff()) abandoned++;
+      c.openOutage();
+    }
     this.seq++;
-    await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, this.inFlight) });
+    await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, abandoned) });
     await send({ type: "done", reason });
   }
 
@@ -225,8 +219,10 @@ class Worker {
 }
 
 async function main(): Promise<void> {
-  // Ctrl-C reaches the whole process group: the runner decides, workers wait for its "stop".
+  // Ctrl-C (and a SIGTERM sent to the process group, by `timeout` or a CI runner) reaches every process:
+  // the runner decides, workers wait for its "stop" so that their last interval is not lost.
   process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => {});
   // If the runner goes away, so do we: never an orphan load generator.
   process.on("disconnect", () => process.exit(0));
   const init = await nextMessage("init");

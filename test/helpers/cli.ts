@@ -20,13 +20,14 @@ export interface RunningCli {
   waitForStderr(re: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-/** Starts the built CLI as a user would, collecting its output. */
+/** Starts the built CLI as a user would, collecting its output; `detached` gives it a process group of its own. */
 export function startCli(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
   timeoutMs = 180_000,
+  detached = false,
 ): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"], detached });
   let stdout = "";
   let stderr = "";
   const watchers: Array<{ re: RegExp; resolve: () => void }> = [];
