@@ -8,7 +8,7 @@ import {
   type Histogram,
   type LatencyStats,
 } from "./histogram.js";
-import type { ErrorSample, OpSnapshot, Outage, Snapshot } from "./snapshot.js";
+import { CYCLE, type ErrorSample, type OpSnapshot, type Outage, type Snapshot } from "./snapshot.js";
 
 export type ErrorCounts = Record<ErrorClass, number>;
 
@@ -100,7 +100,17 @@ class Totals {
   }
 }
 
-const sumErrors = (e: Partial<ErrorCounts>) => ERROR_CLASSES.reduce((n, c) => n + (e[c] ?? 0), 0);
+/** All errors of one op, whatever their class. */
+export const sumErrors = (e: Partial<ErrorCounts>): number =>
+  ERROR_CLASSES.reduce((n, c) => n + (e[c] ?? 0), 0);
+
+/**
+ * The errors of an interval (or, given a summary, of a run): every op's, except `__cycle__`, whose errors are
+ * the same failures counted once more per failed cycle. `__connect__` counts (a connection that failed).
+ */
+export function intervalErrors(ops: Record<string, { errors: number }>): number {
+  return Object.entries(ops).reduce((n, [name, op]) => n + (name === CYCLE ? 0 : op.errors), 0);
+}
 
 /**
  * The runner's side of the metrics: merges the workers' interval snapshots exactly (histograms add),

@@ -1,5 +1,4 @@
-import { ERROR_CLASSES } from "../db/errors.js";
-import type { OpSummary } from "../metrics/aggregate.js";
+import { sumErrors, type OpSummary } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE } from "../metrics/snapshot.js";
 import type { ResultFile } from "./schema.js";
 import { opOrder } from "./tables.js";
@@ -38,7 +37,7 @@ export function metricValue(op: OpSummary, metric: Metric): number {
     case "throughput":
       return op.rate;
     case "errors":
-      return ERROR_CLASSES.reduce((n, c) => n + op.errors[c], 0);
+      return sumErrors(op.errors);
     case "retries":
       return op.retries;
     default:

@@ -1,4 +1,4 @@
-import type { Aggregator, TimelineEntry } from "../metrics/aggregate.js";
+import { intervalErrors, type Aggregator, type TimelineEntry } from "../metrics/aggregate.js";
 import { CYCLE } from "../metrics/snapshot.js";
 
 const HEADER = "_elapsed___errors__ops/s(inst)___ops/s(cum)__p50(ms)__p95(ms)__p99(ms)_pMax(ms)";
@@ -21,7 +21,7 @@ export class ProgressPrinter {
     const cycle = entry.ops[CYCLE];
     const count = cycle?.count ?? 0;
     this.cumCount += count;
-    const errors = Object.entries(entry.ops).reduce((n, [k, o]) => n + (k === CYCLE ? 0 : o.errors), 0);
+    const errors = intervalErrors(entry.ops);
     if (this.lines % 20 === 0) this.write(HEADER);
     this.lines++;
     const o = entry.observed;

@@ -1,4 +1,5 @@
 import { basename } from "node:path";
+import { intervalErrors } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE } from "../metrics/snapshot.js";
 import { formatDuration } from "../units.js";
 import { barCharts, chartIntervals, cycleOf, spectrumChart, timeChart } from "./report-charts.js";
@@ -168,7 +169,7 @@ export function buildReportData(results: NamedResult[], now = new Date()): Repor
     "errors",
     names,
     timelines,
-    (e) => Object.entries(e.ops ?? {}).reduce((n, [op, o]) => (op === CYCLE ? n : n + finite(o?.errors)), 0),
+    (e) => intervalErrors(e.ops ?? {}),
   );
   const totalErrors = errorsOverTime.series.reduce(
     (n, s) => n + s.values.reduce<number>((m, v) => m + (v ?? 0), 0),

@@ -1,13 +1,11 @@
 import Table from "cli-table3";
-import { ERROR_CLASSES } from "../db/errors.js";
-import type { OpSummary } from "../metrics/aggregate.js";
+import { sumErrors, type OpSummary } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
 import { formatDuration } from "../units.js";
 import type { FaultAvailability } from "./availability.js";
 import type { ResultFile } from "./schema.js";
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const errorTotal = (o: OpSummary) => ERROR_CLASSES.reduce((n, c) => n + o.errors[c], 0);
 
 /** Workload ops first in the order they appeared, then the cycle, then connection set-up. */
 export function opOrder(summary: Record<string, OpSummary>): string[] {
@@ -44,7 +42,7 @@ export function summaryTable(result: ResultFile): string {
       fmt(o.p95),
       fmt(o.p99),
       fmt(o.max),
-      errorTotal(o),
+      sumErrors(o.errors),
       o.retries,
       o.skipped,
     ]);

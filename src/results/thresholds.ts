@@ -1,6 +1,5 @@
-import { ERROR_CLASSES } from "../db/errors.js";
 import { UsageError } from "../errors.js";
-import type { OpSummary } from "../metrics/aggregate.js";
+import { intervalErrors, sumErrors, type OpSummary } from "../metrics/aggregate.js";
 import { CYCLE } from "../metrics/snapshot.js";
 
 export type Cmp = "<" | "<=" | ">" | ">=";
@@ -52,18 +51,19 @@ export function parseThreshold(expr: string): Threshold {
 
 function measure(t: Threshold, summary: Record<string, OpSummary>): number | null {
   if (t.op === "errors") {
-    const ops = Object.entries(summary).filter(([name]) => name !== CYCLE);
-    const errors = ops.reduce((n, [, o]) => n + ERROR_CLASSES.reduce((m, c) => m + o.errors[c], 0), 0);
+    const errors = intervalErrors(
+      Object.fromEntries(Object.entries(summary).map(([name, o]) => [name, { errors: sumErrors(o.errors) }])),
+    );
     if (t.metric === "count") return errors;
     const cycle = summary[CYCLE];
-    const failed = cycle ? ERROR_CLASSES.reduce((m, c) => m + cycle.errors[c], 0) : 0;
+    const failed = cycle ? sumErrors(cycle.errors) : 0;
     const total = (cycle?.count ?? 0) + failed;
     return total > 0 ? failed / total : 0;
   }
   const o = summary[t.op];
   if (!o) return null;
   if (t.metric === "throughput" || t.metric === "rate") return o.rate;
-  if (t.metric === "errors") return ERROR_CLASSES.reduce((m, c) => m + o.errors[c], 0);
+  if (t.metric === "errors") return sumErrors(o.errors);
   return o[t.metric as keyof OpSummary] as number;
 }
 

@@ -2,8 +2,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ServerInfo } from "../db/connect.js";
 import { RunFailure, UsageError } from "../errors.js";
-import { Aggregator, type TimelineEntry } from "../metrics/aggregate.js";
-import { CONNECT, CYCLE, type Snapshot } from "../metrics/snapshot.js";
+import { Aggregator, intervalErrors, type TimelineEntry } from "../metrics/aggregate.js";
+import { CONNECT, type Snapshot } from "../metrics/snapshot.js";
 import { splitEvenly, type RunPlan } from "../plan.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
 
@@ -59,9 +59,6 @@ interface WorkerState {
   doneReason?: "deadline" | "iterations" | "stopped";
   last?: Snapshot;
 }
-
-const errorsOf = (entry: TimelineEntry) =>
-  Object.entries(entry.ops).reduce((n, [name, op]) => n + (name === CYCLE ? 0 : op.errors), 0);
 
 /**
  * The runner: forks the workers, hands each its share over IPC, holds the start barrier, merges the
@@ -128,7 +125,7 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
       if (observed) entry.observed = observed;
       lastT = t;
       nextSeq++;
-      totalErrors += errorsOf(entry);
+      totalErrors += intervalErrors(entry.ops);
       hooks.onInterval?.(entry, agg);
       if (plan.maxErrors !== undefined && totalErrors > plan.maxErrors && !stopping) {
         hooks.onNotice?.(`stopping: ${totalErrors} errors exceed --max-errors ${plan.maxErrors}`);
