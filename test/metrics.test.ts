@@ -4,6 +4,8 @@ import { Aggregator } from "../src/metrics/aggregate.js";
 import { newHistogram, record, stats } from "../src/metrics/histogram.js";
 import { IntervalRecorder } from "../src/metrics/recorder.js";
 import { CYCLE } from "../src/metrics/snapshot.js";
+import { StallTracker } from "../src/metrics/stalls.js";
+import { availability } from "../src/results/availability.js";
 
 /** A deterministic generator, so a failure can be replayed. */
 function lcg(seed: number): () => number {
@@ -75,5 +77,59 @@ describe("metrics: exact merge", () => {
     assert.equal(s.skipped, 1);
     assert.equal(s.retries, 1);
     assert.equal(agg.errorSamples().length, 2);
+  });
+});
+
+describe("metrics: stalls (nothing succeeded anywhere)", () => {
+  /** A worker's recorder fed successes at the given times, then closed at `end`. */
+  function worker(successes: number[], end: number) {
+    const rec = new IntervalRecorder();
+    for (const t of successes) rec.success(t);
+    return rec.snapshot(1, end, true);
+  }
+  const every = (from: number, to: number, step: number) =>
+    Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => from + i * step);
+
+  it("is the common silence of all workers, from the last success before to the first after", () => {
+    const tracker = new StallTracker();
+    // Both workers stop at 2.0 / 2.05 and come back at 4.1 / 4.0: nothing succeeded from 2.05 to 4.0.
+    tracker.add(0, worker([...every(0, 2, 0.01), ...every(4.1, 6, 0.01)], 6));
+    tracker.add(1, worker([...every(0, 2.05, 0.01), ...every(4, 6, 0.01)], 6));
+    const [s, ...rest] = tracker.system();
+    assert.deepEqual(rest, []);
+    assert.equal(s.from, 2.05);
+    assert.equal(s.to, 4);
+    assert.equal(s.seconds, 1.95);
+  });
+
+  it("is none when one worker went on while another was silent (a partial outage)", () => {
+    const tracker = new StallTracker();
+    tracker.add(0, worker([...every(0, 2, 0.01), ...every(4, 6, 0.01)], 6));
+    tracker.add(1, worker(every(0, 6, 0.01), 6));
+    assert.deepEqual(tracker.system(), []);
+  });
+
+  it("has no end when nothing succeeded until the end, and counts a finished worker as silent", () => {
+    const tracker = new StallTracker();
+    tracker.add(0, worker(every(0, 3, 0.01), 3)); // its iterations were done at 3 s
+    tracker.add(1, worker(every(0, 5, 0.01), 8)); // stuck from 5 s until the end at 8 s
+    assert.deepEqual(tracker.system(), [{ from: 5, to: null, seconds: null }]);
+  });
+
+  it("ignores silences shorter than the threshold and is attributed to the fault it followed", () => {
+    const tracker = new StallTracker();
+    tracker.add(0, worker([...every(0, 1, 0.15), ...every(1.2, 3, 0.01), ...every(5, 6, 0.01)], 6));
+    const stalls = tracker.system();
+    assert.deepEqual(stalls, [{ from: 3, to: 5, seconds: 2 }]);
+    const [before, kill] = availability(
+      [
+        { spec: "at=1s kill pgbouncer-1 signal=STOP", startedAt: 1 },
+        { spec: "at=3s kill postgres", startedAt: 3 },
+      ],
+      [],
+      stalls,
+    );
+    assert.equal(before.stall, null);
+    assert.deepEqual(kill.stall, stalls[0]);
   });
 });

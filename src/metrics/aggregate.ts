@@ -9,6 +9,7 @@ import {
   type LatencyStats,
 } from "./histogram.js";
 import { CYCLE, type ErrorSample, type OpSnapshot, type Outage, type Snapshot } from "./snapshot.js";
+import { StallTracker } from "./stalls.js";
 
 export type ErrorCounts = Record<ErrorClass, number>;
 
@@ -121,6 +122,8 @@ export class Aggregator {
   readonly timeline: TimelineEntry[] = [];
   /** Every client outage (last success → first success after), in the order they ended. */
   readonly outages: Outage[] = [];
+  /** Every worker's stalls, for the system-wide ones. */
+  readonly stalls = new StallTracker();
   private readonly samples = new Map<string, CountedSample>();
   reconnects = 0;
   missed = 0;

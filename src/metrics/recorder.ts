@@ -1,6 +1,13 @@
 import type { ClassifiedError, ErrorClass } from "../db/errors.js";
 import { encode, newHistogram, record, type Histogram } from "./histogram.js";
-import type { ErrorSample, OpSnapshot, Outage, Snapshot } from "./snapshot.js";
+import {
+  STALL_MIN_SEC,
+  type ErrorSample,
+  type OpSnapshot,
+  type Outage,
+  type Snapshot,
+  type Stall,
+} from "./snapshot.js";
 
 const MAX_SAMPLES_PER_INTERVAL = 5;
 
@@ -60,6 +67,9 @@ export class IntervalRecorder {
   private readonly ops = new Map<string, OpAccumulator>();
   private samples: ErrorSample[] = [];
   private outages: Outage[] = [];
+  private stalls: Stall[] = [];
+  /** The worker's last successful cycle (seconds since t0; the start until there is one). */
+  private lastSuccess = 0;
   private reconnects = 0;
   missed = 0;
 
@@ -92,6 +102,12 @@ export class IntervalRecorder {
     this.outages.push(o);
   }
 
+  /** A cycle succeeded at `t` (seconds since t0): closes the silence before it when that was a stall. */
+  success(t: number): void {
+    if (t - this.lastSuccess >= STALL_MIN_SEC) this.stalls.push({ from: this.lastSuccess, to: t });
+    this.lastSuccess = Math.max(this.lastSuccess, t);
+  }
+
   reconnect(): void {
     this.reconnects++;
   }
@@ -110,6 +126,8 @@ export class IntervalRecorder {
   snapshot(seq: number, t: number, final: boolean, abandoned = 0): Snapshot {
     const ops: Record<string, OpSnapshot> = {};
     for (const [name, acc] of this.ops) if (!acc.idle) ops[name] = acc.takeSnapshot();
+    // At the end, a silence still running is a stall up to now: the worker was not being served.
+    if (final && t - this.lastSuccess >= STALL_MIN_SEC) this.stalls.push({ from: this.lastSuccess, to: t });
     const cpu = process.cpuUsage();
     const snap: Snapshot = {
       seq,
@@ -121,11 +139,13 @@ export class IntervalRecorder {
       missed: this.missed,
       samples: this.samples,
       outages: this.outages,
+      stalls: this.stalls,
       cpu: { user: cpu.user, system: cpu.system },
       maxRssKb: process.resourceUsage().maxRSS,
     };
     this.samples = [];
     this.outages = [];
+    this.stalls = [];
     this.reconnects = 0;
     this.missed = 0;
     return snap;

@@ -30,6 +30,18 @@ export interface Outage {
   ambiguous: number;
 }
 
+/**
+ * A stretch of at least STALL_MIN_SEC in which no cycle of one worker succeeded (seconds since t0): from the
+ * last success before to the first success after. Errors are not needed: clients queued in a pooler show it too.
+ */
+export interface Stall {
+  from: number;
+  to: number;
+}
+
+/** The shortest silence recorded as a stall. */
+export const STALL_MIN_SEC = 0.2;
+
 export interface ErrorSample {
   op: string;
   cls: ErrorClass;
@@ -52,6 +64,8 @@ export interface Snapshot {
   samples: ErrorSample[];
   /** Outages that ended in this interval (the final snapshot also carries those still open). */
   outages: Outage[];
+  /** Stalls that ended in this interval (the final snapshot also carries one still running at the end). */
+  stalls: Stall[];
   /** The process's own CPU time so far (µs) and peak RSS (KiB). */
   cpu: { user: number; system: number };
   maxRssKb: number;

@@ -1,4 +1,5 @@
-import type { Outage } from "../metrics/snapshot.js";
+import { STALL_MIN_SEC, type Outage } from "../metrics/snapshot.js";
+import type { SystemStall } from "../metrics/stalls.js";
 
 /** What one fault did to the clients (seconds; null where a client never recovered before the end). */
 export interface FaultAvailability {
@@ -16,23 +17,36 @@ export interface FaultAvailability {
   worstClientSec: number | null;
   /** From the fault until every affected client had succeeded again. */
   recoveredAfterSec: number | null;
+  /**
+   * The longest time in which no cycle succeeded anywhere (last success before → first success after), among
+   * the stalls that set in after this fault: errors or not (clients queued in a pooler just wait). Absent in
+   * files written before stalls were recorded.
+   */
+  stall?: SystemStall | null;
 }
 
 const round = (n: number) => +n.toFixed(3);
 
+/** Longest first; one that never ended is the longest. */
+const longer = (a: SystemStall, b: SystemStall) =>
+  a.seconds === null ? a : b.seconds === null ? b : a.seconds >= b.seconds ? a : b;
+
 /**
  * Attributes each client outage to the fault in force when its first error happened (from that fault's time
- * until the next fault's), and sums up each fault's effect.
+ * until the next fault's), and each system stall to the one in force when the silence became a stall, and
+ * sums up each fault's effect.
  */
 export function availability(
   faults: Array<{ spec: string; startedAt: number | null }>,
   outages: Outage[],
+  stalls: SystemStall[] = [],
 ): FaultAvailability[] {
   const fired = faults.filter((f): f is { spec: string; startedAt: number } => f.startedAt !== null);
   return fired.map((f, i) => {
     const from = f.startedAt;
     const until = fired[i + 1]?.startedAt ?? Infinity;
     const mine = outages.filter((o) => o.firstError >= from && o.firstError < until);
+    const stalled = stalls.filter((s) => s.from + STALL_MIN_SEC >= from && s.from + STALL_MIN_SEC < until);
     const ambiguousCommits = mine.reduce((n, o) => n + o.ambiguous, 0);
     const unrecovered = mine.some((o) => o.to === null);
     const start = mine.length ? Math.min(...mine.map((o) => o.from)) : 0;
@@ -54,6 +68,7 @@ export function availability(
       worstClientSec:
         mine.length && !unrecovered ? round(Math.max(...mine.map((o) => o.to! - o.from))) : null,
       recoveredAfterSec: end === null ? null : round(end - from),
+      stall: stalled.length ? stalled.reduce(longer) : null,
     };
   });
 }

@@ -21,6 +21,7 @@ export function buildResult(
   const summary = agg.summaries();
   const thresholds = evaluateThresholds(plan.thresholds, { summary });
   const crossed = thresholds.some((t) => !t.ok);
+  const stalls = agg.stalls.system();
   for (const f of faults) {
     if (f.startedAt === null) continue;
     const entry =
@@ -47,8 +48,9 @@ export function buildResult(
     errorSamples: agg.errorSamples(),
     observed,
     faults,
-    availability: availability(faults, agg.outages),
+    availability: availability(faults, agg.outages, stalls),
     outages: agg.outages,
+    stalls,
     thresholds,
     timeline: agg.timeline,
     resources: {

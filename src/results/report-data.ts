@@ -38,6 +38,7 @@ function faultRows(results: NamedResult[]): FaultRow[] {
           : "-",
         worstClientSec: a?.worstClientSec ?? null,
         recoveredAfterSec: a?.recoveredAfterSec ?? null,
+        stall: a?.stall ? `${a.stall.seconds === null ? "until the end" : a.stall.seconds.toFixed(2)}` : "-",
       };
     }),
   );

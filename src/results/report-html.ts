@@ -76,6 +76,7 @@ function faultsTable(data: ReportData): string {
     "outage (s since start)",
     "worst client (s)",
     "all back after (s)",
+    "nothing succeeded for (s)",
   ]);
   const rows = data.faults.map((f) => [
     `${swatch(f.run)}${escapeHtml(data.runs[f.run].name)}`,
@@ -89,8 +90,9 @@ function faultsTable(data: ReportData): string {
     escapeHtml(f.outage),
     f.clientsAffected ? sec(f.worstClientSec) : "-",
     f.clientsAffected ? sec(f.recoveredAfterSec) : "-",
+    escapeHtml(f.stall),
   ]);
-  const classes = ["name", "words", "num", "", "num", "num", "num", "num", "words", "num", "num"];
+  const classes = ["name", "words", "num", "", "num", "num", "num", "num", "words", "num", "num", "num"];
   return table("faults", head, rows, classes);
 }
 

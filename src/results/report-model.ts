@@ -29,6 +29,8 @@ export interface FaultRow {
   ambiguousCommits: number;
   firstErrorAfterSec: number | null;
   outage: string;
+  /** The longest time nothing succeeded anywhere, in seconds ("-": none of 0.2 s or more). */
+  stall: string;
   worstClientSec: number | null;
   recoveredAfterSec: number | null;
 }

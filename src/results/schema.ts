@@ -4,6 +4,7 @@ import type { CountedSample, OpSummary, TimelineEntry } from "../metrics/aggrega
 import type { SavedPlan } from "../plan.js";
 import type { FaultRecord } from "../faults/scheduler.js";
 import type { Outage } from "../metrics/snapshot.js";
+import type { SystemStall } from "../metrics/stalls.js";
 import type { ObservedSummary } from "../observe/observer.js";
 import type { FaultAvailability } from "./availability.js";
 import type { ThresholdOutcome } from "./thresholds.js";
@@ -52,10 +53,15 @@ export interface ResultFile {
   observed?: ObservedSummary;
   /** --fault: what was done to the stack, and when (seconds after the start). */
   faults: FaultRecord[];
-  /** Per fault: first error, clients affected, outage window overall and worst client, ambiguous commits. */
+  /** Per fault: first error, clients affected, outage window overall and worst client, ambiguous commits, stall. */
   availability: FaultAvailability[];
   /** Every client outage: last success before → first success after (null: never recovered). */
   outages: Outage[];
+  /**
+   * Every time no cycle succeeded anywhere for at least 0.2 s (last success before → first success after;
+   * `to` null: until the end). Absent in files written before stalls were recorded.
+   */
+  stalls?: SystemStall[];
   /** --threshold conditions and whether each held (exit 3 when one did not). */
   thresholds: ThresholdOutcome[];
   timeline: TimelineEntry[];

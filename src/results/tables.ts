@@ -95,11 +95,17 @@ export function parameterTable(result: ResultFile): string {
 /** One line per fault: what it did to the clients. */
 export function availabilityLine(a: FaultAvailability): string {
   const s = (n: number | null) => (n === null ? "never" : `${n.toFixed(2)}s`);
-  if (a.clientsAffected === 0) return `fault '${a.fault}' at ${a.at.toFixed(1)}s: no client saw an error`;
+  const span = (x: { from: number; to: number | null }) =>
+    `${x.from.toFixed(2)}s → ${x.to === null ? "end" : `${x.to.toFixed(2)}s`}`;
+  const stall = a.stall
+    ? `nothing succeeded for ${a.stall.seconds === null ? "the rest of the run" : s(a.stall.seconds)} (${span(a.stall)})`
+    : "no stall";
+  const head = `fault '${a.fault}' at ${a.at.toFixed(1)}s: `;
+  if (a.clientsAffected === 0) return `${head}no client saw an error; ${stall}`;
   return (
-    `fault '${a.fault}' at ${a.at.toFixed(1)}s: first error after ${s(a.firstErrorAfterSec)}, ` +
+    `${head}first error after ${s(a.firstErrorAfterSec)}, ` +
     `${a.clientsAffected} clients, ${a.errors} errors, ${a.ambiguousCommits} ambiguous commits, ` +
-    `outage ${a.outage ? `${a.outage.from.toFixed(2)}s → ${a.outage.to === null ? "end" : `${a.outage.to.toFixed(2)}s`}` : "-"}, ` +
-    `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}`
+    `outage ${a.outage ? span(a.outage) : "-"}, ` +
+    `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}; ${stall}`
   );
 }

@@ -57,6 +57,7 @@ export class BenchClient {
       this.outage = undefined;
     }
     this.lastOk = now;
+    this.rec.success(now);
   }
 
   private failed(e: ClassifiedError): void {

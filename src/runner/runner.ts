@@ -217,6 +217,7 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
           break;
         case "snapshot": {
           state.last = msg.snap;
+          agg.stalls.add(index, msg.snap);
           if (msg.snap.final) state.finalSeq = msg.snap.seq;
           let bySeq = pending.get(msg.snap.seq);
           if (!bySeq) pending.set(msg.snap.seq, (bySeq = new Map()));
