@@ -1,6 +1,7 @@
 import type { Knobs } from "./api.js";
 import type { QueryMode } from "./db/query-mode.js";
 import { QUERY_MODES } from "./db/query-mode.js";
+import { DRIVERS, type Driver } from "./db/driver.js";
 import { redactUri, validateUri } from "./db/uri.js";
 import { UsageError } from "./errors.js";
 import { parseThreshold, type Threshold } from "./results/thresholds.js";
@@ -26,6 +27,11 @@ export interface RunPlan {
   txnPooling: boolean;
   queryMode: QueryMode;
   connectPerTxn: boolean;
+  /**
+   * How the benchmark clients send their queries: `lean` straight on the socket of a connection pg opened,
+   * `pg` through pg's Client.query (absent in files from before there was a choice: those used pg).
+   */
+  driver?: Driver;
   label: string;
   outDir: string;
   /** Timeline interval; progress lines are printed at it unless progress is off. */
@@ -62,6 +68,7 @@ export interface PlanInput {
   txnPooling?: boolean;
   queryMode?: string;
   connectPerTxn?: boolean;
+  driver?: string;
   label?: string;
   out?: string;
   progress?: string;
@@ -98,6 +105,8 @@ export function buildPlan(input: PlanInput): RunPlan {
   const queryMode = (input.queryMode ?? "simple") as QueryMode;
   if (!QUERY_MODES.includes(queryMode))
     throw new UsageError(`--query-mode must be one of ${QUERY_MODES.join(", ")}`);
+  const driver = (input.driver ?? "lean") as Driver;
+  if (!DRIVERS.includes(driver)) throw new UsageError(`--driver must be one of ${DRIVERS.join(", ")}`);
   const txnPooling = input.txnPooling ?? false;
   if (txnPooling && queryMode === "prepared") {
     throw new UsageError(
@@ -132,6 +141,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     txnPooling,
     queryMode,
     connectPerTxn: input.connectPerTxn ?? false,
+    driver,
     label,
     outDir: input.out ?? "results",
     intervalMs,

@@ -68,6 +68,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
         choices: ["simple", "extended", "prepared"],
         describe: "protocol [default: simple]",
       })
+      .option("driver", {
+        type: "string",
+        choices: ["lean", "pg"],
+        describe:
+          "how clients send queries: lean (straight to the socket pg opened; rows parsed only when read) or pg (pg's Client.query) [default: lean]",
+      })
       .option("connect-per-txn", {
         type: "boolean",
         describe: "open and close a connection around every cycle (pgbench -C)",

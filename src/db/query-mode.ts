@@ -5,18 +5,45 @@ import { prepareValue } from "pg/lib/utils.js";
 export type QueryMode = "simple" | "extended" | "prepared";
 export const QUERY_MODES: readonly QueryMode[] = ["simple", "extended", "prepared"];
 
+/** A statement split at its $n placeholders: text, index, text, …, text (parameter indexes are 0-based). */
+type Template = Array<string | number>;
+const templates = new Map<string, Template>();
+const MAX_TEMPLATES = 10_000;
+
+function template(sql: string): Template {
+  let t = templates.get(sql);
+  if (t === undefined) {
+    t = [];
+    let last = 0;
+    for (const m of sql.matchAll(/\$(\d+)/g)) {
+      t.push(sql.slice(last, m.index), Number(m[1]) - 1);
+      last = m.index + m[0].length;
+    }
+    t.push(sql.slice(last));
+    // Workloads use a handful of statements; one that builds its SQL text per call is not cached forever.
+    if (templates.size < MAX_TEMPLATES) templates.set(sql, t);
+  }
+  return t;
+}
+
 /**
  * Simple protocol with parameters: like pgbench -M simple, the values are written into the text as quoted
  * literals ($n → 'value'). The server types an untyped literal from its context, as it types a parameter.
  */
 export function inlineParams(sql: string, params: readonly unknown[]): string {
-  return sql.replace(/\$(\d+)/g, (token, n: string) => {
-    const i = Number(n) - 1;
-    if (i < 0 || i >= params.length) return token;
-    const v = prepareValue(params[i]);
-    if (v === null) return "NULL";
-    return pg.escapeLiteral(Buffer.isBuffer(v) ? `\\x${v.toString("hex")}` : v);
-  });
+  const t = template(sql);
+  let out = t[0] as string;
+  for (let k = 1; k < t.length; k += 2) {
+    const i = t[k] as number;
+    out += (i < 0 || i >= params.length ? `$${i + 1}` : literal(params[i])) + (t[k + 1] as string);
+  }
+  return out;
+}
+
+function literal(value: unknown): string {
+  const v = prepareValue(value);
+  if (v === null) return "NULL";
+  return pg.escapeLiteral(Buffer.isBuffer(v) ? `\\x${v.toString("hex")}` : v);
 }
 
 const statementNames = new Map<string, string>();

@@ -1,4 +1,3 @@
-import type pg from "pg";
 import type { Dialect, QueryResult, Session } from "../api.js";
 import { AmbiguousCommitError, classifyError, isRetryable } from "./errors.js";
 import { queryConfig, type QueryMode } from "./query-mode.js";
@@ -20,12 +19,21 @@ export interface SessionHooks {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** The Session a workload is handed: one pg client, a query mode, and the harness's transaction helper. */
+/** What a session runs its statements on: a pg client, or the benchmark's lean path on a pg connection. */
+export interface Queryable {
+  query(
+    config: string | { text: string; values?: unknown[]; name?: string },
+  ): Promise<
+    { rows: unknown[]; rowCount: number | null } | Array<{ rows: unknown[]; rowCount: number | null }>
+  >;
+}
+
+/** The Session a workload is handed: one connection, a query mode, and the harness's transaction helper. */
 export class PgSession implements Session {
   private inTransaction = false;
 
   constructor(
-    private readonly client: pg.Client,
+    private readonly client: Queryable,
     readonly dialect: Dialect,
     private readonly mode: QueryMode,
     private readonly hooks: SessionHooks,
@@ -33,8 +41,18 @@ export class PgSession implements Session {
   ) {}
 
   async query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
-    const res = await this.client.query(queryConfig(this.mode, sql, params) as string);
-    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+    const out = await this.client.query(queryConfig(this.mode, sql, params));
+    // Several statements in one simple-protocol string: the last one's result, as psql shows it.
+    const res = Array.isArray(out) ? out[out.length - 1] : out;
+    if (!res) return { rows: [], rowCount: 0 };
+    const rowCount = res.rowCount ?? 0;
+    // Rows are made only if the workload reads them (the lean path parses them on demand).
+    return {
+      get rows() {
+        return res.rows as R[];
+      },
+      rowCount,
+    };
   }
 
   sleep(ms: number): Promise<void> {

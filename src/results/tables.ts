@@ -61,7 +61,7 @@ export function parameterTable(result: ResultFile): string {
     ["conns / workers", `${p.conns} / ${p.workers}`],
     [
       "mode",
-      `${p.txnPooling ? "txn-pooling" : "session"}, query-mode ${p.queryMode}${p.connectPerTxn ? ", connect-per-txn" : ""}`,
+      `${p.txnPooling ? "txn-pooling" : "session"}, query-mode ${p.queryMode}${p.connectPerTxn ? ", connect-per-txn" : ""}${p.driver === "pg" ? ", driver pg" : ""}`,
     ],
     ["pacing", p.rate !== undefined ? `open loop, ${p.rate}/s ${p.arrival}` : "closed loop"],
     [

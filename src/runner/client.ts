@@ -2,6 +2,8 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import type { ClientContext, Dialect, Workload } from "../api.js";
 import { classifyError, type ClassifiedError } from "../db/errors.js";
+import type { Driver } from "../db/driver.js";
+import { LeanClient } from "../db/lean-client.js";
 import type { QueryMode } from "../db/query-mode.js";
 import { PgSession } from "../db/session.js";
 import type { IntervalRecorder } from "../metrics/recorder.js";
@@ -15,6 +17,7 @@ export interface ClientOptions {
   dialect: Dialect;
   queryMode: QueryMode;
   connectPerTxn: boolean;
+  driver: Driver;
   workload: Workload;
   ctx: ClientContext;
   /** Seconds since the common start (negative before it). */
@@ -117,7 +120,8 @@ export class BenchClient {
     this.rec.latency(CONNECT, (performance.now() - t) * 1000);
     this.failures = 0;
     this.client = client;
-    this.session = new PgSession(client, this.opts.dialect, this.opts.queryMode, {
+    const queryable = this.opts.driver === "pg" ? client : new LeanClient(client);
+    this.session = new PgSession(queryable, this.opts.dialect, this.opts.queryMode, {
       onRetry: () => this.rec.retry(this.currentOp),
     });
     this.connected = true;

@@ -77,6 +77,7 @@ class Worker {
           dialect: this.server.product,
           queryMode: this.plan.queryMode,
           connectPerTxn: this.plan.connectPerTxn,
+          driver: this.plan.driver ?? "lean",
           workload: this.workload,
           ctx: makeContext(this.plan, this.server, id, this.assignment.index),
           clock: () => (this.t0 === 0 ? 0 : (performance.now() - this.t0) / 1000),

@@ -1,0 +1,241 @@
+import type { Socket } from "node:net";
+import pg from "pg";
+import { DatabaseError, serialize } from "pg-protocol";
+import { prepareValue } from "pg/lib/utils.js";
+
+/** The query shapes `queryConfig` produces: text (simple protocol), or text with values, a name or both. */
+export type LeanQuery = string | { text: string; values?: unknown[]; name?: string; queryMode?: string };
+
+export interface LeanResult {
+  rows: Record<string, unknown>[];
+  rowCount: number | null;
+}
+
+/** ErrorResponse field codes → the properties pg's DatabaseError carries. */
+const ERROR_FIELDS: Record<string, string> = {
+  S: "severity",
+  C: "code",
+  D: "detail",
+  H: "hint",
+  P: "position",
+  p: "internalPosition",
+  q: "internalQuery",
+  W: "where",
+  s: "schema",
+  t: "table",
+  c: "column",
+  d: "dataType",
+  n: "constraint",
+  F: "file",
+  L: "line",
+  R: "routine",
+};
+
+/** A statement's result, its rows turned into objects only when asked for (most workloads never look). */
+class LazyResult implements LeanResult {
+  private parsed: Record<string, unknown>[] | undefined;
+
+  constructor(
+    private readonly description: Buffer | undefined,
+    private readonly raw: Buffer[],
+    readonly rowCount: number | null,
+  ) {}
+
+  get rows(): Record<string, unknown>[] {
+    return (this.parsed ??= this.description ? parseRows(this.description, this.raw) : []);
+  }
+}
+
+const NO_ROWS: Buffer[] = [];
+
+/** The row count at the end of a CommandComplete tag ("SELECT 1", "INSERT 0 1"), read off the bytes. */
+function tagCount(buf: Buffer, from: number, end: number): number | null {
+  // The tag ends in a NUL at end - 1; digits run back from there.
+  let i = end - 1;
+  let n = 0;
+  let scale = 1;
+  while (i > from && buf[i - 1] >= 0x30 && buf[i - 1] <= 0x39) {
+    n += (buf[i - 1] - 0x30) * scale;
+    scale *= 10;
+    i--;
+  }
+  return scale > 1 && buf[i - 1] === 0x20 ? n : null;
+}
+
+/** RowDescription → column names and text parsers; then each DataRow → an object, as pg would make it. */
+function parseRows(desc: Buffer, raw: Buffer[]): Record<string, unknown>[] {
+  const n = desc.readInt16BE(0);
+  const names: string[] = [];
+  const parsers: Array<(v: string) => unknown> = [];
+  let o = 2;
+  for (let i = 0; i < n; i++) {
+    const end = desc.indexOf(0, o);
+    names.push(desc.toString("utf8", o, end));
+    o = end + 1 + 6; // table oid, column number
+    const oid = desc.readUInt32BE(o);
+    o += 4 + 2 + 4 + 2; // type oid, size, modifier, format
+    parsers.push(pg.types.getTypeParser(oid, "text") as (v: string) => unknown);
+  }
+  return raw.map((row) => {
+    const out: Record<string, unknown> = {};
+    let p = 2;
+    for (let i = 0; i < n; i++) {
+      const len = row.readInt32BE(p);
+      p += 4;
+      if (len < 0) out[names[i]] = null;
+      else {
+        out[names[i]] = parsers[i](row.toString("utf8", p, p + len));
+        p += len;
+      }
+    }
+    return out;
+  });
+}
+
+function databaseError(body: Buffer, length: number): DatabaseError {
+  const fields: Record<string, string> = {};
+  let o = 0;
+  while (o < body.length && body[o] !== 0) {
+    const end = body.indexOf(0, o + 1);
+    fields[String.fromCharCode(body[o])] = body.toString("utf8", o + 1, end);
+    o = end + 1;
+  }
+  const err = new DatabaseError(fields.M ?? "unknown server error", length, "error");
+  const props = err as unknown as Record<string, string>;
+  for (const [k, prop] of Object.entries(ERROR_FIELDS)) if (fields[k] !== undefined) props[prop] = fields[k];
+  return err;
+}
+
+interface Pending {
+  resolve(r: LeanResult | LeanResult[]): void;
+  reject(e: Error): void;
+  results: LazyResult[];
+  description: Buffer | undefined;
+  rows: Buffer[];
+  error: Error | undefined;
+  /** A named statement whose Parse went out with this query: known to the server once ParseComplete comes. */
+  parsing: string | undefined;
+}
+
+/**
+ * The benchmark's query path: on a connection pg has opened (startup, authentication, TLS), runs one query at
+ * a time straight on the socket — one write per query, whole messages framed from the reads, rows left as
+ * bytes until a workload reads them. pg's per-query machinery (query objects, events per message, eager row
+ * parsing) is what a load generator's hot loop cannot afford; its serializer and type parsers are reused.
+ */
+export class LeanClient {
+  private readonly socket: Socket;
+  private buf: Buffer | undefined;
+  private pending: Pending | undefined;
+  private closedError: Error | undefined;
+  private readonly prepared = new Set<string>();
+
+  constructor(client: pg.Client) {
+    const connection = (client as unknown as { connection: { stream: Socket } }).connection;
+    this.socket = connection.stream;
+    // pg's protocol parser stops here; pg keeps its own close/error handling (and end()).
+    this.socket.removeAllListeners("data");
+    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.socket.on("close", () => this.fail(new Error("Connection terminated unexpectedly")));
+    this.socket.on("error", (err) => this.fail(err));
+  }
+
+  private fail(err: Error): void {
+    this.closedError ??= err;
+    const p = this.pending;
+    this.pending = undefined;
+    p?.reject(err);
+  }
+
+  query(q: LeanQuery): Promise<LeanResult | LeanResult[]> {
+    if (this.closedError) return Promise.reject(new Error("Client was closed: " + this.closedError.message));
+    if (this.pending) return Promise.reject(new Error("LeanClient: one query at a time"));
+    let message: Buffer;
+    let parsing: string | undefined;
+    if (typeof q === "string") message = serialize.query(q);
+    else if (q.values === undefined && q.name === undefined && q.queryMode !== "extended")
+      message = serialize.query(q.text);
+    else {
+      const parts: Buffer[] = [];
+      const statement = q.name ?? "";
+      if (!q.name || !this.prepared.has(q.name)) {
+        parts.push(serialize.parse({ name: statement, text: q.text }));
+        parsing = q.name;
+      }
+      parts.push(
+        serialize.bind({ statement, values: q.values ?? [], valueMapper: prepareValue }),
+        serialize.describe({ type: "P" }),
+        serialize.execute({}),
+        serialize.sync(),
+      );
+      message = Buffer.concat(parts);
+    }
+    return new Promise((resolve, reject) => {
+      this.pending = {
+        resolve,
+        reject,
+        results: [],
+        description: undefined,
+        rows: NO_ROWS,
+        error: undefined,
+        parsing,
+      };
+      this.socket.write(message);
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    const buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    let o = 0;
+    while (buf.length - o >= 5) {
+      const end = o + 1 + buf.readUInt32BE(o + 1);
+      if (buf.length < end) break;
+      this.onMessage(buf, buf[o], o + 5, end);
+      o = end;
+    }
+    this.buf = o < buf.length ? buf.subarray(o) : undefined;
+  }
+
+  /** One backend message: its type, and its body as buf[from, end) (sliced only when it is kept). */
+  private onMessage(buf: Buffer, type: number, from: number, end: number): void {
+    const p = this.pending;
+    switch (type) {
+      case 0x54: // T RowDescription
+        if (p) p.description = buf.subarray(from, end);
+        break;
+      case 0x44: // D DataRow
+        if (p) (p.rows === NO_ROWS ? (p.rows = []) : p.rows).push(buf.subarray(from, end));
+        break;
+      case 0x43: // C CommandComplete
+        if (!p) break;
+        p.results.push(new LazyResult(p.description, p.rows, tagCount(buf, from, end)));
+        p.description = undefined;
+        p.rows = NO_ROWS;
+        break;
+      case 0x49: // I EmptyQueryResponse
+        p?.results.push(new LazyResult(undefined, NO_ROWS, null));
+        break;
+      case 0x45: // E ErrorResponse
+        if (p) p.error ??= databaseError(buf.subarray(from, end), end - from + 4);
+        break;
+      case 0x31: // 1 ParseComplete
+        if (p?.parsing) this.prepared.add(p.parsing);
+        break;
+      case 0x5a: {
+        // Z ReadyForQuery: the query is over.
+        this.pending = undefined;
+        if (!p) break;
+        if (p.error) p.reject(p.error);
+        else p.resolve(p.results.length === 1 ? p.results[0] : p.results);
+        break;
+      }
+      case 0x47: // G CopyInResponse
+      case 0x48: // H CopyOutResponse
+      case 0x57: // W CopyBothResponse
+        this.socket.destroy(new Error("COPY is not supported on a benchmark connection"));
+        break;
+      default:
+      // ParameterStatus, NoticeResponse, NotificationResponse, BindComplete, NoData, … : nothing to do.
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { classifyError } from "../src/db/errors.js";
+import { LeanClient } from "../src/db/lean-client.js";
+import { QUERY_MODES } from "../src/db/query-mode.js";
+import { PgSession } from "../src/db/session.js";
+import { startStack, type TestStack } from "./helpers/stack.js";
+
+/** Values of many types, and a NULL, a duplicate name and an empty string: what pg's row objects hold. */
+const TYPED = `SELECT $1::int AS i, 9007199254740993::int8 AS big, 1.50::numeric AS num, 'it''s'::text AS t,
+  '{"a":[1,2]}'::jsonb AS j, true AS b, NULL::int AS n, '2026-01-02 03:04:05+00'::timestamptz AS ts,
+  ARRAY[1,2,3] AS arr, ''::text AS empty, 'x' AS dup, 'y' AS dup, $2::text AS param`;
+
+describe("the lean query path gives what pg gives, on a real PostgreSQL", { timeout: 120_000 }, () => {
+  let stack: TestStack;
+  const noHooks = { onRetry: () => {} };
+
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.down();
+  });
+
+  for (const mode of QUERY_MODES) {
+    it(`rows, types and row counts in ${mode} mode`, async () => {
+      const viaPg = new PgSession(await stack.client(stack.status.uris.direct), "postgres", mode, noHooks);
+      const lean = new PgSession(
+        new LeanClient(await stack.client(stack.status.uris.direct)),
+        "postgres",
+        mode,
+        noHooks,
+      );
+      for (let round = 0; round < 2; round++) {
+        const params = [41 + round, `ünï'cøde\\ ${round}`];
+        const expected = await viaPg.query(TYPED, params);
+        const got = await lean.query(TYPED, params);
+        assert.deepEqual(got.rows, expected.rows);
+        assert.equal(got.rowCount, 1);
+      }
+      await lean.query("CREATE TEMP TABLE t (k int PRIMARY KEY, v text)");
+      const ins = await lean.query(
+        "INSERT INTO t SELECT g, g::text FROM generate_series(1, $1::int) g",
+        [500],
+      );
+      assert.equal(ins.rowCount, 500);
+      const many = await lean.query<{ k: number; v: string }>("SELECT k, v FROM t ORDER BY k");
+      assert.equal(many.rows.length, 500);
+      assert.deepEqual(many.rows[499], { k: 500, v: "500" });
+      const upd = await lean.query("UPDATE t SET v = v || $1 WHERE k <= $2::int", ["!", 7]);
+      assert.equal(upd.rowCount, 7);
+      assert.deepEqual((await lean.query("SELECT 1 WHERE false")).rows, []);
+    });
+  }
+
+  it("a server error rejects with its SQLSTATE and fields; the connection goes on", async () => {
+    const lean = new LeanClient(await stack.client(stack.status.uris.direct));
+    const session = new PgSession(lean, "postgres", "extended", noHooks);
+    await session.query("CREATE TEMP TABLE u (k int PRIMARY KEY)");
+    await session.query("INSERT INTO u VALUES (1)");
+    await assert.rejects(session.query("INSERT INTO u VALUES ($1)", [1]), (err: Record<string, unknown>) => {
+      assert.equal(err.code, "23505");
+      assert.equal(err.constraint, "u_pkey");
+      assert.match(String(err.message), /duplicate key/);
+      return true;
+    });
+    await assert.rejects(session.query("SELECT * FROM no_such_table"), { code: "42P01" });
+    assert.deepEqual((await session.query("SELECT 2 AS two")).rows, [{ two: 2 }]);
+    // A transaction that fails is rolled back by the session; the connection stays usable.
+    await assert.rejects(
+      session.transaction(async (tx) => {
+        await tx.query("INSERT INTO u VALUES (2)");
+        await tx.query("INSERT INTO u VALUES (1)");
+      }),
+      { code: "23505" },
+    );
+    assert.deepEqual((await session.query("SELECT count(*)::int AS n FROM u")).rows, [{ n: 1 }]);
+  });
+
+  it("several statements in one simple query: the session returns the last one's result", async () => {
+    const session = new PgSession(
+      new LeanClient(await stack.client(stack.status.uris.direct)),
+      "postgres",
+      "simple",
+      noHooks,
+    );
+    const r = await session.query("SELECT 1 AS a; SELECT 2 AS b, 3 AS c");
+    assert.deepEqual(r.rows, [{ b: 2, c: 3 }]);
+  });
+
+  it("prepared mode parses a statement once per connection", async () => {
+    const client = await stack.client(stack.status.uris.direct);
+    const session = new PgSession(new LeanClient(client), "postgres", "prepared", noHooks);
+    for (let i = 0; i < 5; i++) await session.query("SELECT $1::int + 1 AS n", [i]);
+    const { rows } = await session.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'SELECT $1::int + 1 AS n'",
+    );
+    assert.deepEqual(rows, [{ n: 1 }]);
+  });
+
+  it("a connection killed by the server rejects the query in flight as a connection error", async () => {
+    const client = await stack.client(stack.status.uris.direct);
+    const lean = new LeanClient(client);
+    const session = new PgSession(lean, "postgres", "simple", noHooks);
+    const pid = (await session.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+    const inFlight = session.query("SELECT pg_sleep(5)");
+    const admin = await stack.client(stack.status.uris.direct);
+    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    const err = await inFlight.then(
+      () => assert.fail("the query should have failed"),
+      (e: unknown) => e,
+    );
+    assert.equal(classifyError(err).cls, "connection", String(err));
+    await assert.rejects(session.query("SELECT 1"), (e: unknown) => classifyError(e).cls === "connection");
+  });
+});
