@@ -158,44 +158,56 @@ async function main(): Promise<void> {
     );
     if (init.code !== 0) throw new Error(`init tpcb: ${init.stderr}`);
     say(
-      `Interleaved, ${S.pairSec} s each: \`dcpbench run tpcb --set script=select-only --conns 8 --workers 1 --query-mode M --duration ${S.pairSec}s --no-observe\` ` +
+      `Interleaved, ${S.pairSec} s each: \`dcpbench run tpcb --set script=select-only --conns 8 --workers 1 --query-mode M --driver D --duration ${S.pairSec}s --no-observe\` ` +
         `vs \`pgbench -n -S -M M -c 8 -j 1 -T ${S.pairSec}\`. CPU per transaction from each command's whole process tree (bash \`times\`).`,
     );
     say();
     say(
-      "| mode | run | dcpbench tps | pgbench tps | tps ratio | dcpbench µs CPU/txn | pgbench µs CPU/txn | CPU ratio |",
+      "| mode | driver | run | dcpbench tps | pgbench tps | tps ratio | dcpbench µs CPU/txn | pgbench µs CPU/txn | CPU ratio |",
     );
-    say("|---|---|---:|---:|---:|---:|---:|---:|");
+    say("|---|---|---|---:|---:|---:|---:|---:|---:|");
     for (const mode of ["simple", "extended", "prepared"]) {
       const pairs = mode === "simple" ? S.pairs : 1;
+      // In simple mode, pg's own query path runs too, in the same interleaving: what the lean path buys.
+      const drivers = mode === "simple" ? ["lean", "pg"] : ["lean"];
       for (let i = 1; i <= pairs; i++) {
-        const { r, t } = await dcp(
-          [
-            "run",
-            "tpcb",
-            "--uri",
-            direct,
-            "--set",
-            "script=select-only",
-            "--conns",
-            "8",
-            "--workers",
-            "1",
-          ].concat(["--query-mode", mode, "--duration", `${S.pairSec}s`, "--no-observe"]),
-        );
-        const d = r.summary["select-only"];
-        const p = await timed(
-          pgbench,
-          ["-n", "-S", "-M", mode, "-c", "8", "-j", "1", "-T", String(S.pairSec), direct],
-          env,
-        );
-        const ptps = Number(/tps = ([\d.]+) \(without/.exec(p.stdout)?.[1]);
-        const ptx = Number(/actually processed: (\d+)/.exec(p.stdout)?.[1]);
-        const dus = (t.cpuSec / d.count) * 1e6;
-        const pus = (p.cpuSec / ptx) * 1e6;
-        say(
-          `| ${mode} | ${i} | ${d.rate.toFixed(0)} | ${ptps.toFixed(0)} | ${(d.rate / ptps).toFixed(2)} | ${dus.toFixed(1)} | ${pus.toFixed(1)} | ${(dus / pus).toFixed(1)}× |`,
-        );
+        for (const driver of drivers) {
+          const { r, t } = await dcp(
+            [
+              "run",
+              "tpcb",
+              "--uri",
+              direct,
+              "--set",
+              "script=select-only",
+              "--conns",
+              "8",
+              "--workers",
+              "1",
+            ].concat([
+              "--query-mode",
+              mode,
+              "--driver",
+              driver,
+              "--duration",
+              `${S.pairSec}s`,
+              "--no-observe",
+            ]),
+          );
+          const d = r.summary["select-only"];
+          const p = await timed(
+            pgbench,
+            ["-n", "-S", "-M", mode, "-c", "8", "-j", "1", "-T", String(S.pairSec), direct],
+            env,
+          );
+          const ptps = Number(/tps = ([\d.]+) \(without/.exec(p.stdout)?.[1]);
+          const ptx = Number(/actually processed: (\d+)/.exec(p.stdout)?.[1]);
+          const dus = (t.cpuSec / d.count) * 1e6;
+          const pus = (p.cpuSec / ptx) * 1e6;
+          say(
+            `| ${mode} | ${driver} | ${i} | ${d.rate.toFixed(0)} | ${ptps.toFixed(0)} | ${(d.rate / ptps).toFixed(2)} | ${dus.toFixed(1)} | ${pus.toFixed(1)} | ${(dus / pus).toFixed(1)}× |`,
+          );
+        }
       }
     }
     say();

@@ -29,7 +29,8 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     ]) {
       assert.match(md, new RegExp(`## ${section.replace(".", "\\.")}`), section);
     }
-    assert.match(md, /\| simple \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "a ceiling row with numbers");
+    assert.match(md, /\| simple \| lean \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "a ceiling row with numbers");
+    assert.match(md, /\| simple \| pg \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "pg's own path beside it");
     assert.match(md, /connected 200 of 200; \d+ cycles .* errors 0/);
     assert.match(md, /achieved [\d.]+\/s against 500\/s/);
   });

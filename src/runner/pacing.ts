@@ -38,19 +38,19 @@ export class Pacer {
   }
 }
 
-/** Sleeps until `at` (performance.now() ms); false when the run was stopped meanwhile. */
+/**
+ * Sleeps until about `at` (performance.now() ms), to the timer's millisecond; false when the run was stopped
+ * meanwhile. For ramps, think times and back-off, where a millisecond does not matter (open-loop starts wait
+ * on the Alarm instead).
+ */
 export async function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
-  // Timers have millisecond granularity and may fire early or late against performance.now(). Sleep the
-  // whole milliseconds, then yield to the event loop until `at` has passed: no cycle starts before its
-  // intended time, and the harness adds well under a millisecond of its own lag.
-  for (let ms = at - performance.now(); ms > 0; ms = at - performance.now()) {
-    if (signal.aborted) return false;
-    try {
-      if (ms >= 1) await delay(Math.floor(ms), undefined, { signal });
-      else await new Promise<void>((resolve) => setImmediate(resolve));
-    } catch {
-      return false;
-    }
+  if (signal.aborted) return false;
+  const ms = at - performance.now();
+  if (ms <= 0) return true;
+  try {
+    await delay(Math.ceil(ms), undefined, { signal });
+  } catch {
+    return false;
   }
   return !signal.aborted;
 }

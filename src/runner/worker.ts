@@ -8,6 +8,7 @@ import { CONNECT } from "../metrics/snapshot.js";
 import type { RunPlan } from "../plan.js";
 import { loadWorkload } from "../workload/registry.js";
 import { BenchClient } from "./client.js";
+import { Alarm } from "./alarm.js";
 import { Pacer, sleepUntil } from "./pacing.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
 
@@ -138,6 +139,7 @@ class Worker {
     index: number,
     deadline: number,
     pacer?: Pacer,
+    alarm?: Alarm,
   ): Promise<void> {
     const signal = this.stop.signal;
     const rampStart =
@@ -148,10 +150,10 @@ class Worker {
       const backoff = client.reconnectDelay();
       if (backoff > 0 && !(await sleepUntil(performance.now() + backoff, signal))) return;
       let intended: number | undefined;
-      if (pacer) {
+      if (pacer && alarm) {
         intended = pacer.take(deadline);
         if (intended === undefined) return;
-        if (intended > performance.now() && !(await sleepUntil(intended, signal))) return;
+        if (intended > performance.now() && !(await alarm.until(intended))) return;
       } else {
         const think = client.thinkMs();
         if (think > 0 && !(await sleepUntil(performance.now() + think, signal))) return;
@@ -169,6 +171,7 @@ class Worker {
     const pacer = this.assignment.rate
       ? new Pacer(this.t0 + this.plan.rampMs, this.assignment.rate, this.plan.arrival)
       : undefined;
+    const alarm = pacer ? new Alarm(this.stop.signal) : undefined;
     let reason: "deadline" | "iterations" | "stopped" = "stopped";
     const deadlineTimer =
       deadline < Infinity
@@ -182,7 +185,7 @@ class Worker {
         : undefined;
     this.scheduleTicks();
     await sleepUntil(this.t0, this.stop.signal);
-    const loops = this.clients.map((c, i) => this.clientLoop(c, i, deadline, pacer));
+    const loops = this.clients.map((c, i) => this.clientLoop(c, i, deadline, pacer, alarm));
     // Loops end on their own (iterations, deadline) or when stop aborts their sleeps; cycles in flight get a grace.
     const allDone = Promise.all(loops);
     await Promise.race([

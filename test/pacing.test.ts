@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { performance } from "node:perf_hooks";
+import { describe, it } from "node:test";
+import { Alarm } from "../src/runner/alarm.js";
+import { Pacer } from "../src/runner/pacing.js";
+
+describe("open-loop pacing", () => {
+  it("the alarm never releases a wait before its time, in whatever order the waits come", async () => {
+    const stop = new AbortController();
+    const alarm = new Alarm(stop.signal);
+    try {
+      const t0 = performance.now();
+      // Mostly increasing (as the pacer hands slots out), some out of order, some already past.
+      const times = Array.from({ length: 300 }, (_, i) => t0 + i + (i % 7 === 0 ? -5 : (i % 5) * 0.3));
+      const released = await Promise.all(
+        times.map(async (at) => ({ at, ok: await alarm.until(at), now: performance.now() })),
+      );
+      for (const r of released) {
+        assert.equal(r.ok, true);
+        assert.ok(r.now >= r.at, `released ${(r.at - r.now).toFixed(3)} ms early`);
+      }
+    } finally {
+      stop.abort();
+    }
+  });
+
+  it("a stop releases every pending wait with false, and later ones at once", async () => {
+    const stop = new AbortController();
+    const alarm = new Alarm(stop.signal);
+    const pending = [alarm.until(performance.now() + 60_000), alarm.until(performance.now() + 30_000)];
+    stop.abort();
+    assert.deepEqual(await Promise.all(pending), [false, false]);
+    assert.equal(await alarm.until(performance.now() + 10), false);
+  });
+
+  it("uniform slots at the rate, up to the deadline; untaken due slots are counted as missed", () => {
+    const pacer = new Pacer(1000, 500, "uniform"); // every 2 ms from 1000
+    const slots: number[] = [];
+    for (let t = pacer.take(1100); t !== undefined; t = pacer.take(1100)) slots.push(t);
+    assert.equal(slots.length, 49); // 1002 … 1098
+    assert.equal(slots[0], 1002);
+    assert.equal(pacer.missedBefore(1100), 0);
+    const late = new Pacer(0, 1000, "uniform");
+    late.take();
+    assert.equal(late.missedBefore(10.5), 9); // slots 2 … 10 came due and were never taken
+  });
+
+  it("poisson arrivals average the rate", () => {
+    let seed = 7;
+    const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const pacer = new Pacer(0, 1000, "poisson", random);
+    let n = 0;
+    while (pacer.take(10_000) !== undefined) n++;
+    assert.ok(Math.abs(n - 10_000) < 300, `${n} arrivals in 10 s at 1000/s`);
+  });
+});
