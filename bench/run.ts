@@ -126,6 +126,11 @@ async function main(): Promise<void> {
     const file = readdirSync(out).find((f) => f.endsWith(".json"))!;
     return { r: JSON.parse(readFileSync(join(out, file), "utf8")) as ResultFile, t };
   };
+  /** tpcb select-only, direct, without the samplers; the ceiling's duration unless `extra` gives one. */
+  const selectOnly = (extra: string[]): string[] =>
+    ["run", "tpcb", "--uri", direct, "--set", "script=select-only", "--no-observe"].concat(
+      extra.includes("--duration") ? extra : [...extra, "--duration", `${S.pairSec}s`],
+    );
   try {
     const started = new Date();
     say(`# dcpbench benchmarks${quick ? " (quick, tiny sizes: not for reading)" : ""}`);
@@ -173,26 +178,7 @@ async function main(): Promise<void> {
       for (let i = 1; i <= pairs; i++) {
         for (const driver of drivers) {
           const { r, t } = await dcp(
-            [
-              "run",
-              "tpcb",
-              "--uri",
-              direct,
-              "--set",
-              "script=select-only",
-              "--conns",
-              "8",
-              "--workers",
-              "1",
-            ].concat([
-              "--query-mode",
-              mode,
-              "--driver",
-              driver,
-              "--duration",
-              `${S.pairSec}s`,
-              "--no-observe",
-            ]),
+            selectOnly(["--conns", "8", "--workers", "1", "--query-mode", mode, "--driver", driver]),
           );
           const d = r.summary["select-only"];
           const p = await timed(
@@ -296,23 +282,18 @@ async function main(): Promise<void> {
     say(`## 4. Pacing: --rate ${S.paceRate} select-only, ${S.paceSec} s, 32 clients, direct`);
     say();
     {
-      const { r } = await dcp([
-        "run",
-        "tpcb",
-        "--uri",
-        direct,
-        "--set",
-        "script=select-only",
-        "--rate",
-        String(S.paceRate),
-        "--conns",
-        "32",
-        "--workers",
-        "1",
-        "--duration",
-        `${S.paceSec}s`,
-        "--no-observe",
-      ]);
+      const { r } = await dcp(
+        selectOnly([
+          "--rate",
+          String(S.paceRate),
+          "--conns",
+          "32",
+          "--workers",
+          "1",
+          "--duration",
+          `${S.paceSec}s`,
+        ]),
+      );
       const rate = r.summary.__cycle__.count / r.elapsedSec;
       const lag = r.summary.__lag__;
       say(
@@ -329,23 +310,18 @@ async function main(): Promise<void> {
     say(`## 5. Latency agreement at ${S.agreeRate}/s, select-only, 8 clients, direct`);
     say();
     {
-      const { r } = await dcp([
-        "run",
-        "tpcb",
-        "--uri",
-        direct,
-        "--set",
-        "script=select-only",
-        "--rate",
-        String(S.agreeRate),
-        "--conns",
-        "8",
-        "--workers",
-        "1",
-        "--duration",
-        `${S.agreeSec}s`,
-        "--no-observe",
-      ]);
+      const { r } = await dcp(
+        selectOnly([
+          "--rate",
+          String(S.agreeRate),
+          "--conns",
+          "8",
+          "--workers",
+          "1",
+          "--duration",
+          `${S.agreeSec}s`,
+        ]),
+      );
       const logDir = mkdtempSync(join(tmpdir(), "dcpbench-pglog-"));
       chmodSync(logDir, 0o777);
       const p = await timed(

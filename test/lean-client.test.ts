@@ -9,7 +9,8 @@ import { startStack, type TestStack } from "./helpers/stack.js";
 /** Values of many types, and a NULL, a duplicate name and an empty string: what pg's row objects hold. */
 const TYPED = `SELECT $1::int AS i, 9007199254740993::int8 AS big, 1.50::numeric AS num, 'it''s'::text AS t,
   '{"a":[1,2]}'::jsonb AS j, true AS b, NULL::int AS n, '2026-01-02 03:04:05+00'::timestamptz AS ts,
-  ARRAY[1,2,3] AS arr, ''::text AS empty, 'x' AS dup, 'y' AS dup, $2::text AS param`;
+  ARRAY[1,2,3] AS arr, ''::text AS empty, 'x' AS dup, 'y' AS dup, $2::text AS param, $3::bigint[] AS ids,
+  $4::text[] AS words`;
 
 describe("the lean query path gives what pg gives, on a real PostgreSQL", { timeout: 120_000 }, () => {
   let stack: TestStack;
@@ -32,7 +33,12 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
         noHooks,
       );
       for (let round = 0; round < 2; round++) {
-        const params = [41 + round, `ünï'cøde\\ ${round}`];
+        const params = [
+          41 + round,
+          `ünï'cøde\\ ${round}`,
+          [1, -2, 2 ** 40 + round],
+          ["a,b", 'q"t', "", null],
+        ];
         const expected = await viaPg.query(TYPED, params);
         const got = await lean.query(TYPED, params);
         assert.deepEqual(got.rows, expected.rows);

@@ -106,7 +106,8 @@ describe("regression gates", () => {
 describe("db helpers", () => {
   it("inlines parameters as quoted literals for the simple protocol", () => {
     assert.equal(inlineParams("SELECT $1, $2, $10", [1, "it's", null]), "SELECT '1', 'it''s', $10");
-    assert.equal(inlineParams("SELECT $1", [[1, 2]]), 'SELECT \'{"1","2"}\'');
+    assert.equal(inlineParams("SELECT $1", [[1, -2]]), "SELECT '{1,-2}'"); // numbers: no per-element quoting
+    assert.equal(inlineParams("SELECT $1", [[1, "a,b"]]), 'SELECT \'{"1","a,b"}\''); // else pg's own form
   });
   it("redacts passwords, also where the URL parser cannot help", () => {
     assert.equal(redactUri("postgresql://u:12#34@h/db"), "postgresql://u:***@h/db");

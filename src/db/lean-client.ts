@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import pg from "pg";
 import { DatabaseError, serialize } from "pg-protocol";
-import { prepareValue } from "pg/lib/utils.js";
+import { paramText } from "./query-mode.js";
 
 /** The query shapes `queryConfig` produces: text (simple protocol), or text with values, a name or both. */
 export type LeanQuery = string | { text: string; values?: unknown[]; name?: string; queryMode?: string };
@@ -163,7 +163,7 @@ export class LeanClient {
         parsing = q.name;
       }
       parts.push(
-        serialize.bind({ statement, values: q.values ?? [], valueMapper: prepareValue }),
+        serialize.bind({ statement, values: q.values ?? [], valueMapper: paramText }),
         serialize.describe({ type: "P" }),
         serialize.execute({}),
         serialize.sync(),

@@ -40,8 +40,17 @@ export function inlineParams(sql: string, params: readonly unknown[]): string {
   return out;
 }
 
+/**
+ * A parameter's text, as pg would send it; an array of plain numbers (a batch of ids, say) is written
+ * directly, without pg's per-element quoting and escaping, which dominated the cost of a cycle of flight.
+ */
+export function paramText(value: unknown): ReturnType<typeof prepareValue> {
+  if (Array.isArray(value) && value.every((x) => typeof x === "number")) return `{${value.join(",")}}`;
+  return prepareValue(value);
+}
+
 function literal(value: unknown): string {
-  const v = prepareValue(value);
+  const v = paramText(value);
   if (v === null) return "NULL";
   return pg.escapeLiteral(Buffer.isBuffer(v) ? `\\x${v.toString("hex")}` : v);
 }

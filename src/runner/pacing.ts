@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import { setTimeout as delay } from "node:timers/promises";
 import type { Arrival } from "../plan.js";
 
 /**
@@ -39,18 +38,38 @@ export class Pacer {
 }
 
 /**
- * Sleeps until about `at` (performance.now() ms), to the timer's millisecond; false when the run was stopped
- * meanwhile. For ramps, think times and back-off, where a millisecond does not matter (open-loop starts wait
- * on the Alarm instead).
+ * Sleeps on plain timers, to the millisecond: for ramps, think times and back-off, where a millisecond does
+ * not matter (open-loop starts wait on the Alarm instead). One listener on the stop signal wakes every
+ * sleeper: a listener per sleep is a cost that grows with thousands of clients.
  */
-export async function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false;
-  const ms = at - performance.now();
-  if (ms <= 0) return true;
-  try {
-    await delay(Math.ceil(ms), undefined, { signal });
-  } catch {
-    return false;
+export class Sleeper {
+  private readonly pending = new Map<NodeJS.Timeout, (ok: boolean) => void>();
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const [timer, resolve] of this.pending) {
+          clearTimeout(timer);
+          resolve(false);
+        }
+        this.pending.clear();
+      },
+      { once: true },
+    );
   }
-  return !signal.aborted;
+
+  /** Resolves true at about `at` (performance.now() ms), or false once the run is stopped. */
+  until(at: number): Promise<boolean> {
+    if (this.signal.aborted) return Promise.resolve(false);
+    const ms = at - performance.now();
+    if (ms <= 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(timer);
+        resolve(true);
+      }, Math.ceil(ms));
+      this.pending.set(timer, resolve);
+    });
+  }
 }

@@ -1,4 +1,3 @@
-import { setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import pLimit from "p-limit";
 import type { ClientContext, Workload } from "../api.js";
@@ -9,7 +8,7 @@ import type { RunPlan } from "../plan.js";
 import { loadWorkload } from "../workload/registry.js";
 import { BenchClient } from "./client.js";
 import { Alarm } from "./alarm.js";
-import { Pacer, sleepUntil } from "./pacing.js";
+import { Pacer, Sleeper } from "./pacing.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
 
 /** Clients of one worker connecting at the same time: enough to be quick, few enough not to storm a server. */
@@ -48,6 +47,7 @@ function makeContext(plan: RunPlan, server: ServerInfo, clientId: number, worker
 
 class Worker {
   private readonly stop = new AbortController();
+  private readonly sleeper = new Sleeper(this.stop.signal);
   private readonly connectRec = new IntervalRecorder();
   private readonly rec = new IntervalRecorder();
   private clients: BenchClient[] = [];
@@ -60,9 +60,7 @@ class Worker {
     private readonly server: ServerInfo,
     private readonly assignment: Assignment,
     private readonly workload: Workload,
-  ) {
-    setMaxListeners(0, this.stop.signal); // every sleeping client listens on it
-  }
+  ) {}
 
   async prepare(): Promise<FromWorker> {
     const password = await findPassword(this.plan.uri);
@@ -144,11 +142,11 @@ class Worker {
     const signal = this.stop.signal;
     const rampStart =
       this.t0 + (this.plan.rampMs * (this.assignment.firstClientId + index)) / this.plan.conns;
-    if (!(await sleepUntil(rampStart, signal))) return;
+    if (!(await this.sleeper.until(rampStart))) return;
     while (!signal.aborted) {
       // Only await when there is something to wait for: this loop is the hot path of every client.
       const backoff = client.reconnectDelay();
-      if (backoff > 0 && !(await sleepUntil(performance.now() + backoff, signal))) return;
+      if (backoff > 0 && !(await this.sleeper.until(performance.now() + backoff))) return;
       let intended: number | undefined;
       if (pacer && alarm) {
         intended = pacer.take(deadline);
@@ -156,7 +154,7 @@ class Worker {
         if (intended > performance.now() && !(await alarm.until(intended))) return;
       } else {
         const think = client.thinkMs();
-        if (think > 0 && !(await sleepUntil(performance.now() + think, signal))) return;
+        if (think > 0 && !(await this.sleeper.until(performance.now() + think))) return;
       }
       if (performance.now() >= deadline || !this.claim()) return;
       await client.cycle(intended);
@@ -184,7 +182,7 @@ class Worker {
           )
         : undefined;
     this.scheduleTicks();
-    await sleepUntil(this.t0, this.stop.signal);
+    await this.sleeper.until(this.t0);
     const loops = this.clients.map((c, i) => this.clientLoop(c, i, deadline, pacer, alarm));
     // Loops end on their own (iterations, deadline) or when stop aborts their sleeps; cycles in flight get a grace.
     const allDone = Promise.all(loops);
