@@ -33,5 +33,7 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     assert.match(md, /\| simple \| pg \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "pg's own path beside it");
     assert.match(md, /connected 200 of 200; \d+ cycles .* errors 0/);
     assert.match(md, /achieved [\d.]+\/s against 500\/s/);
+    assert.match(md, /simple, lean: median tps ratio \*\*[\d.]+\*\*/);
+    assert.match(md, /pgbench's schedule lag .*p99 [\d.]+ ms/);
   });
 });
