@@ -117,6 +117,8 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
       (e: unknown) => e,
     );
     assert.equal(classifyError(err).cls, "connection", String(err));
+    // The server's own reason, not just "connection terminated": it said why before it hung up.
+    assert.equal((err as { code?: string }).code, "57P01", String(err));
     await assert.rejects(session.query("SELECT 1"), (e: unknown) => classifyError(e).cls === "connection");
   });
 });

@@ -144,7 +144,8 @@ export class LeanClient {
     this.closedError ??= err;
     const p = this.pending;
     this.pending = undefined;
-    p?.reject(err);
+    // A server that says why before it hangs up (57P01 admin shutdown, …): that is the error to report.
+    p?.reject(p.error ?? err);
   }
 
   query(q: LeanQuery): Promise<LeanResult | LeanResult[]> {
