@@ -43,6 +43,11 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
         const got = await lean.query(TYPED, params);
         assert.deepEqual(got.rows, expected.rows);
         assert.equal(got.rowCount, 1);
+        // Both sides share the parameter encoding in simple mode: the values themselves, spelled out.
+        const row = got.rows[0] as Record<string, unknown>;
+        assert.deepEqual(row.ids, ["1", "-2", String(2 ** 40 + round)]);
+        assert.deepEqual(row.words, ["a,b", 'q"t', "", null]);
+        assert.equal(row.param, params[1]);
       }
       await lean.query("CREATE TEMP TABLE t (k int PRIMARY KEY, v text)");
       const ins = await lean.query(
@@ -56,6 +61,15 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
       const upd = await lean.query("UPDATE t SET v = v || $1 WHERE k <= $2::int", ["!", 7]);
       assert.equal(upd.rowCount, 7);
       assert.deepEqual((await lean.query("SELECT 1 WHERE false")).rows, []);
+      // About 5 MB: messages split across many socket reads, one row (400 kB) bigger than any read.
+      const big = "SELECT g, repeat(md5(g::text), $1::int) AS pad FROM generate_series(1, 40) g ORDER BY g";
+      const bigParams = [3000];
+      const wide = await lean.query<{ g: number; pad: string }>(big, bigParams);
+      assert.deepEqual(wide.rows, (await viaPg.query(big, bigParams)).rows);
+      const huge = await lean.query<{ n: number }>(
+        "SELECT length(repeat('x', 400000)) AS n, repeat('y', 400000) AS s",
+      );
+      assert.equal(huge.rows[0].n, 400_000);
     });
   }
 
@@ -92,6 +106,17 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
     );
     const r = await session.query("SELECT 1 AS a; SELECT 2 AS b, 3 AS c");
     assert.deepEqual(r.rows, [{ b: 2, c: 3 }]);
+  });
+
+  it("a server that hangs up on an idle connection says why on the client (as pg does)", async () => {
+    const client = await stack.client(stack.status.uris.direct);
+    const session = new PgSession(new LeanClient(client), "postgres", "simple", noHooks);
+    const pid = (await session.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+    const told = new Promise<unknown>((resolve) => client.once("error", resolve));
+    const admin = await stack.client(stack.status.uris.direct);
+    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    assert.equal(((await told) as { code?: string }).code, "57P01");
+    await assert.rejects(session.query("SELECT 1"), (e: unknown) => classifyError(e).cls === "connection");
   });
 
   it("prepared mode parses a statement once per connection", async () => {

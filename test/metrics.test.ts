@@ -80,47 +80,82 @@ describe("metrics: exact merge", () => {
   });
 });
 
-describe("metrics: stalls (nothing succeeded anywhere)", () => {
-  /** A worker's recorder fed successes at the given times, then closed at `end`. */
-  function worker(successes: number[], end: number) {
+describe("metrics: stalls (nothing succeeded anywhere while cycles waited)", () => {
+  type Cycle = [start: number, end: number, ok?: boolean];
+  /** A worker's recorder fed cycles (start, end, ok) in time order of their events, then closed at `end`. */
+  function worker(cycles: Cycle[], end: number) {
     const rec = new IntervalRecorder();
-    for (const t of successes) rec.success(t);
+    const events = cycles.flatMap(([a, b, ok = true]) => [
+      { t: a, f: () => rec.cycleStarted(a) },
+      { t: b, f: () => rec.cycleEnded(b, ok) },
+    ]);
+    // Events after the end have not happened yet when the worker stops.
+    for (const e of events.filter((e) => e.t <= end).sort((x, y) => x.t - y.t)) e.f();
     return rec.snapshot(1, end, true);
   }
-  const every = (from: number, to: number, step: number) =>
-    Array.from({ length: Math.round((to - from) / step) + 1 }, (_, i) => from + i * step);
+  /** Back-to-back quick cycles from `from` to `to`, one every `step`. */
+  const busy = (from: number, to: number, step = 0.01): Cycle[] =>
+    Array.from({ length: Math.round((to - from) / step) }, (_, i) => [
+      from + i * step,
+      from + i * step + step / 2,
+    ]);
 
-  it("is the common silence of all workers, from the last success before to the first after", () => {
+  it("is the common silence of all workers while cycles waited, until the first success after", () => {
     const tracker = new StallTracker();
-    // Both workers stop at 2.0 / 2.05 and come back at 4.1 / 4.0: nothing succeeded from 2.05 to 4.0.
-    tracker.add(0, worker([...every(0, 2, 0.01), ...every(4.1, 6, 0.01)], 6));
-    tracker.add(1, worker([...every(0, 2.05, 0.01), ...every(4, 6, 0.01)], 6));
+    // Both workers' cycles hang from 2.0 / 2.05 until 4.1 / 4.0 (a restart): nothing succeeded from 2.045 to 4.0.
+    tracker.add(0, worker([...busy(0, 2), [2, 4.1], ...busy(4.1, 6)], 6));
+    tracker.add(1, worker([...busy(0, 2.05), [2.05, 4], ...busy(4, 6)], 6));
     const [s, ...rest] = tracker.system();
     assert.deepEqual(rest, []);
-    assert.equal(s.from, 2.05);
+    assert.equal(s.from, 2.045);
     assert.equal(s.to, 4);
-    assert.equal(s.seconds, 1.95);
   });
 
-  it("is none when one worker went on while another was silent (a partial outage)", () => {
+  it("counts failing, retried attempts as waiting (a direct restart: errors, back-off, no success)", () => {
     const tracker = new StallTracker();
-    tracker.add(0, worker([...every(0, 2, 0.01), ...every(4, 6, 0.01)], 6));
-    tracker.add(1, worker(every(0, 6, 0.01), 6));
+    const failing: Cycle[] = [0.1, 0.3, 0.7, 1.5].map((d) => [2 + d, 2 + d + 0.001, false]);
+    tracker.add(0, worker([...busy(0, 2), ...failing, ...busy(3.6, 5)], 5));
+    assert.deepEqual(tracker.system(), [{ from: 2.1, to: 3.605, seconds: 1.505 }]);
+  });
+
+  it("is none when one worker went on while another was stalled (a partial outage)", () => {
+    const tracker = new StallTracker();
+    tracker.add(0, worker([...busy(0, 2), [2, 4], ...busy(4, 6)], 6));
+    tracker.add(1, worker(busy(0, 6), 6));
     assert.deepEqual(tracker.system(), []);
   });
 
-  it("has no end when nothing succeeded until the end, and counts a finished worker as silent", () => {
+  it("is none when nothing was waiting: a low open-loop rate, think time, a ramp", () => {
     const tracker = new StallTracker();
-    tracker.add(0, worker(every(0, 3, 0.01), 3)); // its iterations were done at 3 s
-    tracker.add(1, worker(every(0, 5, 0.01), 8)); // stuck from 5 s until the end at 8 s
+    // One quick cycle every 0.4 s in each worker, aligned: long silences, never a stall.
+    const sparse = (phase: number): Cycle[] =>
+      Array.from({ length: 20 }, (_, i) => [1 + phase + i * 0.4, 1 + phase + i * 0.4 + 0.002]);
+    tracker.add(0, worker(sparse(0), 9));
+    tracker.add(1, worker(sparse(0.001), 9));
+    assert.deepEqual(tracker.system(), []);
+  });
+
+  it("has no end when cycles waited until the end, and counts a finished worker as silent", () => {
+    const tracker = new StallTracker();
+    tracker.add(0, worker(busy(0, 3), 3)); // its iterations were done at 3 s
+    tracker.add(1, worker([...busy(0, 5), [5, 8.5]], 8)); // a cycle hangs from 5 s; the worker ends at 8 s
     assert.deepEqual(tracker.system(), [{ from: 5, to: null, seconds: null }]);
   });
 
-  it("ignores silences shorter than the threshold and is attributed to the fault it followed", () => {
+  it("leaves out the stop grace: cycles that finish after the planned end make no stall", () => {
     const tracker = new StallTracker();
-    tracker.add(0, worker([...every(0, 1, 0.15), ...every(1.2, 3, 0.01), ...every(5, 6, 0.01)], 6));
+    tracker.add(0, worker(busy(0, 10), 10));
+    tracker.add(1, worker([...busy(0, 9.9), [9.9, 11]], 11)); // finishes in the grace after a planned end of 10 s
+    assert.equal(tracker.system(10).length, 0);
+    assert.equal(tracker.system().length, 1, "without the cut it would be one");
+  });
+
+  it("is attributed to the fault after which it set in, even when a cycle in flight at the fault began it", () => {
+    const tracker = new StallTracker();
+    // A cycle in flight since 2.95 hangs when PostgreSQL is killed at 3.0; the others wait from 3.0 on.
+    tracker.add(0, worker([...busy(0, 2.95), [2.95, 5], [3, 5], ...busy(5, 6)], 6));
     const stalls = tracker.system();
-    assert.deepEqual(stalls, [{ from: 3, to: 5, seconds: 2 }]);
+    assert.equal(stalls.length, 1);
     const [before, kill] = availability(
       [
         { spec: "at=1s kill pgbouncer-1 signal=STOP", startedAt: 1 },

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { describe, it } from "node:test";
 import { Alarm } from "../src/runner/alarm.js";
-import { Pacer } from "../src/runner/pacing.js";
+import { Pacer, Sleeper } from "../src/runner/pacing.js";
 
-describe("open-loop pacing", () => {
+const failOnThreadError = (err: Error) => assert.fail(`pacing thread failed: ${err.message}`);
+
+// A lost wake-up would hang a test: the timeout turns that into a failure.
+describe("open-loop pacing", { timeout: 30_000 }, () => {
   it("the alarm never releases a wait before its time, in whatever order the waits come", async () => {
     const stop = new AbortController();
-    const alarm = new Alarm(stop.signal);
+    const alarm = new Alarm(stop.signal, failOnThreadError);
     try {
       const t0 = performance.now();
       // Mostly increasing (as the pacer hands slots out), some out of order, some already past.
@@ -26,11 +29,22 @@ describe("open-loop pacing", () => {
 
   it("a stop releases every pending wait with false, and later ones at once", async () => {
     const stop = new AbortController();
-    const alarm = new Alarm(stop.signal);
+    const alarm = new Alarm(stop.signal, failOnThreadError);
     const pending = [alarm.until(performance.now() + 60_000), alarm.until(performance.now() + 30_000)];
     stop.abort();
     assert.deepEqual(await Promise.all(pending), [false, false]);
     assert.equal(await alarm.until(performance.now() + 10), false);
+  });
+
+  it("the sleeper wakes its sleepers, and a stop wakes them all with false", async () => {
+    const stop = new AbortController();
+    const sleeper = new Sleeper(stop.signal);
+    assert.equal(await sleeper.until(performance.now() - 1), true, "a time already past");
+    assert.equal(await sleeper.until(performance.now() + 5), true);
+    const pending = Array.from({ length: 1000 }, (_, i) => sleeper.until(performance.now() + 60_000 + i));
+    stop.abort();
+    assert.ok((await Promise.all(pending)).every((ok) => ok === false));
+    assert.equal(await sleeper.until(performance.now() + 5), false, "after the stop");
   });
 
   it("uniform slots at the rate, up to the deadline; untaken due slots are counted as missed", () => {

@@ -108,6 +108,8 @@ describe("db helpers", () => {
     assert.equal(inlineParams("SELECT $1, $2, $10", [1, "it's", null]), "SELECT '1', 'it''s', $10");
     assert.equal(inlineParams("SELECT $1", [[1, -2]]), "SELECT '{1,-2}'"); // numbers: no per-element quoting
     assert.equal(inlineParams("SELECT $1", [[1, "a,b"]]), 'SELECT \'{"1","a,b"}\''); // else pg's own form
+    // eslint-disable-next-line no-sparse-arrays
+    assert.equal(inlineParams("SELECT $1", [[1, , 3]]), 'SELECT \'{"1",NULL,"3"}\''); // a hole is NULL
   });
   it("redacts passwords, also where the URL parser cannot help", () => {
     assert.equal(redactUri("postgresql://u:12#34@h/db"), "postgresql://u:***@h/db");

@@ -97,6 +97,7 @@ function databaseError(body: Buffer, length: number): DatabaseError {
   let o = 0;
   while (o < body.length && body[o] !== 0) {
     const end = body.indexOf(0, o + 1);
+    if (end < 0) break; // malformed: no terminator
     fields[String.fromCharCode(body[o])] = body.toString("utf8", o + 1, end);
     o = end + 1;
   }
@@ -125,12 +126,15 @@ interface Pending {
  */
 export class LeanClient {
   private readonly socket: Socket;
-  private buf: Buffer | undefined;
+  /** Bytes of an incomplete message: the chunks so far, their length, and the length the message needs. */
+  private partial: Buffer[] = [];
+  private partialLength = 0;
+  private needed = 0;
   private pending: Pending | undefined;
   private closedError: Error | undefined;
   private readonly prepared = new Set<string>();
 
-  constructor(client: pg.Client) {
+  constructor(private readonly client: pg.Client) {
     const connection = (client as unknown as { connection: { stream: Socket } }).connection;
     this.socket = connection.stream;
     // pg's protocol parser stops here; pg keeps its own close/error handling (and end()).
@@ -149,6 +153,9 @@ export class LeanClient {
   }
 
   query(q: LeanQuery): Promise<LeanResult | LeanResult[]> {
+    if (!this.closedError && (this.socket.destroyed || !this.socket.writable)) {
+      this.closedError = new Error("Connection terminated unexpectedly");
+    }
     if (this.closedError) return Promise.reject(new Error("Client was closed: " + this.closedError.message));
     if (this.pending) return Promise.reject(new Error("LeanClient: one query at a time"));
     let message: Buffer;
@@ -186,15 +193,28 @@ export class LeanClient {
   }
 
   private onData(chunk: Buffer): void {
-    const buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    // A message split over reads is gathered first and joined once (not re-joined on every read).
+    if (this.partial.length) {
+      this.partial.push(chunk);
+      this.partialLength += chunk.length;
+      if (this.partialLength < this.needed) return;
+      chunk = Buffer.concat(this.partial, this.partialLength);
+      this.partial = [];
+      this.partialLength = 0;
+    }
     let o = 0;
-    while (buf.length - o >= 5) {
-      const end = o + 1 + buf.readUInt32BE(o + 1);
-      if (buf.length < end) break;
-      this.onMessage(buf, buf[o], o + 5, end);
+    while (chunk.length - o >= 5) {
+      const end = o + 1 + chunk.readUInt32BE(o + 1);
+      if (chunk.length < end) break;
+      this.onMessage(chunk, chunk[o], o + 5, end);
       o = end;
     }
-    this.buf = o < buf.length ? buf.subarray(o) : undefined;
+    if (o < chunk.length) {
+      const rest = chunk.subarray(o);
+      this.partial = [rest];
+      this.partialLength = rest.length;
+      this.needed = rest.length >= 5 ? 1 + rest.readUInt32BE(1) : 5;
+    }
   }
 
   /** One backend message: its type, and its body as buf[from, end) (sliced only when it is kept). */
@@ -218,6 +238,11 @@ export class LeanClient {
         break;
       case 0x45: // E ErrorResponse
         if (p) p.error ??= databaseError(buf.subarray(from, end), end - from + 4);
+        // Outside a query (a FATAL before the server hangs up: 57P01 admin shutdown, …): pg reports such an
+        // error on the client, so the reason is not lost to a bare "connection terminated".
+        else if (this.client.listenerCount("error") > 0) {
+          this.client.emit("error", databaseError(buf.subarray(from, end), end - from + 4));
+        }
         break;
       case 0x31: // 1 ParseComplete
         if (p?.parsing) this.prepared.add(p.parsing);

@@ -45,8 +45,14 @@ export function inlineParams(sql: string, params: readonly unknown[]): string {
  * directly, without pg's per-element quoting and escaping, which dominated the cost of a cycle of flight.
  */
 export function paramText(value: unknown): ReturnType<typeof prepareValue> {
-  if (Array.isArray(value) && value.every((x) => typeof x === "number")) return `{${value.join(",")}}`;
+  if (Array.isArray(value) && isNumbers(value)) return `{${value.join(",")}}`;
   return prepareValue(value);
+}
+
+/** Every element a number (holes of a sparse array are not: pg writes them as NULL). */
+function isNumbers(values: unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== "number") return false;
+  return true;
 }
 
 function literal(value: unknown): string {

@@ -67,9 +67,13 @@ export class IntervalRecorder {
   private readonly ops = new Map<string, OpAccumulator>();
   private samples: ErrorSample[] = [];
   private outages: Outage[] = [];
+  private silences: Stall[] = [];
   private stalls: Stall[] = [];
   /** The worker's last successful cycle (seconds since t0; the start until there is one). */
   private lastSuccess = 0;
+  /** Cycles under way, and since when some cycle has been waiting for a success (undefined: none). */
+  private inFlight = 0;
+  private waitingSince: number | undefined;
   private reconnects = 0;
   missed = 0;
 
@@ -102,9 +106,22 @@ export class IntervalRecorder {
     this.outages.push(o);
   }
 
-  /** A cycle succeeded at `t` (seconds since t0): closes the silence before it when that was a stall. */
-  success(t: number): void {
-    if (t - this.lastSuccess >= STALL_MIN_SEC) this.stalls.push({ from: this.lastSuccess, to: t });
+  /** A cycle (or an attempt to connect for one) began at `t`, seconds since t0. */
+  cycleStarted(t: number): void {
+    this.inFlight++;
+    this.waitingSince ??= t;
+  }
+
+  /** A cycle ended at `t`; a success closes the silence, and the stall, before it when they were long enough. */
+  cycleEnded(t: number, ok: boolean): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    if (!ok) return;
+    if (t - this.lastSuccess >= STALL_MIN_SEC) this.silences.push({ from: this.lastSuccess, to: t });
+    if (this.waitingSince !== undefined && t - this.waitingSince >= STALL_MIN_SEC) {
+      this.stalls.push({ from: this.waitingSince, to: t });
+    }
+    // Cycles still under way are waiting from now on.
+    this.waitingSince = this.inFlight > 0 ? t : undefined;
     this.lastSuccess = Math.max(this.lastSuccess, t);
   }
 
@@ -126,8 +143,13 @@ export class IntervalRecorder {
   snapshot(seq: number, t: number, final: boolean, abandoned = 0): Snapshot {
     const ops: Record<string, OpSnapshot> = {};
     for (const [name, acc] of this.ops) if (!acc.idle) ops[name] = acc.takeSnapshot();
-    // At the end, a silence still running is a stall up to now: the worker was not being served.
-    if (final && t - this.lastSuccess >= STALL_MIN_SEC) this.stalls.push({ from: this.lastSuccess, to: t });
+    // At the end, a silence (or stall) still running is reported open.
+    if (final && t - this.lastSuccess >= STALL_MIN_SEC) {
+      this.silences.push({ from: this.lastSuccess, to: t, open: true });
+    }
+    if (final && this.waitingSince !== undefined && t - this.waitingSince >= STALL_MIN_SEC) {
+      this.stalls.push({ from: this.waitingSince, to: t, open: true });
+    }
     const cpu = process.cpuUsage();
     const snap: Snapshot = {
       seq,
@@ -139,12 +161,14 @@ export class IntervalRecorder {
       missed: this.missed,
       samples: this.samples,
       outages: this.outages,
+      silences: this.silences,
       stalls: this.stalls,
       cpu: { user: cpu.user, system: cpu.system },
       maxRssKb: process.resourceUsage().maxRSS,
     };
     this.samples = [];
     this.outages = [];
+    this.silences = [];
     this.stalls = [];
     this.reconnects = 0;
     this.missed = 0;

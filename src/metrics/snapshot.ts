@@ -31,15 +31,16 @@ export interface Outage {
 }
 
 /**
- * A stretch of at least STALL_MIN_SEC in which no cycle of one worker succeeded (seconds since t0): from the
- * last success before to the first success after. Errors are not needed: clients queued in a pooler show it too.
+ * A stretch of at least STALL_MIN_SEC in one worker, in seconds since t0: from the last success before (or, for a
+ * stall, from when work was waiting) to the first success after; `open` when it lasted until the worker's end.
  */
 export interface Stall {
   from: number;
   to: number;
+  open?: true;
 }
 
-/** The shortest silence recorded as a stall. */
+/** The shortest silence recorded (as a silence, or as a stall). */
 export const STALL_MIN_SEC = 0.2;
 
 export interface ErrorSample {
@@ -64,7 +65,12 @@ export interface Snapshot {
   samples: ErrorSample[];
   /** Outages that ended in this interval (the final snapshot also carries those still open). */
   outages: Outage[];
-  /** Stalls that ended in this interval (the final snapshot also carries one still running at the end). */
+  /** Silences (no cycle succeeded, whether or not one was waiting) that ended in this interval. */
+  silences: Stall[];
+  /**
+   * Stalls: silences while cycles were waiting (in flight, or failing and retrying), from the first waiting one;
+   * errors are not needed (clients queued in a pooler just wait). The final snapshot carries open ones too.
+   */
   stalls: Stall[];
   /** The process's own CPU time so far (µs) and peak RSS (KiB). */
   cpu: { user: number; system: number };

@@ -1,4 +1,4 @@
-import { STALL_MIN_SEC, type Snapshot } from "./snapshot.js";
+import { STALL_MIN_SEC, type Snapshot, type Stall } from "./snapshot.js";
 
 /** A stretch in which no cycle succeeded anywhere (seconds since t0); `to` null: it lasted until the end. */
 export interface SystemStall {
@@ -37,34 +37,42 @@ function union(spans: Span[]): Span[] {
 
 const round = (n: number) => +n.toFixed(3);
 
+const spans = (list: Stall[] | undefined): Span[] =>
+  (list ?? []).map((s) => [s.from, s.open ? Infinity : s.to]);
+
 /**
- * Collects each worker's stalls and finds the system's: the times when every worker was silent at once (a
- * worker that has ended counts as silent from its end on). A restarted database behind a pooler shows here
- * even when no client saw an error, because queued clients simply wait.
+ * Collects each worker's silences and stalls and finds the system's stalls: the times when no worker had a
+ * success while cycles were waiting somewhere. A worker that has ended counts as silent from its end on, one
+ * with nothing to do (thinking, or between open-loop starts) only breaks a stall by succeeding. A restarted
+ * database behind a pooler shows here even when no client saw an error, because queued clients just wait.
  */
 export class StallTracker {
-  private readonly workers = new Map<number, { spans: Span[]; end: number }>();
+  private readonly workers = new Map<number, { silent: Span[]; stalled: Span[]; end: number }>();
 
-  add(worker: number, snap: Pick<Snapshot, "t" | "stalls">): void {
+  add(worker: number, snap: Pick<Snapshot, "t" | "silences" | "stalls">): void {
     let w = this.workers.get(worker);
-    if (!w) this.workers.set(worker, (w = { spans: [], end: 0 }));
-    for (const s of snap.stalls ?? []) w.spans.push([s.from, s.to]);
+    if (!w) this.workers.set(worker, (w = { silent: [], stalled: [], end: 0 }));
+    w.silent.push(...spans(snap.silences));
+    w.stalled.push(...spans(snap.stalls));
     w.end = Math.max(w.end, snap.t);
   }
 
-  system(): SystemStall[] {
+  /** The system's stalls, cut at `until` (the planned end of the measured window) when given. */
+  system(until = Infinity): SystemStall[] {
     if (this.workers.size === 0) return [];
-    const ends = [...this.workers.values()].map((w) => w.end);
-    const runEnd = Math.max(...ends);
-    let common: Span[] | undefined;
+    let quiet: Span[] | undefined;
     for (const w of this.workers.values()) {
-      const silent = union([...w.spans, [w.end, Infinity]]);
-      common = common ? intersect(common, silent) : silent;
+      const silent = union([...w.silent, [w.end, Infinity]]);
+      quiet = quiet ? intersect(quiet, silent) : silent;
     }
-    return (common ?? [])
-      .filter(([from, to]) => Math.min(to, runEnd) - from >= STALL_MIN_SEC)
+    const waiting = union([...this.workers.values()].flatMap((w) => w.stalled));
+    const lastEnd = Math.max(...[...this.workers.values()].map((w) => w.end));
+    const end = Math.min(until, lastEnd);
+    return intersect(quiet ?? [], waiting)
+      .filter(([from, to]) => Math.min(to, end) - from >= STALL_MIN_SEC)
       .map(([from, to]) =>
-        to === Infinity
+        // Still stalled at the end of the measured window: it never ended as far as the run can tell.
+        to >= end
           ? { from: round(from), to: null, seconds: null }
           : { from: round(from), to: round(to), seconds: round(to - from) },
       );

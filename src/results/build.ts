@@ -21,7 +21,10 @@ export function buildResult(
   const summary = agg.summaries();
   const thresholds = evaluateThresholds(plan.thresholds, { summary });
   const crossed = thresholds.some((t) => !t.ok);
-  const stalls = agg.stalls.system();
+  // Cycles that finish in the stop grace are not part of the measured window; neither are stalls there.
+  const stalls = agg.stalls.system(
+    plan.durationMs !== undefined ? (plan.rampMs + plan.durationMs) / 1000 : undefined,
+  );
   for (const f of faults) {
     if (f.startedAt === null) continue;
     const entry =

@@ -25,11 +25,18 @@ export class Alarm {
   private armedFor = Infinity;
   private closed = false;
 
-  constructor(signal: AbortSignal) {
+  /** `onFail`: the helper thread died (the schedule cannot be kept: the caller should not go on silently). */
+  constructor(signal: AbortSignal, onFail: (err: Error) => void) {
     this.thread = new Worker(THREAD, { workerData: this.shared });
     this.thread.unref();
     this.thread.on("message", () => this.fire());
-    this.thread.on("error", () => this.close());
+    const failed = (err: Error) => {
+      if (this.closed) return;
+      this.close();
+      onFail(err);
+    };
+    this.thread.on("error", failed);
+    this.thread.on("exit", (code) => failed(new Error(`pacing thread exited (code ${code})`)));
     signal.addEventListener("abort", () => this.close(), { once: true });
   }
 

@@ -60,7 +60,6 @@ export class BenchClient {
       this.outage = undefined;
     }
     this.lastOk = now;
-    this.rec.success(now);
   }
 
   private failed(e: ClassifiedError): void {
@@ -160,6 +159,17 @@ export class BenchClient {
    * runs from it, so time spent waiting for this client is counted; its service time is kept too.
    */
   async cycle(intended?: number): Promise<void> {
+    this.rec.cycleStarted(this.opts.clock());
+    let ok = false;
+    try {
+      ok = await this.runCycle(intended);
+    } finally {
+      this.rec.cycleEnded(this.opts.clock(), ok);
+    }
+  }
+
+  /** The cycle itself; true when it succeeded. */
+  private async runCycle(intended?: number): Promise<boolean> {
     const begin = performance.now();
     if (intended !== undefined) this.rec.latency(LAG, (begin - intended) * 1000);
     if (!this.session) {
@@ -168,7 +178,7 @@ export class BenchClient {
       if (failure) {
         // The cycle could not run: a failed cycle, so that error rates see it (and an open-loop start is not lost).
         this.rec.error(CYCLE, failure, false);
-        return;
+        return false;
       }
       if (wasConnected && !this.opts.connectPerTxn) this.rec.reconnect();
       if (!this.setupDone) {
@@ -179,7 +189,7 @@ export class BenchClient {
           this.rec.error(CYCLE, e);
           this.failed(e);
           this.drop();
-          return;
+          return false;
         }
       }
     }
@@ -218,6 +228,7 @@ export class BenchClient {
       if (intended !== undefined) this.rec.serviceTime(CYCLE, (end - start) * 1000);
     }
     if (this.opts.connectPerTxn) this.drop();
+    return !failed;
   }
 
   async close(): Promise<void> {

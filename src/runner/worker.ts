@@ -48,6 +48,8 @@ function makeContext(plan: RunPlan, server: ServerInfo, clientId: number, worker
 class Worker {
   private readonly stop = new AbortController();
   private readonly sleeper = new Sleeper(this.stop.signal);
+  /** Open loop: sub-millisecond wake-ups for the intended starts (its thread is started before the barrier). */
+  private alarm: Alarm | undefined;
   private readonly connectRec = new IntervalRecorder();
   private readonly rec = new IntervalRecorder();
   private clients: BenchClient[] = [];
@@ -63,6 +65,13 @@ class Worker {
   ) {}
 
   async prepare(): Promise<FromWorker> {
+    if (this.assignment.rate) {
+      this.alarm = new Alarm(this.stop.signal, (err) => {
+        void send({ type: "fatal", message: `open-loop pacing failed: ${err.message}`, exitCode: 1 }).then(
+          () => process.exit(1),
+        );
+      });
+    }
     const password = await findPassword(this.plan.uri);
     const config = clientConfig(
       { uri: this.plan.uri, appName: this.plan.appName, connectTimeoutMs: this.plan.connectTimeoutMs },
@@ -169,7 +178,7 @@ class Worker {
     const pacer = this.assignment.rate
       ? new Pacer(this.t0 + this.plan.rampMs, this.assignment.rate, this.plan.arrival)
       : undefined;
-    const alarm = pacer ? new Alarm(this.stop.signal) : undefined;
+    const alarm = this.alarm;
     let reason: "deadline" | "iterations" | "stopped" = "stopped";
     const deadlineTimer =
       deadline < Infinity
