@@ -18,8 +18,8 @@ export interface FaultAvailability {
   /** From the fault until every affected client had succeeded again. */
   recoveredAfterSec: number | null;
   /**
-   * The longest time in which no cycle succeeded anywhere (last success before → first success after), among
-   * the stalls that set in after this fault: errors or not (clients queued in a pooler just wait). Absent in
+   * The longest time in which no cycle succeeded anywhere while cycles were waiting, among the stalls that set
+   * in after this fault: errors or not (clients queued in a pooler just wait). Absent in
    * files written before stalls were recorded.
    */
   stall?: SystemStall | null;

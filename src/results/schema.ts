@@ -58,8 +58,9 @@ export interface ResultFile {
   /** Every client outage: last success before → first success after (null: never recovered). */
   outages: Outage[];
   /**
-   * Every time no cycle succeeded anywhere for at least 0.2 s (last success before → first success after;
-   * `to` null: until the end). Absent in files written before stalls were recorded.
+   * Every time no cycle succeeded anywhere for at least 0.2 s while cycles were waiting (from the first waiting
+   * one to the first success after; `to` null: until the end of the measured window). Absent in files written
+   * before stalls were recorded.
    */
   stalls?: SystemStall[];
   /** --threshold conditions and whether each held (exit 3 when one did not). */
