@@ -53,8 +53,7 @@ export class BenchClient {
     this.rec = rec;
   }
 
-  private ok(): void {
-    const now = this.opts.clock();
+  private ok(now: number): void {
     if (this.outage) {
       this.rec.outage({ client: this.opts.ctx.clientId, ...this.outage, to: now });
       this.outage = undefined;
@@ -164,7 +163,10 @@ export class BenchClient {
     try {
       ok = await this.runCycle(intended);
     } finally {
-      this.rec.cycleEnded(this.opts.clock(), ok);
+      // One clock reading for both kinds of availability bookkeeping: the client's outage, the worker's stalls.
+      const now = this.opts.clock();
+      if (ok) this.ok(now);
+      this.rec.cycleEnded(now, ok);
     }
   }
 
@@ -223,7 +225,6 @@ export class BenchClient {
     const end = performance.now();
     this.cycleFrom = undefined;
     if (!failed) {
-      this.ok();
       this.rec.latency(CYCLE, (end - (intended ?? start)) * 1000);
       if (intended !== undefined) this.rec.serviceTime(CYCLE, (end - start) * 1000);
     }
