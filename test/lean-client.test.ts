@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { classifyError } from "../src/db/errors.js";
 import { LeanClient } from "../src/db/lean-client.js";
 import { QUERY_MODES } from "../src/db/query-mode.js";
-import { PgSession } from "../src/db/session.js";
+import { PgSession, viaPg } from "../src/db/session.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 
 /** Values of many types, and a NULL, a duplicate name and an empty string: what pg's row objects hold. */
@@ -25,7 +25,12 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
 
   for (const mode of QUERY_MODES) {
     it(`rows, types and row counts in ${mode} mode`, async () => {
-      const viaPg = new PgSession(await stack.client(stack.status.uris.direct), "postgres", mode, noHooks);
+      const pgPath = new PgSession(
+        viaPg(await stack.client(stack.status.uris.direct)),
+        "postgres",
+        mode,
+        noHooks,
+      );
       const lean = new PgSession(
         new LeanClient(await stack.client(stack.status.uris.direct)),
         "postgres",
@@ -39,7 +44,7 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
           [1, -2, 2 ** 40 + round],
           ["a,b", 'q"t', "", null],
         ];
-        const expected = await viaPg.query(TYPED, params);
+        const expected = await pgPath.query(TYPED, params);
         const got = await lean.query(TYPED, params);
         assert.deepEqual(got.rows, expected.rows);
         assert.equal(got.rowCount, 1);
@@ -65,7 +70,7 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
       const big = "SELECT g, repeat(md5(g::text), $1::int) AS pad FROM generate_series(1, 40) g ORDER BY g";
       const bigParams = [3000];
       const wide = await lean.query<{ g: number; pad: string }>(big, bigParams);
-      assert.deepEqual(wide.rows, (await viaPg.query(big, bigParams)).rows);
+      assert.deepEqual(wide.rows, (await pgPath.query(big, bigParams)).rows);
       const huge = await lean.query<{ n: number }>(
         "SELECT length(repeat('x', 400000)) AS n, repeat('y', 400000) AS s",
       );

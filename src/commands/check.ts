@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { CommandModule } from "yargs";
 import { clientConfig, dialectOf, findPassword } from "../db/connect.js";
-import { PgSession } from "../db/session.js";
+import { PgSession, viaPg } from "../db/session.js";
 import { RunFailure, UsageError } from "../errors.js";
 import { loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
 import { probeServer } from "../db/connect.js";
@@ -26,7 +26,9 @@ export const checkCommand: CommandModule<object, { workload: string; uri?: strin
     await client.connect();
     try {
       const dialect = dialectOf((await client.query<{ v: string }>("SELECT version() AS v")).rows[0].v);
-      const result = await workload.check(new PgSession(client, dialect, "extended", { onRetry: () => {} }));
+      const result = await workload.check(
+        new PgSession(viaPg(client), dialect, "extended", { onRetry: () => {} }),
+      );
       if (!result.ok) throw new RunFailure(`${workload.name} check FAILED: ${result.message}`);
       console.log(`${workload.name} check ok: ${result.message}`);
     } finally {

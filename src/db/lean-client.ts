@@ -8,7 +8,7 @@ export type LeanQuery = string | { text: string; values?: unknown[]; name?: stri
 
 export interface LeanResult {
   rows: Record<string, unknown>[];
-  rowCount: number | null;
+  rowCount: number;
 }
 
 /** ErrorResponse field codes → the properties pg's DatabaseError carries. */
@@ -38,7 +38,7 @@ class LazyResult implements LeanResult {
   constructor(
     private readonly description: Buffer | undefined,
     private readonly raw: Buffer[],
-    readonly rowCount: number | null,
+    readonly rowCount: number,
   ) {}
 
   get rows(): Record<string, unknown>[] {
@@ -48,8 +48,8 @@ class LazyResult implements LeanResult {
 
 const NO_ROWS: Buffer[] = [];
 
-/** The row count at the end of a CommandComplete tag ("SELECT 1", "INSERT 0 1"), read off the bytes. */
-function tagCount(buf: Buffer, from: number, end: number): number | null {
+/** The row count at the end of a CommandComplete tag ("SELECT 1", "INSERT 0 1"), read off the bytes (0 if none). */
+function tagCount(buf: Buffer, from: number, end: number): number {
   // The tag ends in a NUL at end - 1; digits run back from there.
   let i = end - 1;
   let n = 0;
@@ -59,7 +59,7 @@ function tagCount(buf: Buffer, from: number, end: number): number | null {
     scale *= 10;
     i--;
   }
-  return scale > 1 && buf[i - 1] === 0x20 ? n : null;
+  return scale > 1 && buf[i - 1] === 0x20 ? n : 0;
 }
 
 /** RowDescription → column names and text parsers; then each DataRow → an object, as pg would make it. */
@@ -107,22 +107,25 @@ function databaseError(body: Buffer, length: number): DatabaseError {
   return err;
 }
 
-interface Pending {
-  resolve(r: LeanResult | LeanResult[]): void;
-  reject(e: Error): void;
-  results: LazyResult[];
-  description: Buffer | undefined;
-  rows: Buffer[];
-  error: Error | undefined;
-  /** A named statement whose Parse went out with this query: known to the server once ParseComplete comes. */
-  parsing: string | undefined;
+/** A simple-protocol Query message: 'Q', length, the text, NUL (what pg-protocol's serializer makes, in one step). */
+function simpleQuery(text: string): Buffer {
+  const n = Buffer.byteLength(text);
+  const buf = Buffer.allocUnsafe(n + 6);
+  buf[0] = 0x51;
+  buf.writeUInt32BE(n + 5, 1);
+  buf.write(text, 5);
+  buf[n + 5] = 0;
+  return buf;
 }
+
+const EMPTY = new LazyResult(undefined, NO_ROWS, 0);
 
 /**
  * The benchmark's query path: on a connection pg has opened (startup, authentication, TLS), runs one query at
  * a time straight on the socket — one write per query, whole messages framed from the reads, rows left as
  * bytes until a workload reads them. pg's per-query machinery (query objects, events per message, eager row
  * parsing) is what a load generator's hot loop cannot afford; its serializer and type parsers are reused.
+ * A query resolves to its last statement's result (as psql shows a multi-statement string).
  */
 export class LeanClient {
   private readonly socket: Socket;
@@ -130,9 +133,17 @@ export class LeanClient {
   private partial: Buffer[] = [];
   private partialLength = 0;
   private needed = 0;
-  private pending: Pending | undefined;
   private closedError: Error | undefined;
   private readonly prepared = new Set<string>();
+  /** The query in flight (one at a time), kept in fields rather than an object per query. */
+  private resolve: ((r: LeanResult) => void) | undefined;
+  private reject: ((e: Error) => void) | undefined;
+  private result: LazyResult = EMPTY;
+  private description: Buffer | undefined;
+  private rows: Buffer[] = NO_ROWS;
+  private error: Error | undefined;
+  /** A named statement whose Parse went out with this query: known to the server once ParseComplete comes. */
+  private parsing: string | undefined;
 
   constructor(private readonly client: pg.Client) {
     const connection = (client as unknown as { connection: { stream: Socket } }).connection;
@@ -146,29 +157,40 @@ export class LeanClient {
 
   private fail(err: Error): void {
     this.closedError ??= err;
-    const p = this.pending;
-    this.pending = undefined;
+    const reject = this.reject;
     // A server that says why before it hangs up (57P01 admin shutdown, …): that is the error to report.
-    p?.reject(p.error ?? err);
+    const reason = this.error ?? err;
+    this.settle();
+    reject?.(reason);
   }
 
-  query(q: LeanQuery): Promise<LeanResult | LeanResult[]> {
+  /** Ends the query in flight: no query is pending afterwards. */
+  private settle(): void {
+    this.resolve = undefined;
+    this.reject = undefined;
+    this.result = EMPTY;
+    this.description = undefined;
+    this.rows = NO_ROWS;
+    this.error = undefined;
+    this.parsing = undefined;
+  }
+
+  query(q: LeanQuery): Promise<LeanResult> {
     if (!this.closedError && (this.socket.destroyed || !this.socket.writable)) {
       this.closedError = new Error("Connection terminated unexpectedly");
     }
     if (this.closedError) return Promise.reject(new Error("Client was closed: " + this.closedError.message));
-    if (this.pending) return Promise.reject(new Error("LeanClient: one query at a time"));
+    if (this.resolve) return Promise.reject(new Error("LeanClient: one query at a time"));
     let message: Buffer;
-    let parsing: string | undefined;
-    if (typeof q === "string") message = serialize.query(q);
+    if (typeof q === "string") message = simpleQuery(q);
     else if (q.values === undefined && q.name === undefined && q.queryMode !== "extended")
-      message = serialize.query(q.text);
+      message = simpleQuery(q.text);
     else {
       const parts: Buffer[] = [];
       const statement = q.name ?? "";
       if (!q.name || !this.prepared.has(q.name)) {
         parts.push(serialize.parse({ name: statement, text: q.text }));
-        parsing = q.name;
+        this.parsing = q.name;
       }
       parts.push(
         serialize.bind({ statement, values: q.values ?? [], valueMapper: paramText }),
@@ -179,15 +201,8 @@ export class LeanClient {
       message = Buffer.concat(parts);
     }
     return new Promise((resolve, reject) => {
-      this.pending = {
-        resolve,
-        reject,
-        results: [],
-        description: undefined,
-        rows: NO_ROWS,
-        error: undefined,
-        parsing,
-      };
+      this.resolve = resolve;
+      this.reject = reject;
       this.socket.write(message);
     });
   }
@@ -219,25 +234,25 @@ export class LeanClient {
 
   /** One backend message: its type, and its body as buf[from, end) (sliced only when it is kept). */
   private onMessage(buf: Buffer, type: number, from: number, end: number): void {
-    const p = this.pending;
+    const pending = this.resolve !== undefined;
     switch (type) {
       case 0x54: // T RowDescription
-        if (p) p.description = buf.subarray(from, end);
+        if (pending) this.description = buf.subarray(from, end);
         break;
       case 0x44: // D DataRow
-        if (p) (p.rows === NO_ROWS ? (p.rows = []) : p.rows).push(buf.subarray(from, end));
+        if (pending) (this.rows === NO_ROWS ? (this.rows = []) : this.rows).push(buf.subarray(from, end));
         break;
-      case 0x43: // C CommandComplete
-        if (!p) break;
-        p.results.push(new LazyResult(p.description, p.rows, tagCount(buf, from, end)));
-        p.description = undefined;
-        p.rows = NO_ROWS;
+      case 0x43: // C CommandComplete: a statement's result (the last one is the query's)
+        if (!pending) break;
+        this.result = new LazyResult(this.description, this.rows, tagCount(buf, from, end));
+        this.description = undefined;
+        this.rows = NO_ROWS;
         break;
       case 0x49: // I EmptyQueryResponse
-        p?.results.push(new LazyResult(undefined, NO_ROWS, null));
+        if (pending) this.result = EMPTY;
         break;
       case 0x45: // E ErrorResponse
-        if (p) p.error ??= databaseError(buf.subarray(from, end), end - from + 4);
+        if (pending) this.error ??= databaseError(buf.subarray(from, end), end - from + 4);
         // Outside a query (a FATAL before the server hangs up: 57P01 admin shutdown, …): pg reports such an
         // error on the client, so the reason is not lost to a bare "connection terminated".
         else if (this.client.listenerCount("error") > 0) {
@@ -245,14 +260,14 @@ export class LeanClient {
         }
         break;
       case 0x31: // 1 ParseComplete
-        if (p?.parsing) this.prepared.add(p.parsing);
+        if (this.parsing) this.prepared.add(this.parsing);
         break;
       case 0x5a: {
         // Z ReadyForQuery: the query is over.
-        this.pending = undefined;
-        if (!p) break;
-        if (p.error) p.reject(p.error);
-        else p.resolve(p.results.length === 1 ? p.results[0] : p.results);
+        const { resolve, reject, result, error } = this;
+        this.settle();
+        if (error) reject?.(error);
+        else resolve?.(result);
         break;
       }
       case 0x47: // G CopyInResponse

@@ -56,6 +56,8 @@ function isNumbers(values: unknown[]): boolean {
 }
 
 function literal(value: unknown): string {
+  // A number needs no escaping: '42' is what pg's escapeLiteral would make of it.
+  if (typeof value === "number") return `'${value}'`;
   const v = paramText(value);
   if (v === null) return "NULL";
   return pg.escapeLiteral(Buffer.isBuffer(v) ? `\\x${v.toString("hex")}` : v);

@@ -1,3 +1,4 @@
+import type pg from "pg";
 import type { Dialect, QueryResult, Session } from "../api.js";
 import { AmbiguousCommitError, classifyError, isRetryable } from "./errors.js";
 import { queryConfig, type QueryMode } from "./query-mode.js";
@@ -19,14 +20,33 @@ export interface SessionHooks {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** What a session runs its statements on: a pg client, or the benchmark's lean path on a pg connection. */
+/**
+ * What a session runs its statements on: the benchmark's lean path on a pg connection, or a pg client
+ * (`viaPg`). One result per call: for several statements in one simple-protocol string, the last one's.
+ */
 export interface Queryable {
-  query(
-    config: string | { text: string; values?: unknown[]; name?: string },
-  ): Promise<
-    { rows: unknown[]; rowCount: number | null } | Array<{ rows: unknown[]; rowCount: number | null }>
-  >;
+  query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<QueryResult>;
 }
+
+type PgResult = { rows: unknown[]; rowCount: number | null };
+
+/** The last result, as psql shows it; pg gives an array when one string held several statements. */
+function lastResult(out: PgResult | PgResult[]): QueryResult {
+  const res = Array.isArray(out) ? out[out.length - 1] : out;
+  return res
+    ? { rows: res.rows as QueryResult["rows"], rowCount: res.rowCount ?? 0 }
+    : { rows: [], rowCount: 0 };
+}
+
+/** A pg client as a Queryable: pg's own query path (`--driver pg`, `check`). */
+export function viaPg(client: pg.Client): Queryable {
+  return {
+    query: (config) =>
+      (client.query(config as pg.QueryConfig) as Promise<PgResult | PgResult[]>).then(lastResult),
+  };
+}
+
+const NO_PARAMS: unknown[] = [];
 
 /** The Session a workload is handed: one connection, a query mode, and the harness's transaction helper. */
 export class PgSession implements Session {
@@ -40,19 +60,9 @@ export class PgSession implements Session {
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {}
 
-  async query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> {
-    const out = await this.client.query(queryConfig(this.mode, sql, params));
-    // Several statements in one simple-protocol string: the last one's result, as psql shows it.
-    const res = Array.isArray(out) ? out[out.length - 1] : out;
-    if (!res) return { rows: [], rowCount: 0 };
-    const rowCount = res.rowCount ?? 0;
-    // Rows are made only if the workload reads them (the lean path parses them on demand).
-    return {
-      get rows() {
-        return res.rows as R[];
-      },
-      rowCount,
-    };
+  /** Not async: the Queryable's own promise goes back to the workload (one promise per statement). */
+  query<R = Record<string, unknown>>(sql: string, params: unknown[] = NO_PARAMS): Promise<QueryResult<R>> {
+    return this.client.query(queryConfig(this.mode, sql, params)) as Promise<QueryResult<R>>;
   }
 
   sleep(ms: number): Promise<void> {

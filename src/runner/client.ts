@@ -5,7 +5,7 @@ import { classifyError, type ClassifiedError } from "../db/errors.js";
 import type { Driver } from "../db/driver.js";
 import { LeanClient } from "../db/lean-client.js";
 import type { QueryMode } from "../db/query-mode.js";
-import { PgSession } from "../db/session.js";
+import { PgSession, viaPg } from "../db/session.js";
 import type { IntervalRecorder } from "../metrics/recorder.js";
 import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
 
@@ -22,6 +22,8 @@ export interface ClientOptions {
   ctx: ClientContext;
   /** Seconds since the common start (negative before it). */
   clock(): number;
+  /** The same, for a performance.now() reading already taken. */
+  since(ms: number): number;
 }
 
 /**
@@ -118,7 +120,7 @@ export class BenchClient {
     this.rec.latency(CONNECT, (performance.now() - t) * 1000);
     this.failures = 0;
     this.client = client;
-    const queryable = this.opts.driver === "pg" ? client : new LeanClient(client);
+    const queryable = this.opts.driver === "pg" ? viaPg(client) : new LeanClient(client);
     this.session = new PgSession(queryable, this.opts.dialect, this.opts.queryMode, {
       onRetry: () => this.rec.retry(this.currentOp),
     });
@@ -156,80 +158,84 @@ export class BenchClient {
   /**
    * Runs one cycle. `intended` (performance.now() ms) is the open-loop intended start: the cycle's latency
    * runs from it, so time spent waiting for this client is counted; its service time is kept too.
+   * One async function on the hot path (connecting, when needed, is another).
    */
   async cycle(intended?: number): Promise<void> {
-    this.rec.cycleStarted(this.opts.clock());
+    const begin = performance.now();
+    const rec = this.rec;
+    rec.cycleStarted(this.opts.since(begin));
+    if (intended !== undefined) rec.latency(LAG, (begin - intended) * 1000);
     let ok = false;
     try {
-      ok = await this.runCycle(intended);
+      if (!this.session && !(await this.reconnect())) return;
+      this.cycleFrom = intended ?? begin;
+      const session = this.session!;
+      const start = this.opts.connectPerTxn ? begin : performance.now();
+      let end = start;
+      for (const op of this.opts.workload.cycle(this.opts.ctx)) {
+        if ("skip" in op) {
+          rec.skip(op.name);
+          continue;
+        }
+        this.currentOp = op.name;
+        this.inOp = true;
+        const t = performance.now();
+        try {
+          await op.run(session);
+        } catch (err) {
+          this.opFailed(op.name, err);
+          return;
+        } finally {
+          this.inOp = false;
+        }
+        end = performance.now();
+        rec.latency(op.name, (end - t) * 1000);
+      }
+      // A cycle whose ops were all skipped ends now, not at its start.
+      if (end === start) end = performance.now();
+      rec.latency(CYCLE, (end - (intended ?? start)) * 1000);
+      if (intended !== undefined) rec.serviceTime(CYCLE, (end - start) * 1000);
+      ok = true;
     } finally {
+      this.cycleFrom = undefined;
+      if (this.opts.connectPerTxn) this.drop();
       // One clock reading for both kinds of availability bookkeeping: the client's outage, the worker's stalls.
       const now = this.opts.clock();
       if (ok) this.ok(now);
-      this.rec.cycleEnded(now, ok);
+      rec.cycleEnded(now, ok);
     }
   }
 
-  /** The cycle itself; true when it succeeded. */
-  private async runCycle(intended?: number): Promise<boolean> {
-    const begin = performance.now();
-    if (intended !== undefined) this.rec.latency(LAG, (begin - intended) * 1000);
-    if (!this.session) {
-      const wasConnected = this.connected;
-      const failure = await this.connect();
-      if (failure) {
-        // The cycle could not run: a failed cycle, so that error rates see it (and an open-loop start is not lost).
-        this.rec.error(CYCLE, failure, false);
-        return false;
-      }
-      if (wasConnected && !this.opts.connectPerTxn) this.rec.reconnect();
-      if (!this.setupDone) {
-        try {
-          await this.setup();
-        } catch (err) {
-          const e = classifyError(err);
-          this.rec.error(CYCLE, e);
-          this.failed(e);
-          this.drop();
-          return false;
-        }
-      }
+  /** A failed op: counted for the op and the cycle, and the connection dropped when it is broken. */
+  private opFailed(name: string, err: unknown): void {
+    const e = classifyError(err);
+    this.rec.error(name, e);
+    this.rec.error(CYCLE, e, false);
+    this.failed(e);
+    if (e.broken) this.drop();
+  }
+
+  /** Before a cycle, with no connection: connects (and runs the setup once); false when the cycle cannot run. */
+  private async reconnect(): Promise<boolean> {
+    const wasConnected = this.connected;
+    const failure = await this.connect();
+    if (failure) {
+      // The cycle could not run: a failed cycle, so that error rates see it (and an open-loop start is not lost).
+      this.rec.error(CYCLE, failure, false);
+      return false;
     }
-    this.cycleFrom = intended ?? begin;
-    const session = this.session!;
-    const start = this.opts.connectPerTxn ? begin : performance.now();
-    let failed = false;
-    for (const op of this.opts.workload.cycle(this.opts.ctx)) {
-      if ("skip" in op) {
-        this.rec.skip(op.name);
-        continue;
-      }
-      this.currentOp = op.name;
-      const t = performance.now();
-      this.inOp = true;
-      try {
-        await op.run(session);
-        this.rec.latency(op.name, (performance.now() - t) * 1000);
-      } catch (err) {
-        const e = classifyError(err);
-        this.rec.error(op.name, e);
-        this.rec.error(CYCLE, e, false);
-        this.failed(e);
-        if (e.broken) this.drop();
-        failed = true;
-        break;
-      } finally {
-        this.inOp = false;
-      }
+    if (wasConnected && !this.opts.connectPerTxn) this.rec.reconnect();
+    if (this.setupDone) return true;
+    try {
+      await this.setup();
+      return true;
+    } catch (err) {
+      const e = classifyError(err);
+      this.rec.error(CYCLE, e);
+      this.failed(e);
+      this.drop();
+      return false;
     }
-    const end = performance.now();
-    this.cycleFrom = undefined;
-    if (!failed) {
-      this.rec.latency(CYCLE, (end - (intended ?? start)) * 1000);
-      if (intended !== undefined) this.rec.serviceTime(CYCLE, (end - start) * 1000);
-    }
-    if (this.opts.connectPerTxn) this.drop();
-    return !failed;
   }
 
   async close(): Promise<void> {

@@ -88,7 +88,8 @@ class Worker {
           driver: this.plan.driver ?? "lean",
           workload: this.workload,
           ctx: makeContext(this.plan, this.server, id, this.assignment.index),
-          clock: () => (this.t0 === 0 ? 0 : (performance.now() - this.t0) / 1000),
+          clock: () => this.since(performance.now()),
+          since: (ms) => this.since(ms),
         },
         this.connectRec,
       );
@@ -117,6 +118,11 @@ class Worker {
       connect: snap.ops[CONNECT] ?? { count: 0, errors: {}, sqlstates: {}, skipped: 0, retries: 0 },
       samples: snap.samples,
     };
+  }
+
+  /** Seconds from the common start to a performance.now() reading (0 before the start is known). */
+  private since(ms: number): number {
+    return this.t0 === 0 ? 0 : (ms - this.t0) / 1000;
   }
 
   private elapsed(): number {
