@@ -42,15 +42,16 @@ export default defineWorkload({
   cycle(ctx) {
     const scale = ctx.state.scale as number;
     const aid = ctx.randomInt(1, 100_000 * scale);
-    const bid = ctx.randomInt(1, scale);
-    const tid = ctx.randomInt(1, 10 * scale);
-    const delta = ctx.randomInt(-5000, 5000);
     const script = ctx.knobs.script;
     if (script === "select-only") {
       return [
         { name: script, run: (s) => s.query("SELECT abalance FROM pgbench_accounts WHERE aid = $1", [aid]) },
       ];
     }
+    // As pgbench's scripts: the select-only one draws only the account.
+    const bid = ctx.randomInt(1, scale);
+    const tid = ctx.randomInt(1, 10 * scale);
+    const delta = ctx.randomInt(-5000, 5000);
     const full = script === "tpcb-like";
     return [{ name: script, run: (s) => s.transaction((tx) => tpcbLike(tx, aid, tid, bid, delta, full)) }];
   },

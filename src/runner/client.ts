@@ -166,12 +166,15 @@ export class BenchClient {
     rec.cycleStarted(this.opts.since(begin));
     if (intended !== undefined) rec.latency(LAG, (begin - intended) * 1000);
     let ok = false;
+    let end = begin;
     try {
-      if (!this.session && !(await this.reconnect())) return;
+      // A reconnect is not part of the cycle's time (unless every cycle connects: --connect-per-txn).
+      const reconnected = !this.session;
+      if (reconnected && !(await this.reconnect())) return;
       this.cycleFrom = intended ?? begin;
       const session = this.session!;
-      const start = this.opts.connectPerTxn ? begin : performance.now();
-      let end = start;
+      const start = reconnected && !this.opts.connectPerTxn ? performance.now() : begin;
+      end = start;
       for (const op of this.opts.workload.cycle(this.opts.ctx)) {
         if ("skip" in op) {
           rec.skip(op.name);
@@ -199,8 +202,9 @@ export class BenchClient {
     } finally {
       this.cycleFrom = undefined;
       if (this.opts.connectPerTxn) this.drop();
-      // One clock reading for both kinds of availability bookkeeping: the client's outage, the worker's stalls.
-      const now = this.opts.clock();
+      // One clock reading for both kinds of availability bookkeeping: the client's outage, the worker's stalls
+      // (the cycle's end when it ran to completion).
+      const now = ok ? this.opts.since(end) : this.opts.clock();
       if (ok) this.ok(now);
       rec.cycleEnded(now, ok);
     }
