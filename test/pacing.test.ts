@@ -27,6 +27,37 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
     }
   });
 
+  it("clients taking slots as they free up (more waits than the thread looks ahead) all start, none early", async () => {
+    const stop = new AbortController();
+    const alarm = new Alarm(stop.signal, failOnThreadError);
+    try {
+      const t0 = performance.now() + 20;
+      const pacer = new Pacer(t0, 5000, "uniform");
+      const deadline = t0 + 400;
+      let early = 0;
+      let started = 0;
+      // 64 clients, each waiting for its next slot, then "running" for a random 0–1 ms.
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          for (let at = pacer.take(deadline); at !== undefined; at = pacer.take(deadline)) {
+            assert.equal(await alarm.until(at), true);
+            if (performance.now() < at) early++;
+            started++;
+            await new Promise((r) => setTimeout(r, Math.random() < 0.5 ? 0 : 1));
+          }
+        }),
+      );
+      assert.equal(early, 0);
+      const count = new Pacer(t0, 5000, "uniform");
+      let slots = 0;
+      while (count.take(deadline) !== undefined) slots++;
+      assert.ok(slots >= 1999, `${slots} slots`); // every 0.2 ms for 400 ms
+      assert.equal(started, slots);
+    } finally {
+      stop.abort();
+    }
+  });
+
   it("a stop releases every pending wait with false, and later ones at once", async () => {
     const stop = new AbortController();
     const alarm = new Alarm(stop.signal, failOnThreadError);
