@@ -131,7 +131,8 @@ function simpleQuery(text: string): Buffer {
   return buf;
 }
 
-const EMPTY = new LazyResult(undefined, 0, NO_ROWS, 0);
+/** No statement result (yet): a marker, never handed out (a workload may keep and change what it gets). */
+const NONE = new LazyResult(undefined, 0, NO_ROWS, 0);
 
 /**
  * The benchmark's query path: on a connection pg has opened (startup, authentication, TLS), runs one query at
@@ -151,7 +152,7 @@ export class LeanClient {
   /** The query in flight (one at a time), kept in fields rather than an object per query. */
   private resolve: ((r: LeanResult) => void) | undefined;
   private reject: ((e: Error) => void) | undefined;
-  private result: LazyResult = EMPTY;
+  private result: LazyResult = NONE;
   private descChunk: Buffer | undefined;
   private descAt = 0;
   private rows: RawRows = NO_ROWS;
@@ -182,7 +183,7 @@ export class LeanClient {
   private settle(): void {
     this.resolve = undefined;
     this.reject = undefined;
-    this.result = EMPTY;
+    this.result = NONE;
     this.descChunk = undefined;
     this.rows = NO_ROWS;
     this.error = undefined;
@@ -266,7 +267,7 @@ export class LeanClient {
         this.rows = NO_ROWS;
         break;
       case 0x49: // I EmptyQueryResponse
-        if (pending) this.result = EMPTY;
+        if (pending) this.result = NONE;
         break;
       case 0x45: // E ErrorResponse
         if (pending) this.error ??= databaseError(buf.subarray(from, end), end - from + 4);
@@ -284,7 +285,7 @@ export class LeanClient {
         const { resolve, reject, result, error } = this;
         this.settle();
         if (error) reject?.(error);
-        else resolve?.(result);
+        else resolve?.(result === NONE ? new LazyResult(undefined, 0, NO_ROWS, 0) : result);
         break;
       }
       case 0x47: // G CopyInResponse
