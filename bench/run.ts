@@ -19,6 +19,8 @@ import { stackDown, stackUp } from "../src/stack/stack.js";
 import { assertPortFree, pgProgram } from "../src/stack/system.js";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+/** The checkout (bench/run.ts runs from dist/bench). */
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : "BENCHMARKS.md";
@@ -102,6 +104,18 @@ async function freeBase(): Promise<number> {
   }
 }
 
+/** The commit measured (with "+changes" when the tree differs from it), or "unknown" outside a git checkout. */
+function commit(): string {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
+    return git("rev-parse", "--short", "HEAD") + (dirty ? "+changes" : "");
+  } catch {
+    return "unknown";
+  }
+}
+
 /** The q-quantile of sorted values (NaN when there are none). */
 function quantile(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
@@ -166,7 +180,7 @@ async function main(): Promise<void> {
     say(`# dcpbench benchmarks${quick ? " (quick, tiny sizes: not for reading)" : ""}`);
     say();
     say(
-      `Written by \`npm run bench${quick ? " -- --quick" : ""}\` (bench/run.ts) on ${started.toISOString()}.`,
+      `Written by \`npm run bench${quick ? " -- --quick" : ""}\` (bench/run.ts) on ${started.toISOString()}, at commit ${commit()}.`,
     );
     say();
     say("## The machine");
