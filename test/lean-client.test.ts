@@ -116,6 +116,13 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
     first.rows.push(1);
     const second = await session.query("");
     assert.deepEqual([second.rows, second.rowCount], [[], 0]);
+    // Logged or saved, a result is its rows and row count.
+    assert.deepEqual(JSON.parse(JSON.stringify(r)), { rows: [{ b: 2, c: 3 }], rowCount: 1 });
+    // A value that cannot be sent is a rejected promise, not a throw (as when query was an async function).
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const sent = session.query("SELECT $1::text AS t", [circular]);
+    await assert.rejects(sent, /circular/i);
   });
 
   it("a server that hangs up on an idle connection says why on the client (as pg does)", async () => {

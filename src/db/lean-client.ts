@@ -52,6 +52,11 @@ class LazyResult implements LeanResult {
   get rows(): Record<string, unknown>[] {
     return (this.parsed ??= this.descChunk ? parseRows(this.descChunk, this.descAt, this.raw) : []);
   }
+
+  /** Logged or saved, a result is its rows and row count (not the bytes it keeps them in). */
+  toJSON(): LeanResult {
+    return { rows: this.rows, rowCount: this.rowCount };
+  }
 }
 
 const NO_ROWS: RawRows = [];
@@ -197,6 +202,7 @@ export class LeanClient {
     if (this.closedError) return Promise.reject(new Error("Client was closed: " + this.closedError.message));
     if (this.resolve) return Promise.reject(new Error("LeanClient: one query at a time"));
     let message: Buffer;
+    let parsing: string | undefined;
     if (typeof q === "string") message = simpleQuery(q);
     else if (q.values === undefined && q.name === undefined && q.queryMode !== "extended")
       message = simpleQuery(q.text);
@@ -205,7 +211,7 @@ export class LeanClient {
       const statement = q.name ?? "";
       if (!q.name || !this.prepared.has(q.name)) {
         parts.push(serialize.parse({ name: statement, text: q.text }));
-        this.parsing = q.name;
+        parsing = q.name;
       }
       parts.push(
         serialize.bind({ statement, values: q.values ?? [], valueMapper: paramText }),
@@ -215,6 +221,8 @@ export class LeanClient {
       );
       message = Buffer.concat(parts);
     }
+    // Only once the message is built (building it can throw): this query's Parse, if it has one.
+    this.parsing = parsing;
     return new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;

@@ -62,7 +62,12 @@ export class PgSession implements Session {
 
   /** Not async: the Queryable's own promise goes back to the workload (one promise per statement). */
   query<R = Record<string, unknown>>(sql: string, params: unknown[] = NO_PARAMS): Promise<QueryResult<R>> {
-    return this.client.query(queryConfig(this.mode, sql, params)) as Promise<QueryResult<R>>;
+    try {
+      return this.client.query(queryConfig(this.mode, sql, params)) as Promise<QueryResult<R>>;
+    } catch (err) {
+      // A value that cannot be sent (say, a circular object): a rejection, as from an async function.
+      return Promise.reject(err as Error);
+    }
   }
 
   sleep(ms: number): Promise<void> {

@@ -13,6 +13,21 @@ import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
  * the 2-core bench machine: select-only ceiling ≈ +15% throughput, −20% worker CPU per transaction.
  */
 const WORKER_NODE_FLAGS = ["--single-threaded-gc"];
+
+/**
+ * The runner's Node flags, less code it was handed to evaluate (`node -e` / `-p`: fork leaves that out of
+ * process.execArgv itself only when execArgv is not given), plus the workers' own flags.
+ */
+export function workerExecArgv(parent: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < parent.length; i++) {
+    const a = parent[i];
+    if (["-e", "--eval", "-p", "--print"].includes(a))
+      i++; // and its code
+    else if (!/^--(eval|print)=/.test(a)) out.push(a);
+  }
+  return [...out, ...WORKER_NODE_FLAGS];
+}
 const WORKER_PATH = fileURLToPath(new URL("./worker.js", import.meta.url));
 /** Time between "start" and the common t0, so that every worker begins together. */
 const START_DELAY_MS = 200;
@@ -193,7 +208,7 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
     // Only the IPC channel carries the plan: nothing on argv, so no password in /proc/<pid>/cmdline.
     const proc = fork(WORKER_PATH, [], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: [...process.execArgv, ...WORKER_NODE_FLAGS],
+      execArgv: workerExecArgv(),
     });
     const state: WorkerState = {
       proc,
