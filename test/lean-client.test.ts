@@ -151,9 +151,12 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
     const lean = new LeanClient(client);
     const session = new PgSession(lean, "postgres", "simple", noHooks);
     const pid = (await session.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
-    const inFlight = session.query("SELECT pg_sleep(5)");
+    // The killer connects first, and the query would outlast a slow machine: only the kill can end it.
     const admin = await stack.client(stack.status.uris.direct);
-    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    const inFlight = session.query("SELECT pg_sleep(60)");
+    assert.deepEqual((await admin.query("SELECT pg_terminate_backend($1) AS ok", [pid])).rows, [
+      { ok: true },
+    ]);
     const err = await inFlight.then(
       () => assert.fail("the query should have failed"),
       (e: unknown) => e,
