@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Aggregator } from "../src/metrics/aggregate.js";
-import { newHistogram, record, stats } from "../src/metrics/histogram.js";
+import {
+  addCounts,
+  countsOf,
+  encode,
+  HIGHEST_US,
+  newHistogram,
+  record,
+  stats,
+} from "../src/metrics/histogram.js";
 import { IntervalRecorder } from "../src/metrics/recorder.js";
 import { CYCLE } from "../src/metrics/snapshot.js";
 import { StallTracker } from "../src/metrics/stalls.js";
@@ -44,6 +52,24 @@ describe("metrics: exact merge", () => {
     }
     // And the rate uses the measured window: 100,000 in 5 s.
     assert.equal(merged.rate, 20_000);
+  });
+
+  it("a histogram's counts (what a worker sends) rebuild it exactly, extremes included", () => {
+    const rand = lcg(7);
+    const h = newHistogram();
+    for (let i = 0; i < 50_000; i++) record(h, rand() < 0.001 ? rand() * 1e9 : 100 + rand() * 5000);
+    record(h, 1);
+    record(h, HIGHEST_US);
+    const counts = countsOf(h);
+    // Only non-zero buckets travel, as [index, count] pairs.
+    assert.ok(counts.length > 0 && counts.length < 2 * 23_552);
+    for (let k = 1; k < counts.length; k += 2) assert.ok(counts[k] > 0);
+    const rebuilt = addCounts(newHistogram(), counts);
+    assert.deepEqual(stats(rebuilt), stats(h));
+    assert.equal(encode(rebuilt), encode(h));
+    // Twice is the sum; nothing is an empty list.
+    assert.equal(addCounts(rebuilt, counts).totalCount, 2 * h.totalCount);
+    assert.deepEqual(countsOf(newHistogram()), []);
   });
 
   it("keeps ramp intervals in the timeline but out of the summary", () => {

@@ -1,13 +1,5 @@
 import { ERROR_CLASSES, type ErrorClass } from "../db/errors.js";
-import {
-  decode,
-  encode,
-  mergeInto,
-  newHistogram,
-  stats,
-  type Histogram,
-  type LatencyStats,
-} from "./histogram.js";
+import { addCounts, encode, newHistogram, stats, type Histogram, type LatencyStats } from "./histogram.js";
 import { CYCLE, type ErrorSample, type OpSnapshot, type Outage, type Snapshot } from "./snapshot.js";
 import { StallTracker } from "./stalls.js";
 
@@ -73,9 +65,9 @@ class Totals {
   retries = 0;
   ambiguous = 0;
 
-  add(s: OpSnapshot, hist: Histogram | undefined): void {
-    if (hist) this.hist.add(hist);
-    if (s.service) mergeInto((this.service ??= newHistogram()), [s.service]);
+  add(s: OpSnapshot): void {
+    if (s.hist) addCounts(this.hist, s.hist);
+    if (s.service) addCounts((this.service ??= newHistogram()), s.service);
     this.count += s.count;
     for (const c of ERROR_CLASSES) this.errors[c] += s.errors[c] ?? 0;
     for (const [k, v] of Object.entries(s.sqlstates)) this.sqlstates[k] = (this.sqlstates[k] ?? 0) + v;
@@ -125,6 +117,8 @@ export class Aggregator {
   /** Every worker's stalls, for the system-wide ones. */
   readonly stalls = new StallTracker();
   private readonly samples = new Map<string, CountedSample>();
+  /** Each op's interval histogram, reset and reused (a new one is 94 KB: garbage every interval). */
+  private readonly scratch = new Map<string, Histogram>();
   reconnects = 0;
   missed = 0;
   abandoned = 0;
@@ -139,12 +133,12 @@ export class Aggregator {
       const parts = snaps.map((s) => s.ops[name]).filter((p): p is OpSnapshot => p !== undefined);
       let tot = this.totals.get(name);
       if (!ramp && !tot) this.totals.set(name, (tot = new Totals()));
-      const hist = newHistogram();
+      let hist = this.scratch.get(name);
+      if (hist) hist.reset();
+      else this.scratch.set(name, (hist = newHistogram()));
       for (const p of parts) {
-        const h = p.hist ? decode(p.hist) : undefined;
-        if (h) hist.add(h);
-        if (!ramp) tot?.add(p, h);
-        h?.destroy();
+        if (p.hist) addCounts(hist, p.hist);
+        if (!ramp) tot?.add(p);
       }
       const st = stats(hist);
       entry.ops[name] = {
@@ -159,7 +153,6 @@ export class Aggregator {
         max: st.max,
         histogram: st.count > 0 ? encode(hist) : undefined,
       };
-      hist.destroy();
     }
     for (const s of snaps) {
       entry.reconnects += s.reconnects;
@@ -178,9 +171,7 @@ export class Aggregator {
   addUntimed(name: string, snap: OpSnapshot): void {
     let tot = this.totals.get(name);
     if (!tot) this.totals.set(name, (tot = new Totals()));
-    const h = snap.hist ? decode(snap.hist) : undefined;
-    tot.add(snap, h);
-    h?.destroy();
+    tot.add(snap);
   }
 
   addSample(sample: ErrorSample): void {

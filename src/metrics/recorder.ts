@@ -1,5 +1,5 @@
 import type { ClassifiedError, ErrorClass } from "../db/errors.js";
-import { encode, newHistogram, record, type Histogram } from "./histogram.js";
+import { countsOf, newHistogram, record, type Histogram } from "./histogram.js";
 import {
   STALL_MIN_SEC,
   type ErrorSample,
@@ -33,8 +33,8 @@ class OpAccumulator {
   takeSnapshot(): OpSnapshot {
     const snap: OpSnapshot = {
       count: this.count,
-      hist: this.count > 0 && this.hist ? encode(this.hist) : undefined,
-      service: this.service && this.service.totalCount > 0 ? encode(this.service) : undefined,
+      hist: this.count > 0 && this.hist ? countsOf(this.hist) : undefined,
+      service: this.service && this.service.totalCount > 0 ? countsOf(this.service) : undefined,
       errors: this.errors,
       sqlstates: this.sqlstates,
       skipped: this.skipped,

@@ -1,13 +1,14 @@
 import type { ErrorClass } from "../db/errors.js";
+import type { Counts } from "./histogram.js";
 
-/** One op's numbers over one interval, as a worker sends them (histograms encoded and compressed). */
+/** One op's numbers over one interval, as a worker sends them (histograms as their non-zero buckets). */
 export interface OpSnapshot {
   /** Successful executions, each with one latency in `hist`. */
   count: number;
   /** Latency histogram (µs): for __cycle__ in open loop, from the intended start. */
-  hist?: string;
+  hist?: Counts;
   /** Service time histogram (µs, from the actual start): __cycle__ in open loop only. */
-  service?: string;
+  service?: Counts;
   errors: Partial<Record<ErrorClass, number>>;
   sqlstates: Record<string, number>;
   skipped: number;

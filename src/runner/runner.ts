@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { ServerInfo } from "../db/connect.js";
 import { RunFailure, UsageError } from "../errors.js";
 import { Aggregator, intervalErrors, type TimelineEntry } from "../metrics/aggregate.js";
+import { warmUp } from "../metrics/histogram.js";
 import { CONNECT, type Snapshot } from "../metrics/snapshot.js";
 import { splitEvenly, type RunPlan } from "../plan.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
@@ -280,6 +281,8 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
     send(state, { type: "init", plan, server, assignment });
   }
 
+  // While the workers connect: the first interval's merge is not cold (see warmUp).
+  warmUp();
   await allReady;
   const connected = states.reduce((n, s) => n + s.report.connected, 0);
   if (!stopping && (fatal || connected === 0)) {

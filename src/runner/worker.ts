@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import pLimit from "p-limit";
 import type { ClientContext, Workload } from "../api.js";
 import { clientConfig, findPassword, type ServerInfo } from "../db/connect.js";
+import { warmUp } from "../metrics/histogram.js";
 import { IntervalRecorder } from "../metrics/recorder.js";
 import { CONNECT } from "../metrics/snapshot.js";
 import type { RunPlan } from "../plan.js";
@@ -109,6 +110,7 @@ class Worker {
       ),
     );
     for (const c of this.clients) c.useRecorder(this.rec);
+    warmUp(); // the first interval's snapshot is not cold
     const connected = ok.filter(Boolean).length;
     const snap = this.connectRec.snapshot(0, 0, false);
     return {
