@@ -38,6 +38,7 @@ const S = quick
       paceSec: 3,
       agreeRate: 200,
       agreeSec: 3,
+      tailPairs: 1,
       tpcbScale: 1,
     }
   : {
@@ -51,6 +52,7 @@ const S = quick
       paceSec: 30,
       agreeRate: 2000,
       agreeSec: 30,
+      tailPairs: 3,
       tpcbScale: 10,
     };
 
@@ -147,7 +149,8 @@ async function main(): Promise<void> {
   let n = 0;
   const dcp = async (argv: string[]): Promise<{ r: ResultFile; t: Timed }> => {
     const out = join(outDir, String(++n));
-    const t = await timed(process.execPath, [CLI, ...argv, "--progress", "off", "--out", out], env);
+    // As the `dcpbench` bin runs: the file itself, so its first line's Node flags apply.
+    const t = await timed(CLI, [...argv, "--progress", "off", "--out", out], env);
     if (t.code !== 0) throw new Error(`dcpbench ${argv.join(" ")} exited ${t.code}: ${t.stderr}`);
     const file = readdirSync(out).find((f) => f.endsWith(".json"))!;
     return { r: JSON.parse(readFileSync(join(out, file), "utf8")) as ResultFile, t };
@@ -334,10 +337,20 @@ async function main(): Promise<void> {
     }
     say();
 
-    // 4. Pacing accuracy.
-    say(`## 4. Pacing: --rate ${S.paceRate} select-only, ${S.paceSec} s, 32 clients, direct`);
+    // 4. Pacing accuracy. Its tail is the machine's as much as ours (pgbench's own lag swings 2× from one
+    // run to the next here): dcpbench and pgbench alternate, and the medians are what to read.
+    say(
+      `## 4. Pacing: --rate ${S.paceRate} select-only, ${S.paceSec} s, 32 clients, direct, ${S.tailPairs} interleaved pair(s)`,
+    );
     say();
-    {
+    say(
+      `Each pair: \`dcpbench run tpcb --set script=select-only --rate ${S.paceRate} --conns 32 --workers 1 --duration ${S.paceSec}s\`, then \`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.paceSec} --log\` (its schedule lag, as an anchor for what this machine allows).`,
+    );
+    say();
+    say("| pair | achieved rate | missed | dcpbench lag p50 | **p99** | max | pgbench lag p50 | p99 | max |");
+    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    const pace = { off: [] as number[], p99: [] as number[], pgP99: [] as number[] };
+    for (let i = 1; i <= S.tailPairs; i++) {
       const { r } = await dcp(
         selectOnly([
           "--rate",
@@ -352,7 +365,6 @@ async function main(): Promise<void> {
       );
       const rate = r.summary.__cycle__.count / r.elapsedSec;
       const lag = r.summary.__lag__;
-      // pgbench's own schedule lag at the same rate and clients, as an anchor for what this machine allows.
       const pgLag = (
         await pgbenchLog([
           "-n",
@@ -370,23 +382,37 @@ async function main(): Promise<void> {
         .map((fields) => Number(fields[6]))
         .filter((v) => Number.isFinite(v))
         .sort((a, b) => a - b);
+      const pg = (q: number) => quantile(pgLag, q) / 1000;
+      const off = ((rate - S.paceRate) / S.paceRate) * 100;
+      pace.off.push(off);
+      pace.p99.push(lag.p99);
+      pace.pgP99.push(pg(0.99));
       say(
-        `- achieved ${rate.toFixed(1)}/s against ${S.paceRate}/s: **${(((rate - S.paceRate) / S.paceRate) * 100).toFixed(2)}%**; missed starts ${r.counters.missed}`,
+        `| ${i} | ${rate.toFixed(1)}/s (${off.toFixed(2)}%) | ${r.counters.missed} | ${lag.p50.toFixed(3)} ms | **${lag.p99.toFixed(3)} ms** | ${lag.max.toFixed(1)} ms | ${pg(0.5).toFixed(3)} ms | ${pg(0.99).toFixed(3)} ms | ${((pgLag.at(-1) ?? NaN) / 1000).toFixed(1)} ms |`,
       );
-      say(
-        `- scheduling lag (actual − intended start, \`__lag__\`): p50 ${lag.p50.toFixed(3)} ms, **p99 ${lag.p99.toFixed(3)} ms**, max ${lag.max.toFixed(1)} ms`,
-      );
-      say(
-        `- pgbench's schedule lag on the same database just after (\`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.paceSec} --log\`): p50 ${(quantile(pgLag, 0.5) / 1000).toFixed(3)} ms, p99 ${(quantile(pgLag, 0.99) / 1000).toFixed(3)} ms, max ${((pgLag.at(-1) ?? NaN) / 1000).toFixed(1)} ms`,
-      );
-      say("- Targets: within 1%, lag p99 < 1 ms.");
     }
     say();
-
-    // 5. Latency agreement with pgbench at a fixed rate.
-    say(`## 5. Latency agreement at ${S.agreeRate}/s, select-only, 8 clients, direct`);
+    const worstOff = pace.off.reduce((w, o) => (Math.abs(o) > Math.abs(w) ? o : w), 0);
+    say(
+      `- achieved rate, furthest from ${S.paceRate}/s: **${worstOff.toFixed(2)}%**; scheduling lag (actual − intended start, \`__lag__\`) p99, median of the pairs: **${median(pace.p99).toFixed(3)} ms** (pgbench's: ${median(pace.pgP99).toFixed(3)} ms)`,
+    );
+    say("- Targets: within 1%, lag p99 < 1 ms.");
     say();
-    {
+
+    // 5. Latency agreement with pgbench at a fixed rate, alternating as in 4.
+    say(
+      `## 5. Latency agreement at ${S.agreeRate}/s, select-only, 8 clients, direct, ${S.tailPairs} interleaved pair(s)`,
+    );
+    say();
+    say(
+      `Each pair: dcpbench \`__cycle__\` (\`--rate ${S.agreeRate} --conns 8 --workers 1 --duration ${S.agreeSec}s\`, latency from the intended start), then \`pgbench -n -S -c 8 -j 1 -R ${S.agreeRate} -T ${S.agreeSec} --log\` (latency from the scheduled start).`,
+    );
+    say();
+    say("| pair | dcpbench p50 | pgbench p50 | difference | dcpbench p99 | pgbench p99 | difference |");
+    say("|---|---:|---:|---:|---:|---:|---:|");
+    const agree = { d50: [] as number[], p50: [] as number[], d99: [] as number[], p99: [] as number[] };
+    const diff = (d: number, p: number) => `${(((d - p) / p) * 100).toFixed(0)}% (${(d - p).toFixed(3)} ms)`;
+    for (let i = 1; i <= S.tailPairs; i++) {
       const { r } = await dcp(
         selectOnly([
           "--rate",
@@ -399,7 +425,7 @@ async function main(): Promise<void> {
           `${S.agreeSec}s`,
         ]),
       );
-      // pgbench's per-transaction log: client tx_no latency_us script_no epoch epoch_us [lag_us]; latency from the scheduled start.
+      // pgbench's per-transaction log: client tx_no latency_us script_no epoch epoch_us [lag_us].
       const lat = (
         await pgbenchLog([
           "-n",
@@ -417,23 +443,22 @@ async function main(): Promise<void> {
         .map((fields) => Number(fields[2]))
         .filter((v) => Number.isFinite(v))
         .sort((a, b) => a - b);
-      const pct = (q: number) => quantile(lat, q) / 1000;
+      const pg = (q: number) => quantile(lat, q) / 1000;
       const h = decode(r.summary.__cycle__.histogram);
       const dq = (q: number) => h.getValueAtPercentile(q * 100) / 1000;
+      agree.d50.push(dq(0.5));
+      agree.p50.push(pg(0.5));
+      agree.d99.push(dq(0.99));
+      agree.p99.push(pg(0.99));
       say(
-        "| | dcpbench `__cycle__` (from intended start) | pgbench -R --log (from scheduled start) | difference |",
-      );
-      say("|---|---:|---:|---:|");
-      for (const q of [0.5, 0.99]) {
-        say(
-          `| p${q * 100} | ${dq(q).toFixed(3)} ms | ${pct(q).toFixed(3)} ms | ${(((dq(q) - pct(q)) / pct(q)) * 100).toFixed(0)}% (${(dq(q) - pct(q)).toFixed(3)} ms) |`,
-        );
-      }
-      say();
-      say(
-        `- ${lat.length} pgbench transactions, ${r.summary.__cycle__.count} dcpbench cycles. Target: within 15% or 0.2 ms.`,
+        `| ${i} | ${dq(0.5).toFixed(3)} ms | ${pg(0.5).toFixed(3)} ms | ${diff(dq(0.5), pg(0.5))} | ${dq(0.99).toFixed(3)} ms | ${pg(0.99).toFixed(3)} ms | ${diff(dq(0.99), pg(0.99))} |`,
       );
     }
+    say();
+    const [d50, p50, d99, p99] = [agree.d50, agree.p50, agree.d99, agree.p99].map(median);
+    say(
+      `- medians of the pairs: p50 ${d50.toFixed(3)} vs ${p50.toFixed(3)} ms, **${diff(d50, p50)}**; p99 ${d99.toFixed(3)} vs ${p99.toFixed(3)} ms, **${diff(d99, p99)}**. Target: within 15% or 0.2 ms.`,
+    );
     say();
     say(`Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
     writeFileSync(outFile, lines.join("\n") + "\n");

@@ -32,8 +32,14 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     assert.match(md, /\| simple \| lean \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "a ceiling row with numbers");
     assert.match(md, /\| simple \| pg \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "pg's own path beside it");
     assert.match(md, /connected 200 of 200; \d+ cycles .* errors 0/);
-    assert.match(md, /achieved [\d.]+\/s against 500\/s/);
+    assert.match(
+      md,
+      /\| 1 \| [\d.]+\/s \(-?[\d.]+%\) \| \d+ \| [\d.]+ ms \| \*\*[\d.]+ ms\*\* \|/,
+      "a pacing pair",
+    );
+    assert.match(md, /furthest from 500\/s: \*\*-?[\d.]+%\*\*/);
     assert.match(md, /simple, lean: median tps ratio \*\*[\d.]+\*\*/);
-    assert.match(md, /pgbench's schedule lag .*p99 [\d.]+ ms/);
+    assert.match(md, /p99, median of the pairs: \*\*[\d.]+ ms\*\* \(pgbench's: [\d.]+ ms\)/);
+    assert.match(md, /medians of the pairs: p50 [\d.]+ vs [\d.]+ ms, .* p99 [\d.]+ vs [\d.]+ ms/);
   });
 });

@@ -11,5 +11,10 @@ describe("the workers' Node flags", () => {
     assert.deepEqual(workerExecArgv(["-e", "run()", "--trace-gc"]), ["--trace-gc", "--single-threaded-gc"]);
     assert.deepEqual(workerExecArgv(["--print", "run()"]), ["--single-threaded-gc"]);
     assert.deepEqual(workerExecArgv(["--eval=run()", "-p", "x"]), ["--single-threaded-gc"]);
+    // The bin's own flags (cli.ts's first line) already include it: once is enough.
+    assert.deepEqual(workerExecArgv(["--single-threaded-gc", "--no-memory-reducer"]), [
+      "--single-threaded-gc",
+      "--no-memory-reducer",
+    ]);
   });
 });

@@ -17,7 +17,7 @@ const WORKER_NODE_FLAGS = ["--single-threaded-gc"];
 
 /**
  * The runner's Node flags, less code it was handed to evaluate (`node -e` / `-p`: fork leaves that out of
- * process.execArgv itself only when execArgv is not given), plus the workers' own flags.
+ * process.execArgv itself only when execArgv is not given), plus the workers' own flags unless given already.
  */
 export function workerExecArgv(parent: readonly string[] = process.execArgv): string[] {
   const out: string[] = [];
@@ -27,7 +27,7 @@ export function workerExecArgv(parent: readonly string[] = process.execArgv): st
       i++; // and its code
     else if (!/^--(eval|print)=/.test(a)) out.push(a);
   }
-  return [...out, ...WORKER_NODE_FLAGS];
+  return [...out, ...WORKER_NODE_FLAGS.filter((f) => !out.includes(f))];
 }
 const WORKER_PATH = fileURLToPath(new URL("./worker.js", import.meta.url));
 /** Time between "start" and the common t0, so that every worker begins together. */
