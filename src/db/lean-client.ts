@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import pg from "pg";
 import { DatabaseError, serialize } from "pg-protocol";
 import { paramText } from "./query-mode.js";
+import { takeReads } from "./read-socket.js";
 
 /** The query shapes `queryConfig` produces: text (simple protocol), or text with values, a name or both. */
 export type LeanQuery = string | { text: string; values?: unknown[]; name?: string; queryMode?: string };
@@ -170,7 +171,8 @@ export class LeanClient {
     this.socket = connection.stream;
     // pg's protocol parser stops here; pg keeps its own close/error handling (and end()).
     this.socket.removeAllListeners("data");
-    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    const onData = (chunk: Buffer) => this.onData(chunk);
+    if (!takeReads(this.socket, onData)) this.socket.on("data", onData);
     this.socket.on("close", () => this.fail(new Error("Connection terminated unexpectedly")));
     this.socket.on("error", (err) => this.fail(err));
   }

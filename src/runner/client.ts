@@ -5,6 +5,7 @@ import { classifyError, type ClassifiedError } from "../db/errors.js";
 import type { Driver } from "../db/driver.js";
 import { LeanClient } from "../db/lean-client.js";
 import type { QueryMode } from "../db/query-mode.js";
+import { withReadSocket } from "../db/read-socket.js";
 import { PgSession, viaPg } from "../db/session.js";
 import type { IntervalRecorder } from "../metrics/recorder.js";
 import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
@@ -91,7 +92,10 @@ export class BenchClient {
 
   /** Opens the connection, timing it as __connect__; false (and an error counted) when it fails. */
   async connect(): Promise<ClassifiedError | undefined> {
-    const client = new pg.Client(this.opts.config);
+    // The lean path reads the socket itself, so its reads can skip Node's stream machinery (plain TCP).
+    const client = new pg.Client(
+      this.opts.driver === "pg" ? this.opts.config : withReadSocket(this.opts.config),
+    );
     client.on("error", (err) => {
       if (this.client !== client) return;
       // Lost while idle (between ops): a connection error all the same; replaced before the next cycle.
