@@ -153,14 +153,15 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
     const pid = (await session.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
     // The killer connects first, and the query would outlast a slow machine: only the kill can end it.
     const admin = await stack.client(stack.status.uris.direct);
-    const inFlight = session.query("SELECT pg_sleep(60)");
-    assert.deepEqual((await admin.query("SELECT pg_terminate_backend($1) AS ok", [pid])).rows, [
-      { ok: true },
-    ]);
-    const err = await inFlight.then(
+    // Its failure is handled from the start: the kill can reject it before the killer's own reply arrives.
+    const inFlight = session.query("SELECT pg_sleep(60)").then(
       () => assert.fail("the query should have failed"),
       (e: unknown) => e,
     );
+    assert.deepEqual((await admin.query("SELECT pg_terminate_backend($1) AS ok", [pid])).rows, [
+      { ok: true },
+    ]);
+    const err = await inFlight;
     assert.equal(classifyError(err).cls, "connection", String(err));
     // The server's own reason, not just "connection terminated": it said why before it hung up.
     assert.equal((err as { code?: string }).code, "57P01", String(err));

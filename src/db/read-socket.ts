@@ -20,7 +20,8 @@ export function readSocket(): Socket {
   const onread: OnReadOpts = {
     buffer: (shared ??= Buffer.allocUnsafe(64 * 1024)),
     callback: (n, buf) => {
-      const chunk = Buffer.from(buf.subarray(0, n));
+      const chunk = Buffer.allocUnsafe(n); // small ones: a slice of Node's pool
+      (buf as Buffer).copy(chunk, 0, 0, n);
       if (sink) sink(chunk);
       else socket.emit("data", chunk);
       return true; // keep reading
