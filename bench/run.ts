@@ -19,6 +19,9 @@ import { stackDown, stackUp } from "../src/stack/stack.js";
 import { assertPortFree, pgProgram } from "../src/stack/system.js";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+/** The Node flags of the `dcpbench` bin (its first line), so that the bench runs dcpbench as users do. */
+const BIN_FLAGS =
+  /^#!.*?\bnode\s+(.*)$/.exec(readFileSync(CLI, "utf8").split("\n")[0])?.[1].split(/\s+/) ?? [];
 /** The checkout (bench/run.ts runs from dist/bench). */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const args = process.argv.slice(2);
@@ -149,8 +152,12 @@ async function main(): Promise<void> {
   let n = 0;
   const dcp = async (argv: string[]): Promise<{ r: ResultFile; t: Timed }> => {
     const out = join(outDir, String(++n));
-    // As the `dcpbench` bin runs: the file itself, so its first line's Node flags apply.
-    const t = await timed(CLI, [...argv, "--progress", "off", "--out", out], env);
+    // As the `dcpbench` bin runs (its Node flags), with this Node.
+    const t = await timed(
+      process.execPath,
+      [...BIN_FLAGS, CLI, ...argv, "--progress", "off", "--out", out],
+      env,
+    );
     if (t.code !== 0) throw new Error(`dcpbench ${argv.join(" ")} exited ${t.code}: ${t.stderr}`);
     const file = readdirSync(out).find((f) => f.endsWith(".json"))!;
     return { r: JSON.parse(readFileSync(join(out, file), "utf8")) as ResultFile, t };

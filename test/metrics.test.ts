@@ -4,6 +4,7 @@ import { Aggregator } from "../src/metrics/aggregate.js";
 import {
   addCounts,
   countsOf,
+  decode,
   encode,
   HIGHEST_US,
   newHistogram,
@@ -82,6 +83,9 @@ describe("metrics: exact merge", () => {
     assert.equal(agg.timeline.length, 2);
     assert.equal(agg.timeline[0].ramp, true);
     assert.ok(Math.abs(agg.timeline[0].ops.op.max - 5000) < 5, "5 s within HDR's 3 significant digits");
+    // Each interval's histogram is its own (the runner reuses one per op: nothing of interval 1 is left in it).
+    assert.equal(agg.timeline[1].ops.op.max, 1);
+    assert.equal(decode(agg.timeline[1].ops.op.histogram!).totalCount, 1);
     const s = agg.summaries().op;
     assert.equal(s.count, 1);
     assert.equal(s.max, 1);

@@ -1,5 +1,5 @@
 import { Socket, type OnReadOpts, type SocketConstructorOpts } from "node:net";
-import type { ClientConfig } from "pg";
+import pg, { type ClientConfig } from "pg";
 
 /**
  * One read buffer for every such socket of the process. Reads are handled one at a time on the event loop,
@@ -13,7 +13,7 @@ const takers = new WeakMap<Socket, (sink: (chunk: Buffer) => void) => void>();
  * land in the shared buffer (net.Socket's `onread`), are copied out (small ones into a slice of Node's buffer
  * pool) and handed on, to pg as 'data' events until a LeanClient takes them with `takeReads`. Per read this
  * saves a fresh ArrayBuffer (swept at every scavenge), the Readable's push, its 'data' emit and a nextTick.
- * Plain TCP only: pg wraps a TLS connection in a socket of its own.
+ * A small read's copy is a slice of an 8 KB pool slab: a result a workload keeps holds its slab.
  */
 export function readSocket(): Socket {
   let sink: ((chunk: Buffer) => void) | undefined;
@@ -43,8 +43,12 @@ export function takeReads(socket: Socket, sink: (chunk: Buffer) => void): boolea
 /** sslmode values (PGSSLMODE, when the config says nothing) with which pg makes a TLS connection. */
 const TLS_MODES = new Set(["prefer", "require", "verify-ca", "verify-full", "no-verify"]);
 
-/** `config` with a readSocket to connect over, unless the connection will be TLS (then as it is). */
+/**
+ * `config` with a readSocket to connect over, unless the connection will be TLS (as pg decides: the config,
+ * else PGSSLMODE, else pg.defaults.ssl): then as it is. (TLS over a readSocket would work, without the gain:
+ * the TLS layer takes over the socket's reads.)
+ */
 export function withReadSocket(config: ClientConfig): ClientConfig {
-  const tls = config.ssl ?? TLS_MODES.has(process.env.PGSSLMODE ?? "");
+  const tls = config.ssl ?? (TLS_MODES.has(process.env.PGSSLMODE ?? "") || Boolean(pg.defaults.ssl));
   return tls ? config : { ...config, stream: readSocket };
 }

@@ -102,11 +102,18 @@ async function waitForPort(port: number, what: string, timeoutMs: number, log: s
  * A daemon's pidfile can come after its listening socket (PgBouncer listens, then daemonizes and writes it):
  * waits for the pidfile too, so the member counts as running as soon as its start returns.
  */
-async function waitForPidfile(paths: StackPaths, name: MemberName, timeoutMs: number): Promise<void> {
+async function waitForPidfile(
+  paths: StackPaths,
+  name: MemberName,
+  timeoutMs: number,
+  log: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (memberPid(paths, name) === undefined) {
     if (Date.now() >= deadline)
-      throw new Error(`${name} answers but wrote no pidfile within ${timeoutMs / 1000}s`);
+      throw new Error(
+        `${name} answers but no pidfile names a live ${name} within ${timeoutMs / 1000}s (see ${log})`,
+      );
     await sleep(20);
   }
 }
@@ -147,7 +154,7 @@ export async function startMember(
     ]);
     if (code !== 0) throw new Error(`haproxy exited with code ${code} (check ${paths.haproxy.cfg})`);
     await waitForPort(cfg.ports.haproxy, "haproxy", 10_000, paths.haproxy.cfg);
-    await waitForPidfile(paths, name, 10_000);
+    await waitForPidfile(paths, name, 10_000, paths.haproxy.cfg);
     return;
   }
   const n = name === "pgbouncer-1" ? 1 : 2;
@@ -155,7 +162,7 @@ export async function startMember(
   const code = await spawnDetachedAs(user, bins.pgbouncer, ["-d", b.ini]);
   if (code !== 0) throw new Error(`${name} exited with code ${code} (see ${b.log})`);
   await waitForPort(memberPort(cfg, name), name, 10_000, b.log);
-  await waitForPidfile(paths, name, 10_000);
+  await waitForPidfile(paths, name, 10_000, b.log);
 }
 
 /** Sends a signal to a member by its recorded pid. */
