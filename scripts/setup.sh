@@ -27,4 +27,3 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 echo "setup: build" >&2
 npx tsc -p tsconfig.json
-chmod +x dist/src/cli.js # runnable as the bin is (its first line gives Node's flags)

@@ -87,35 +87,29 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(port: number, what: string, timeoutMs: number, log: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Waits until a daemon member listens on its port and its pidfile names it: the pidfile can come after the
+ * socket (PgBouncer listens, then daemonizes and writes it), and a member counts as running by its pidfile.
+ */
+async function waitUntilUp(
+  cfg: StackConfig,
+  paths: StackPaths,
+  name: MemberName,
+  log: string,
+): Promise<void> {
+  const port = memberPort(cfg, name);
+  const deadline = Date.now() + 10_000;
+  let listening = false;
   while (Date.now() < deadline) {
-    if (await portAnswers(port)) return;
+    listening ||= await portAnswers(port);
+    if (listening && memberPid(paths, name) !== undefined) return;
     await sleep(50);
   }
   throw new Error(
-    `${what} did not start listening on 127.0.0.1:${port} within ${timeoutMs / 1000}s (see ${log})`,
+    listening
+      ? `${name} listens on 127.0.0.1:${port} but no pidfile names it after 10s (see ${log})`
+      : `${name} did not start listening on 127.0.0.1:${port} within 10s (see ${log})`,
   );
-}
-
-/**
- * A daemon's pidfile can come after its listening socket (PgBouncer listens, then daemonizes and writes it):
- * waits for the pidfile too, so the member counts as running as soon as its start returns.
- */
-async function waitForPidfile(
-  paths: StackPaths,
-  name: MemberName,
-  timeoutMs: number,
-  log: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (memberPid(paths, name) === undefined) {
-    if (Date.now() >= deadline)
-      throw new Error(
-        `${name} answers but no pidfile names a live ${name} within ${timeoutMs / 1000}s (see ${log})`,
-      );
-    await sleep(20);
-  }
 }
 
 /** Starts one member and waits until it accepts connections and its pidfile names it. */
@@ -153,16 +147,14 @@ export async function startMember(
       paths.haproxy.pid,
     ]);
     if (code !== 0) throw new Error(`haproxy exited with code ${code} (check ${paths.haproxy.cfg})`);
-    await waitForPort(cfg.ports.haproxy, "haproxy", 10_000, paths.haproxy.cfg);
-    await waitForPidfile(paths, name, 10_000, paths.haproxy.cfg);
+    await waitUntilUp(cfg, paths, name, paths.haproxy.cfg);
     return;
   }
   const n = name === "pgbouncer-1" ? 1 : 2;
   const b = paths.bouncer(n);
   const code = await spawnDetachedAs(user, bins.pgbouncer, ["-d", b.ini]);
   if (code !== 0) throw new Error(`${name} exited with code ${code} (see ${b.log})`);
-  await waitForPort(memberPort(cfg, name), name, 10_000, b.log);
-  await waitForPidfile(paths, name, 10_000, b.log);
+  await waitUntilUp(cfg, paths, name, b.log);
 }
 
 /** Sends a signal to a member by its recorded pid. */
