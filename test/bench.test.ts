@@ -40,6 +40,7 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     assert.match(md, /furthest from 500\/s: \*\*-?[\d.]+%\*\*/);
     assert.match(md, /simple, lean: median tps ratio \*\*[\d.]+\*\*/);
     assert.match(md, /p99, median of the pairs: \*\*[\d.]+ ms\*\* \(pgbench's: [\d.]+ ms\)/);
+    assert.match(md, /without `--ramp` .*: lag p50 [\d.]+ ms, p99 [\d.]+ ms/);
     assert.match(md, /medians of the pairs: p50 [\d.]+ vs [\d.]+ ms, .* p99 [\d.]+ vs [\d.]+ ms/);
   });
 });

@@ -32,7 +32,7 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
     const alarm = new Alarm(stop.signal, failOnThreadError);
     try {
       const t0 = performance.now() + 20;
-      const pacer = new Pacer(t0, 5000, "uniform");
+      const pacer = new Pacer({ start: t0, rampMs: 0, ratePerSec: 5000, arrival: "uniform" });
       const deadline = t0 + 400;
       let early = 0;
       let started = 0;
@@ -48,7 +48,7 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
         }),
       );
       assert.equal(early, 0);
-      const count = new Pacer(t0, 5000, "uniform");
+      const count = new Pacer({ start: t0, rampMs: 0, ratePerSec: 5000, arrival: "uniform" });
       let slots = 0;
       while (count.take(deadline) !== undefined) slots++;
       assert.ok(slots >= 1999, `${slots} slots`); // every 0.2 ms for 400 ms
@@ -79,21 +79,45 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
   });
 
   it("uniform slots at the rate, up to the deadline; untaken due slots are counted as missed", () => {
-    const pacer = new Pacer(1000, 500, "uniform"); // every 2 ms from 1000
+    const pacer = new Pacer({ start: 1000, rampMs: 0, ratePerSec: 500, arrival: "uniform" }); // every 2 ms from 1000
     const slots: number[] = [];
     for (let t = pacer.take(1100); t !== undefined; t = pacer.take(1100)) slots.push(t);
     assert.equal(slots.length, 49); // 1002 … 1098
     assert.equal(slots[0], 1002);
     assert.equal(pacer.missedBefore(1100), 0);
-    const late = new Pacer(0, 1000, "uniform");
+    const late = new Pacer({ start: 0, rampMs: 0, ratePerSec: 1000, arrival: "uniform" });
     late.take();
     assert.equal(late.missedBefore(10.5), 9); // slots 2 … 10 came due and were never taken
+  });
+
+  it("a ramp raises the rate linearly from 0, then holds it: half the arrivals of the full rate over the ramp", () => {
+    // 1000/s after a 1 s ramp from 1000 ms: 500 arrivals in the ramp, a quarter of them in its first half.
+    const pacer = new Pacer({ start: 1000, rampMs: 1000, ratePerSec: 1000, arrival: "uniform" });
+    const slots: number[] = [];
+    for (let t = pacer.take(3000); t !== undefined; t = pacer.take(3000)) slots.push(t);
+    const inRamp = slots.filter((t) => t < 2000);
+    assert.equal(inRamp.length, 499); // slot 500 falls on the ramp's end
+    assert.equal(slots.filter((t) => t < 1500).length, 124); // (0.5)² of 500, less the one on the boundary
+    assert.ok(
+      slots[0] > 1000 && slots.every((t, i) => i === 0 || t > slots[i - 1]),
+      "increasing, after the start",
+    );
+    // The gaps shrink through the ramp, then are the full rate's 1 ms.
+    assert.ok(slots[1] - slots[0] > slots[400] - slots[399]);
+    const after = slots.filter((t) => t >= 2000);
+    assert.equal(after.length, 1000);
+    for (let i = 1; i < after.length; i++) assert.ok(Math.abs(after[i] - after[i - 1] - 1) < 1e-9);
+    // Untaken slots in the ramp are missed as well: 500 expected by 2000 ms, 1 taken.
+    const late = new Pacer({ start: 1000, rampMs: 1000, ratePerSec: 1000, arrival: "uniform" });
+    late.take();
+    assert.equal(late.missedBefore(2000.5), 499);
+    assert.equal(late.missedBefore(1000), 0);
   });
 
   it("poisson arrivals average the rate", () => {
     let seed = 7;
     const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-    const pacer = new Pacer(0, 1000, "poisson", random);
+    const pacer = new Pacer({ start: 0, rampMs: 0, ratePerSec: 1000, arrival: "poisson", random });
     let n = 0;
     while (pacer.take(10_000) !== undefined) n++;
     assert.ok(Math.abs(n - 10_000) < 300, `${n} arrivals in 10 s at 1000/s`);

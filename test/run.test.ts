@@ -131,6 +131,24 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
     assert.equal(result.summary[CYCLE].count, inSummary);
   });
 
+  it("--ramp in open loop raises the rate linearly from 0: a quarter of the ramp's starts in its first half", async () => {
+    const out = outDir();
+    const args = ["--rate", "400", "--ramp", "2s", "--duration", "2s", "--conns", "4", "--workers", "1"];
+    const res = await run(["select1", "--uri", stack.status.uris.direct, ...args, "--out", out]);
+    assert.equal(res.code, 0, res.stderr);
+    const { result } = resultIn(out);
+    const counts = result.timeline.map((e) => e.ops[CYCLE]?.count ?? 0);
+    assert.deepEqual(
+      result.timeline.slice(0, 2).map((e) => e.ramp),
+      [true, true],
+    );
+    // 400/s reached after 2 s: 100 starts in the first second, 300 in the second, then 400 a second.
+    assert.ok(Math.abs(counts[0] - 100) <= 20, `first ramp second: ${counts[0]}`);
+    assert.ok(Math.abs(counts[1] - 300) <= 30, `second ramp second: ${counts[1]}`);
+    assert.ok(Math.abs(result.summary[CYCLE].count - 800) <= 40, `measured: ${result.summary[CYCLE].count}`);
+    assert.equal(result.counters.missed, 0);
+  });
+
   it("counts skipped ops as skipped, never as latencies", async () => {
     const out = outDir();
     const res = await run(

@@ -42,7 +42,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("iterations", { type: "number", describe: "stop after N cycles per worker (the seed's -i)" })
       .option("ramp", {
         type: "string",
-        describe: "start clients spread over this time; left out of the summary",
+        describe:
+          "closed loop: start clients spread over this time; open loop: raise the rate from 0 over it; left out of the summary",
       })
       .option("rate", {
         type: "string",

@@ -1,39 +1,77 @@
 import { performance } from "node:perf_hooks";
 import type { Arrival } from "../plan.js";
 
+export interface PacerOptions {
+  /** performance.now() ms: when the schedule begins (the ramp's start, or the run's without one). */
+  start: number;
+  /** The arrival rate rises linearly from 0 to `ratePerSec` over this long (k6's ramping arrival rate). */
+  rampMs: number;
+  ratePerSec: number;
+  arrival: Arrival;
+  random?: () => number;
+}
+
 /**
  * Open-loop schedule of one worker: the intended start times of its cycles at its share of --rate
- * (uniform spacing, or Poisson arrivals). Free clients take the next slot; a slot already in the past is
- * taken at once, and its latency still counts from the slot's time (no coordinated omission).
+ * (uniform spacing, or Poisson arrivals), after a linear ramp of the rate when there is one. Free clients
+ * take the next slot; a slot already in the past is taken at once, and its latency still counts from the
+ * slot's time (no coordinated omission).
+ *
+ * Slots are counted in expected arrivals (`units`: 1 apart when uniform, exponential gaps of mean 1 for
+ * Poisson) and mapped to time through the rate's integral, so the ramp and the steady rate are one schedule.
  */
 export class Pacer {
-  private next: number;
+  private readonly start: number;
+  private readonly rampMs: number;
+  /** Arrivals per ms at full rate. */
+  private readonly perMs: number;
+  /** Expected arrivals in the ramp (the rate's integral over it). */
+  private readonly rampUnits: number;
+  private readonly arrival: Arrival;
+  private readonly random: () => number;
+  /** The next slot, in expected arrivals since the start. */
+  private units: number;
 
-  constructor(
-    start: number,
-    private readonly ratePerSec: number,
-    private readonly arrival: Arrival,
-    private readonly random: () => number = Math.random,
-  ) {
-    this.next = start + this.gap();
+  constructor(opts: PacerOptions) {
+    this.start = opts.start;
+    this.rampMs = opts.rampMs;
+    this.perMs = opts.ratePerSec / 1000;
+    this.rampUnits = (this.perMs * this.rampMs) / 2;
+    this.arrival = opts.arrival;
+    this.random = opts.random ?? Math.random;
+    this.units = this.gap();
   }
 
   private gap(): number {
-    const mean = 1000 / this.ratePerSec;
-    return this.arrival === "poisson" ? -Math.log(1 - this.random()) * mean : mean;
+    return this.arrival === "poisson" ? -Math.log(1 - this.random()) : 1;
+  }
+
+  /** The time (performance.now() ms) by which `units` arrivals are expected. */
+  private timeOf(units: number): number {
+    if (units < this.rampUnits) return this.start + Math.sqrt((2 * units * this.rampMs) / this.perMs);
+    return this.start + this.rampMs + (units - this.rampUnits) / this.perMs;
+  }
+
+  /** The arrivals expected by `t` (the inverse of timeOf). */
+  private unitsBy(t: number): number {
+    const dt = t - this.start;
+    if (dt <= 0) return 0;
+    if (dt < this.rampMs) return (this.perMs * dt * dt) / (2 * this.rampMs);
+    return this.rampUnits + (dt - this.rampMs) * this.perMs;
   }
 
   /** The next intended start (performance.now() ms), or undefined when it would fall at or after `deadline`. */
   take(deadline = Infinity): number | undefined {
-    const t = this.next;
+    const t = this.timeOf(this.units);
     if (t >= deadline) return undefined;
-    this.next += this.gap();
+    this.units += this.gap();
     return t;
   }
 
   /** Slots that came due before `until` but were never taken (the clients could not keep up). */
   missedBefore(until: number): number {
-    return this.next < until ? Math.floor(((until - this.next) * this.ratePerSec) / 1000) + 1 : 0;
+    const due = this.unitsBy(until);
+    return this.units < due ? Math.floor(due - this.units) + 1 : 0;
   }
 }
 

@@ -157,9 +157,12 @@ class Worker {
     alarm?: Alarm,
   ): Promise<void> {
     const signal = this.stop.signal;
-    const rampStart =
-      this.t0 + (this.plan.rampMs * (this.assignment.firstClientId + index)) / this.plan.conns;
-    if (!(await this.sleeper.until(rampStart))) return;
+    // Closed loop ramps by starting clients one after another; open loop ramps the rate (the pacer) instead.
+    if (!pacer) {
+      const rampStart =
+        this.t0 + (this.plan.rampMs * (this.assignment.firstClientId + index)) / this.plan.conns;
+      if (!(await this.sleeper.until(rampStart))) return;
+    }
     while (!signal.aborted) {
       // Only await when there is something to wait for: this loop is the hot path of every client.
       const backoff = client.reconnectDelay();
@@ -184,7 +187,12 @@ class Worker {
     const deadline =
       this.plan.durationMs !== undefined ? this.t0 + this.plan.rampMs + this.plan.durationMs : Infinity;
     const pacer = this.assignment.rate
-      ? new Pacer(this.t0 + this.plan.rampMs, this.assignment.rate, this.plan.arrival)
+      ? new Pacer({
+          start: this.t0,
+          rampMs: this.plan.rampMs,
+          ratePerSec: this.assignment.rate,
+          arrival: this.plan.arrival,
+        })
       : undefined;
     const alarm = this.alarm;
     let reason: "deadline" | "iterations" | "stopped" = "stopped";
