@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decode } from "../src/metrics/histogram.js";
+import { allowedCpus, findTaskset } from "../src/runner/cpu-pin.js";
 import type { ResultFile } from "../src/results/schema.js";
 import { stackDown, stackUp } from "../src/stack/stack.js";
 import { assertPortFree, pgProgram } from "../src/stack/system.js";
@@ -170,12 +171,14 @@ async function main(): Promise<void> {
       extra.includes("--duration") ? extra : [...extra, "--duration", `${S.pairSec}s`],
     );
   /** Runs pgbench with --log in a directory of its own; every logged transaction, split into fields. */
-  const pgbenchLog = async (argv: string[]): Promise<string[][]> => {
+  /** `cpu`: pgbench pinned to it with taskset, as dcpbench's --pin pins its worker. */
+  const pgbenchLog = async (argv: string[], cpu?: number): Promise<string[][]> => {
     const logDir = mkdtempSync(join(tmpdir(), "dcpbench-pglog-"));
     chmodSync(logDir, 0o777);
     try {
       const quoted = [...argv, "--log", "--log-prefix=pgb", direct].map((a) => `'${a}'`).join(" ");
-      const p = await timed("bash", ["-c", `cd '${logDir}' && '${pgbench}' ${quoted}`], env);
+      const pin = cpu === undefined ? "" : `'${findTaskset()}' --cpu-list ${cpu} `;
+      const p = await timed("bash", ["-c", `cd '${logDir}' && ${pin}'${pgbench}' ${quoted}`], env);
       if (p.code !== 0) throw new Error(`pgbench ${argv.join(" ")}: ${p.stderr}`);
       return readdirSync(logDir).flatMap((f) =>
         readFileSync(join(logDir, f), "utf8")
@@ -347,19 +350,22 @@ async function main(): Promise<void> {
     say();
 
     // 4. Pacing accuracy. Its tail is the machine's as much as ours (pgbench's own lag swings 2× from one
-    // run to the next here): dcpbench and pgbench alternate, and the medians are what to read.
+    // run to the next here): the runs alternate, and the medians are what to read. Each round runs both tools
+    // pinned to one CPU (dcpbench --pin, pgbench under taskset) and both free to run anywhere.
+    const pinCpu = findTaskset() ? allowedCpus()?.at(-1) : undefined;
     say(
-      `## 4. Pacing: --rate ${S.paceRate} select-only, ${S.paceSec} s, 32 clients, direct, ${S.tailPairs} interleaved pair(s)`,
+      `## 4. Pacing: --rate ${S.paceRate} select-only, ${S.paceSec} s, 32 clients, direct, ${S.tailPairs} interleaved round(s)`,
     );
     say();
     say(
-      `Each pair: \`dcpbench run tpcb --set script=select-only --rate ${S.paceRate} --conns 32 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.paceSec}s\` (the rate rises from 0 over the ramp, which warms the JIT and is left out of the summary, as wrk2 leaves out its calibration), then \`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.paceSec} --log\` (its schedule lag, as an anchor for what this machine allows).`,
+      `Each round, in this order: \`dcpbench run tpcb --set script=select-only --rate ${S.paceRate} --conns 32 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.paceSec}s --pin ${pinCpu ?? "(none: no taskset here)"}\`; \`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.paceSec} --log\` under \`taskset --cpu-list ${pinCpu}\`; then both again, not pinned. The ramp (the rate rises from 0 over it) warms the JIT and is left out of the summary, as wrk2 leaves out its calibration. pgbench's schedule lag is the anchor for what this machine allows at the time.`,
     );
     say();
-    say("| pair | achieved rate | missed | dcpbench lag p50 | **p99** | max | pgbench lag p50 | p99 | max |");
-    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    const pace = { off: [] as number[], p99: [] as number[], pgP99: [] as number[] };
-    const paceArgs = (ramp: boolean) =>
+    say(
+      "| round | pinned | achieved rate | missed | dcpbench lag p50 | **p99** | max | pgbench lag p50 | p99 | max |",
+    );
+    say("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    const paceArgs = (ramp: boolean, pin: boolean) =>
       selectOnly([
         "--rate",
         String(S.paceRate),
@@ -368,50 +374,52 @@ async function main(): Promise<void> {
         "--workers",
         "1",
         ...(ramp ? ["--ramp", `${S.tailRampSec}s`] : []),
+        ...(pin && pinCpu !== undefined ? ["--pin", String(pinCpu)] : []),
         "--duration",
         `${S.paceSec}s`,
       ]);
+    const pace = new Map<boolean, { off: number[]; p99: number[]; pgP99: number[] }>();
+    const kinds = pinCpu === undefined ? [false] : [true, false];
     for (let i = 1; i <= S.tailPairs; i++) {
-      const { r } = await dcp(paceArgs(true));
-      const rate = r.summary.__cycle__.count / r.elapsedSec;
-      const lag = r.summary.__lag__;
-      const pgLag = (
-        await pgbenchLog([
-          "-n",
-          "-S",
-          "-c",
-          "32",
-          "-j",
-          "1",
-          "-R",
-          String(S.paceRate),
-          "-T",
-          String(S.paceSec),
-        ])
-      )
-        .map((fields) => Number(fields[6]))
-        .filter((v) => Number.isFinite(v))
-        .sort((a, b) => a - b);
-      const pg = (q: number) => quantile(pgLag, q) / 1000;
-      const off = ((rate - S.paceRate) / S.paceRate) * 100;
-      pace.off.push(off);
-      pace.p99.push(lag.p99);
-      pace.pgP99.push(pg(0.99));
-      say(
-        `| ${i} | ${rate.toFixed(1)}/s (${off.toFixed(2)}%) | ${r.counters.missed} | ${lag.p50.toFixed(3)} ms | **${lag.p99.toFixed(3)} ms** | ${lag.max.toFixed(1)} ms | ${pg(0.5).toFixed(3)} ms | ${pg(0.99).toFixed(3)} ms | ${((pgLag.at(-1) ?? NaN) / 1000).toFixed(1)} ms |`,
-      );
+      for (const pinned of kinds) {
+        const { r } = await dcp(paceArgs(true, pinned));
+        const rate = r.summary.__cycle__.count / r.elapsedSec;
+        const lag = r.summary.__lag__;
+        const pgLag = (
+          await pgbenchLog(
+            ["-n", "-S", "-c", "32", "-j", "1", "-R", String(S.paceRate), "-T", String(S.paceSec)],
+            pinned ? pinCpu : undefined,
+          )
+        )
+          .map((fields) => Number(fields[6]))
+          .filter((v) => Number.isFinite(v))
+          .sort((a, b) => a - b);
+        const pg = (q: number) => quantile(pgLag, q) / 1000;
+        const off = ((rate - S.paceRate) / S.paceRate) * 100;
+        if (!pace.has(pinned)) pace.set(pinned, { off: [], p99: [], pgP99: [] });
+        const m = pace.get(pinned)!;
+        m.off.push(off);
+        m.p99.push(lag.p99);
+        m.pgP99.push(pg(0.99));
+        say(
+          `| ${i} | ${pinned ? `CPU ${pinCpu}` : "no"} | ${rate.toFixed(1)}/s (${off.toFixed(2)}%) | ${r.counters.missed} | ${lag.p50.toFixed(3)} ms | **${lag.p99.toFixed(3)} ms** | ${lag.max.toFixed(1)} ms | ${pg(0.5).toFixed(3)} ms | ${pg(0.99).toFixed(3)} ms | ${((pgLag.at(-1) ?? NaN) / 1000).toFixed(1)} ms |`,
+        );
+      }
     }
     say();
-    const worstOff = pace.off.reduce((w, o) => (Math.abs(o) > Math.abs(w) ? o : w), 0);
-    say(
-      `- achieved rate, furthest from ${S.paceRate}/s: **${worstOff.toFixed(2)}%**; scheduling lag (actual − intended start, \`__lag__\`) p99, median of the pairs: **${median(pace.p99).toFixed(3)} ms** (pgbench's: ${median(pace.pgP99).toFixed(3)} ms)`,
-    );
+    for (const pinned of kinds) {
+      const m = pace.get(pinned)!;
+      const worstOff = m.off.reduce((w, o) => (Math.abs(o) > Math.abs(w) ? o : w), 0);
+      say(
+        `- ${pinned ? `pinned to CPU ${pinCpu}` : "not pinned"}: achieved rate, furthest from ${S.paceRate}/s: **${worstOff.toFixed(2)}%**; scheduling lag (actual − intended start, \`__lag__\`) p99, median of the rounds: **${median(m.p99).toFixed(3)} ms** (pgbench's: ${median(m.pgP99).toFixed(3)} ms)`,
+      );
+    }
     say("- Targets: within 1%, lag p99 < 1 ms.");
     {
-      const { r } = await dcp(paceArgs(false));
+      const { r } = await dcp(paceArgs(false, pinCpu !== undefined));
       const lag = r.summary.__lag__;
       say(
-        `- For comparison, one run without \`--ramp\` (JIT warm-up inside the measured window): lag p50 ${lag.p50.toFixed(3)} ms, p99 ${lag.p99.toFixed(3)} ms, max ${lag.max.toFixed(1)} ms.`,
+        `- For comparison, one run without \`--ramp\` (JIT warm-up inside the measured window)${pinCpu !== undefined ? `, pinned` : ""}: lag p50 ${lag.p50.toFixed(3)} ms, p99 ${lag.p99.toFixed(3)} ms, max ${lag.max.toFixed(1)} ms.`,
       );
     }
     say();

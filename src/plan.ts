@@ -5,6 +5,7 @@ import { DRIVERS, type Driver } from "./db/driver.js";
 import { redactUri, validateUri } from "./db/uri.js";
 import { UsageError } from "./errors.js";
 import { parseThreshold, type Threshold } from "./results/thresholds.js";
+import { parseCpuList } from "./runner/cpu-pin.js";
 import { parseDuration, parseRate } from "./units.js";
 
 export type Arrival = "uniform" | "poisson";
@@ -24,6 +25,8 @@ export interface RunPlan {
   /** Open loop: total intended cycles per second across workers. */
   rate?: number;
   arrival: Arrival;
+  /** Workers pinned to these CPUs in turn (worker i on pin[i % length]); absent: not pinned. */
+  pin?: number[];
   txnPooling: boolean;
   queryMode: QueryMode;
   connectPerTxn: boolean;
@@ -65,6 +68,7 @@ export interface PlanInput {
   ramp?: string;
   rate?: string;
   arrival?: string;
+  pin?: string;
   txnPooling?: boolean;
   queryMode?: string;
   connectPerTxn?: boolean;
@@ -102,6 +106,9 @@ export function buildPlan(input: PlanInput): RunPlan {
     throw new UsageError("--arrival must be uniform or poisson");
   if (input.arrival !== undefined && rate === undefined)
     throw new UsageError("--arrival needs --rate (open loop)");
+  const pin = input.pin !== undefined ? parseCpuList(input.pin) : undefined;
+  if (input.pin !== undefined && !pin?.length)
+    throw new UsageError(`--pin: '${input.pin}' is not a list of CPUs (examples: 1, 0,2, 2-5)`);
   const queryMode = (input.queryMode ?? "simple") as QueryMode;
   if (!QUERY_MODES.includes(queryMode))
     throw new UsageError(`--query-mode must be one of ${QUERY_MODES.join(", ")}`);
@@ -138,6 +145,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     rampMs,
     rate,
     arrival,
+    ...(pin ? { pin } : {}),
     txnPooling,
     queryMode,
     connectPerTxn: input.connectPerTxn ?? false,

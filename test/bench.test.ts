@@ -34,12 +34,16 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     assert.match(md, /connected 200 of 200; \d+ cycles .* errors 0/);
     assert.match(
       md,
-      /\| 1 \| [\d.]+\/s \(-?[\d.]+%\) \| \d+ \| [\d.]+ ms \| \*\*[\d.]+ ms\*\* \|/,
-      "a pacing pair",
+      /\| 1 \| CPU \d+ \| [\d.]+\/s \(-?[\d.]+%\) \| \d+ \| [\d.]+ ms \| \*\*[\d.]+ ms\*\* \|/,
+      "a pinned pacing run",
     );
     assert.match(md, /furthest from 500\/s: \*\*-?[\d.]+%\*\*/);
     assert.match(md, /simple, lean: median tps ratio \*\*[\d.]+\*\*/);
-    assert.match(md, /p99, median of the pairs: \*\*[\d.]+ ms\*\* \(pgbench's: [\d.]+ ms\)/);
+    assert.match(
+      md,
+      /pinned to CPU \d+: .* p99, median of the rounds: \*\*[\d.]+ ms\*\* \(pgbench's: [\d.]+ ms\)/,
+    );
+    assert.match(md, /not pinned: .* p99, median of the rounds: \*\*[\d.]+ ms\*\* \(pgbench's: [\d.]+ ms\)/);
     assert.match(md, /without `--ramp` .*: lag p50 [\d.]+ ms, p99 [\d.]+ ms/);
     assert.match(md, /medians of the pairs: p50 [\d.]+ vs [\d.]+ ms, .* p99 [\d.]+ vs [\d.]+ ms/);
   });

@@ -40,6 +40,7 @@ describe("plan", () => {
       [{ uri: "mysql://x@y/z" }, /scheme must be postgresql/],
       [{ label: "a b" }, /--label/],
       [{ arrival: "poisson" }, /--arrival needs --rate/],
+      [{ pin: "1-" }, /--pin: '1-' is not a list of CPUs/],
     ];
     for (const [input, re] of bad) {
       assert.throws(
@@ -55,6 +56,8 @@ describe("plan", () => {
     assert.equal(parseDuration("250ms", "x"), 250);
     assert.equal(parseDuration("2", "x"), 2000);
     assert.equal(parseRate("300/m", "x"), 5);
+    assert.deepEqual(buildPlan({ ...base, pin: "3,0-1" }).pin, [3, 0, 1]);
+    assert.equal(buildPlan(base).pin, undefined);
   });
 });
 

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CONNECT, CYCLE } from "../src/metrics/snapshot.js";
+import { allowedCpus } from "../src/runner/cpu-pin.js";
 import { childPids, isAlive, processCmdline, sleep } from "../src/stack/system.js";
 import { resultIn, runCli, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
@@ -241,6 +242,52 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
     assert.ok(result.timeline.length >= 3, "the workers' last interval arrived");
   });
 
+  it("--pin: each worker, and every thread it starts, keeps to one CPU of the list", async () => {
+    const allowed = allowedCpus();
+    assert.ok(allowed?.length, "this process's CPUs are known (Linux)");
+    const pin = allowed.length > 1 ? [allowed[1], allowed[0]] : [allowed[0]];
+    const out = outDir();
+    const args = [
+      "--rate",
+      "200",
+      "--duration",
+      "3s",
+      "--conns",
+      "4",
+      "--workers",
+      "2",
+      "--pin",
+      pin.join(","),
+    ];
+    const cli = startCli(
+      ["run", "select1", "--uri", stack.status.uris.direct, ...args, "--out", out],
+      stack.env,
+    );
+    await cli.waitForStderr(/\n\s+1\.0s/);
+    const workers = childPids(cli.child.pid!);
+    assert.equal(workers.length, 2, "two forked workers");
+    const seen: number[] = [];
+    for (const w of workers) {
+      // The open-loop pacing thread is started after the fork: it too must have inherited the pin.
+      const threads = readdirSync(`/proc/${w}/task`);
+      assert.ok(threads.length > 2, `worker ${w} has its threads (${threads.length})`);
+      const lists = new Set(threads.map((t) => allowedCpus(`/proc/${w}/task/${t}/status`)!.join(",")));
+      assert.equal(lists.size, 1, `worker ${w}'s threads share one affinity: ${[...lists].join(" | ")}`);
+      const [list] = lists;
+      assert.match(list, /^\d+$/, `one CPU, not ${list}`);
+      seen.push(Number(list));
+    }
+    // Worker i on pin[i % pin.length]: one worker on each CPU of the list (both on it when there is one).
+    const expected = pin.length > 1 ? [...pin] : [pin[0], pin[0]];
+    assert.deepEqual(
+      seen.sort((x, y) => x - y),
+      expected.sort((x, y) => x - y),
+    );
+    const res = await cli.done;
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(resultIn(out).result.plan.pin, pin);
+  });
+
   it("kill -9 of one worker: the other finishes, the result is partial, exit 1", async () => {
     const out = outDir();
     const cli = startCli(
@@ -328,6 +375,8 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       ],
       [["run", "select1", "--conns", "100000", "--workers", "1"], /open-file limit is \d+/],
       [["run", "select1", "--out", "/proc/forbidden"], /--out \/proc\/forbidden is not a writable directory/],
+      [["run", "select1", "--pin", "0-1x"], /--pin: '0-1x' is not a list of CPUs/],
+      [["run", "select1", "--pin", "4095"], /--pin: CPU 4095 is not one this process may run on/],
     ];
     for (const [args, re] of cases) {
       // --iterations 1: should a check ever let a bad input through, the run still ends.

@@ -7,6 +7,7 @@ import { ensureDir } from "../results/write.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 import { openFileLimit } from "../stack/stack.js";
+import { allowedCpus, findTaskset } from "../runner/cpu-pin.js";
 
 /**
  * `dcpbench run`'s options, as yargs parses them: the plan's raw inputs (PlanInput, minus what the command
@@ -85,6 +86,17 @@ export function preflight(plan: RunPlan): void {
       `--conns ${plan.conns} over ${plan.workers} workers needs ~${perWorker + 64} open files per worker; ` +
         `the open-file limit is ${limit} (raise it with ulimit -n, or add --workers)`,
     );
+  }
+  if (plan.pin) {
+    if (process.platform !== "linux") throw new UsageError("--pin works on Linux only (it uses taskset)");
+    if (!findTaskset()) throw new UsageError("--pin needs taskset (util-linux) on PATH");
+    const allowed = allowedCpus();
+    const outside = allowed ? plan.pin.filter((c) => !allowed.includes(c)) : [];
+    if (outside.length) {
+      throw new UsageError(
+        `--pin: CPU ${outside.join(",")} is not one this process may run on (allowed: ${allowed!.join(",")})`,
+      );
+    }
   }
   try {
     ensureDir(plan.outDir);

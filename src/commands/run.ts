@@ -50,6 +50,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
         describe: "open loop: cycles per second across all workers (500, 500/s)",
       })
       .option("arrival", { type: "string", choices: ["uniform", "poisson"], describe: "open-loop arrivals" })
+      .option("pin", {
+        type: "string",
+        describe: "pin each worker process to one CPU of this list, in turn (Linux, taskset): 1, 0,2, 2-5",
+      })
       .option("set", {
         type: "string",
         array: true,

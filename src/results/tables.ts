@@ -58,7 +58,7 @@ export function parameterTable(result: ResultFile): string {
     ["label", p.label],
     ["uri", p.uri],
     ["server", result.server.version.split(" ").slice(0, 2).join(" ")],
-    ["conns / workers", `${p.conns} / ${p.workers}`],
+    ["conns / workers", `${p.conns} / ${p.workers}${p.pin ? `, pinned to CPU ${p.pin.join(",")}` : ""}`],
     [
       "mode",
       `${p.txnPooling ? "txn-pooling" : "session"}, query-mode ${p.queryMode}${p.connectPerTxn ? ", connect-per-txn" : ""}${p.driver === "pg" ? ", driver pg" : ""}`,

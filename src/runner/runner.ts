@@ -6,6 +6,7 @@ import { Aggregator, intervalErrors, type TimelineEntry } from "../metrics/aggre
 import { warmUp } from "../metrics/histogram.js";
 import { CONNECT, type Snapshot } from "../metrics/snapshot.js";
 import { splitEvenly, type RunPlan } from "../plan.js";
+import { findTaskset, pinnedFork } from "./cpu-pin.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
 
 /**
@@ -88,6 +89,8 @@ interface WorkerState {
  * worker — always returning what was measured so that the result can be written.
  */
 export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks = {}): Promise<RunOutcome> {
+  const taskset = plan.pin ? findTaskset() : undefined;
+  if (plan.pin && !taskset) throw new UsageError("--pin needs taskset (util-linux) on PATH");
   const agg = new Aggregator();
   const startedAt = new Date();
   const counts = splitEvenly(plan.conns, plan.workers);
@@ -207,9 +210,10 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
     };
     firstClient += counts[index];
     // Only the IPC channel carries the plan: nothing on argv, so no password in /proc/<pid>/cmdline.
+    const cpu = plan.pin?.[index % plan.pin.length];
     const proc = fork(WORKER_PATH, [], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: workerExecArgv(),
+      ...(cpu === undefined ? { execArgv: workerExecArgv() } : pinnedFork(cpu, taskset!, workerExecArgv())),
     });
     const state: WorkerState = {
       proc,
