@@ -2,7 +2,7 @@
  * The harness-efficiency benchmark (issue 7): dcpbench against pgbench on the same database, interleaved,
  * and the harness's own costs at the seed's sizes. One command runs it all and writes a Markdown report:
  *
- *   npm run bench                 # full size, writes BENCHMARKS.md (about 7 minutes)
+ *   npm run bench                 # full size, writes BENCHMARKS.md (about 17 minutes)
  *   npm run bench -- --quick --out /tmp/b.md   # tiny sizes, for the test suite
  *
  * Everything runs against a stack of its own (temp dir, free ports), started and stopped here.
@@ -170,22 +170,28 @@ async function main(): Promise<void> {
     ["run", "tpcb", "--uri", direct, "--set", "script=select-only", "--no-observe"].concat(
       extra.includes("--duration") ? extra : [...extra, "--duration", `${S.pairSec}s`],
     );
-  /** Runs pgbench with --log in a directory of its own; every logged transaction, split into fields. */
-  /** `cpu`: pgbench pinned to it with taskset, as dcpbench's --pin pins its worker. */
-  const pgbenchLog = async (argv: string[], cpu?: number): Promise<string[][]> => {
+  /**
+   * Runs pgbench with --log in a directory of its own; every logged transaction, split into fields (client
+   * tx_no latency_us script_no epoch epoch_us [lag_us]), less those logged in its first `skipSec` (left out as
+   * dcpbench leaves out its ramp). `cpu`: pgbench pinned to it with taskset, as dcpbench's --pin pins its worker.
+   */
+  const pgbenchLog = async (argv: string[], skipSec: number, cpu?: number): Promise<string[][]> => {
     const logDir = mkdtempSync(join(tmpdir(), "dcpbench-pglog-"));
     chmodSync(logDir, 0o777);
     try {
       const quoted = [...argv, "--log", "--log-prefix=pgb", direct].map((a) => `'${a}'`).join(" ");
-      const pin = cpu === undefined ? "" : `'${findTaskset()}' --cpu-list ${cpu} `;
+      const pin = cpu === undefined ? "" : `'${findTaskset()}' -c ${cpu} `;
       const p = await timed("bash", ["-c", `cd '${logDir}' && ${pin}'${pgbench}' ${quoted}`], env);
       if (p.code !== 0) throw new Error(`pgbench ${argv.join(" ")}: ${p.stderr}`);
-      return readdirSync(logDir).flatMap((f) =>
+      const rows = readdirSync(logDir).flatMap((f) =>
         readFileSync(join(logDir, f), "utf8")
           .trim()
           .split("\n")
           .map((l) => l.split(" ")),
       );
+      const at = (fields: string[]) => Number(fields[4]) + Number(fields[5]) / 1e6;
+      const from = rows.reduce((m, f) => Math.min(m, at(f)), Infinity) + skipSec;
+      return rows.filter((f) => at(f) >= from);
     } finally {
       rmSync(logDir, { recursive: true, force: true });
     }
@@ -358,7 +364,11 @@ async function main(): Promise<void> {
     );
     say();
     say(
-      `Each round, in this order: \`dcpbench run tpcb --set script=select-only --rate ${S.paceRate} --conns 32 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.paceSec}s --pin ${pinCpu ?? "(none: no taskset here)"}\`; \`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.paceSec} --log\` under \`taskset --cpu-list ${pinCpu}\`; then both again, not pinned. The ramp (the rate rises from 0 over it) warms the JIT and is left out of the summary, as wrk2 leaves out its calibration. pgbench's schedule lag is the anchor for what this machine allows at the time.`,
+      `Each round, in this order: ${
+        pinCpu === undefined
+          ? "(no taskset here: nothing pinned) "
+          : `\`dcpbench run tpcb --set script=select-only --rate ${S.paceRate} --conns 32 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.paceSec}s --pin ${pinCpu}\`; \`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.tailRampSec + S.paceSec} --log\` under \`taskset -c ${pinCpu}\`; then `
+      }both without pinning. dcpbench's ramp (the rate rises from 0 over it) warms the JIT and is left out of its summary; pgbench runs ${S.tailRampSec} s longer and its first ${S.tailRampSec} s are left out of its numbers likewise. pgbench's schedule lag is the anchor for what this machine allows at the time.`,
     );
     say();
     say(
@@ -387,7 +397,19 @@ async function main(): Promise<void> {
         const lag = r.summary.__lag__;
         const pgLag = (
           await pgbenchLog(
-            ["-n", "-S", "-c", "32", "-j", "1", "-R", String(S.paceRate), "-T", String(S.paceSec)],
+            [
+              "-n",
+              "-S",
+              "-c",
+              "32",
+              "-j",
+              "1",
+              "-R",
+              String(S.paceRate),
+              "-T",
+              String(S.tailRampSec + S.paceSec),
+            ],
+            S.tailRampSec,
             pinned ? pinCpu : undefined,
           )
         )
@@ -430,7 +452,7 @@ async function main(): Promise<void> {
     );
     say();
     say(
-      `Each pair: dcpbench \`__cycle__\` (\`--rate ${S.agreeRate} --conns 8 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.agreeSec}s\`, latency from the intended start), then \`pgbench -n -S -c 8 -j 1 -R ${S.agreeRate} -T ${S.agreeSec} --log\` (latency from the scheduled start).`,
+      `Each pair: dcpbench \`__cycle__\` (\`--rate ${S.agreeRate} --conns 8 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.agreeSec}s\`, latency from the intended start), then \`pgbench -n -S -c 8 -j 1 -R ${S.agreeRate} -T ${S.tailRampSec + S.agreeSec} --log\` (latency from the scheduled start), its first ${S.tailRampSec} s left out as dcpbench's ramp is.`,
     );
     say();
     say("| pair | dcpbench p50 | pgbench p50 | difference | dcpbench p99 | pgbench p99 | difference |");
@@ -452,20 +474,22 @@ async function main(): Promise<void> {
           `${S.agreeSec}s`,
         ]),
       );
-      // pgbench's per-transaction log: client tx_no latency_us script_no epoch epoch_us [lag_us].
       const lat = (
-        await pgbenchLog([
-          "-n",
-          "-S",
-          "-c",
-          "8",
-          "-j",
-          "1",
-          "-R",
-          String(S.agreeRate),
-          "-T",
-          String(S.agreeSec),
-        ])
+        await pgbenchLog(
+          [
+            "-n",
+            "-S",
+            "-c",
+            "8",
+            "-j",
+            "1",
+            "-R",
+            String(S.agreeRate),
+            "-T",
+            String(S.tailRampSec + S.agreeSec),
+          ],
+          S.tailRampSec,
+        )
       )
         .map((fields) => Number(fields[2]))
         .filter((v) => Number.isFinite(v))

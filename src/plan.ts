@@ -94,7 +94,12 @@ const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 export function buildPlan(input: PlanInput): RunPlan {
   validateUri(input.uri);
   const conns = positiveInt(input.conns ?? 8, "--conns")!;
-  const workers = positiveInt(input.workers, "--workers") ?? Math.max(1, Math.min(input.cpus, conns));
+  const pin = input.pin !== undefined ? parseCpuList(input.pin) : undefined;
+  if (input.pin !== undefined && !pin?.length)
+    throw new UsageError(`--pin: '${input.pin}' is not a list of CPUs (examples: 1, 0,2, 2-5)`);
+  // One worker per CPU: the machine's, or the ones it is pinned to.
+  const workers =
+    positiveInt(input.workers, "--workers") ?? Math.max(1, Math.min(pin?.length ?? input.cpus, conns));
   if (workers > conns) throw new UsageError(`--workers (${workers}) cannot exceed --conns (${conns})`);
   const durationMs = input.duration !== undefined ? parseDuration(input.duration, "--duration") : undefined;
   if (durationMs !== undefined && durationMs <= 0) throw new UsageError("--duration must be > 0");
@@ -106,9 +111,6 @@ export function buildPlan(input: PlanInput): RunPlan {
     throw new UsageError("--arrival must be uniform or poisson");
   if (input.arrival !== undefined && rate === undefined)
     throw new UsageError("--arrival needs --rate (open loop)");
-  const pin = input.pin !== undefined ? parseCpuList(input.pin) : undefined;
-  if (input.pin !== undefined && !pin?.length)
-    throw new UsageError(`--pin: '${input.pin}' is not a list of CPUs (examples: 1, 0,2, 2-5)`);
   const queryMode = (input.queryMode ?? "simple") as QueryMode;
   if (!QUERY_MODES.includes(queryMode))
     throw new UsageError(`--query-mode must be one of ${QUERY_MODES.join(", ")}`);

@@ -37,7 +37,7 @@ describe("--pin's CPU lists and taskset", () => {
   it("forks Node through taskset, with the worker's own flags after it", () => {
     assert.deepEqual(pinnedFork(3, "/usr/bin/taskset", ["--single-threaded-gc"]), {
       execPath: "/usr/bin/taskset",
-      execArgv: ["--cpu-list", "3", process.execPath, "--single-threaded-gc"],
+      execArgv: ["-c", "3", process.execPath, "--single-threaded-gc"],
     });
   });
 });

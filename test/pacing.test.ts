@@ -114,6 +114,30 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
     assert.equal(late.missedBefore(1000), 0);
   });
 
+  it("workers' uniform slots interleave: each worker's phase puts its slots between the others'", () => {
+    const slots: number[] = [];
+    for (const phase of [0, 0.5]) {
+      const pacer = new Pacer({ start: 0, rampMs: 0, ratePerSec: 500, arrival: "uniform", phase });
+      for (let t = pacer.take(100); t !== undefined; t = pacer.take(100)) slots.push(t);
+    }
+    slots.sort((a, b) => a - b);
+    assert.equal(slots[0], 2); // worker 0: 2, 4, 6 …; worker 1: 3, 5, 7 …
+    for (let i = 1; i < slots.length; i++) assert.equal(slots[i] - slots[i - 1], 1);
+  });
+
+  it("poisson arrivals follow a ramp too: half the full rate's arrivals over it, a quarter in its first half", () => {
+    let seed = 11;
+    const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const pacer = new Pacer({ start: 0, rampMs: 4000, ratePerSec: 1000, arrival: "poisson", random });
+    const slots: number[] = [];
+    for (let t = pacer.take(6000); t !== undefined; t = pacer.take(6000)) slots.push(t);
+    const within = (from: number, to: number) => slots.filter((t) => t >= from && t < to).length;
+    // Expected 500, 1500 and 2000; a Poisson count's standard deviation is its square root.
+    assert.ok(Math.abs(within(0, 2000) - 500) < 100, `first half of the ramp: ${within(0, 2000)}`);
+    assert.ok(Math.abs(within(2000, 4000) - 1500) < 170, `second half: ${within(2000, 4000)}`);
+    assert.ok(Math.abs(within(4000, 6000) - 2000) < 200, `after it: ${within(4000, 6000)}`);
+  });
+
   it("poisson arrivals average the rate", () => {
     let seed = 7;
     const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;

@@ -27,6 +27,9 @@ describe("plan", () => {
   it("defaults workers to the CPU count, never more than conns", () => {
     assert.equal(buildPlan({ ...base, conns: 1 }).workers, 1);
     assert.equal(buildPlan({ ...base, conns: 100 }).workers, 2);
+    assert.equal(buildPlan({ ...base, conns: 100, pin: "1" }).workers, 1, "one per pinned CPU");
+    assert.equal(buildPlan({ ...base, conns: 100, pin: "0-3" }).workers, 4);
+    assert.equal(buildPlan({ ...base, conns: 100, pin: "1", workers: 3 }).workers, 3);
   });
 
   it("rejects bad values with one-line usage errors", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -242,50 +242,86 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
     assert.ok(result.timeline.length >= 3, "the workers' last interval arrived");
   });
 
-  it("--pin: each worker, and every thread it starts, keeps to one CPU of the list", async () => {
-    const allowed = allowedCpus();
-    assert.ok(allowed?.length, "this process's CPUs are known (Linux)");
-    const pin = allowed.length > 1 ? [allowed[1], allowed[0]] : [allowed[0]];
-    const out = outDir();
-    const args = [
-      "--rate",
-      "200",
-      "--duration",
-      "3s",
-      "--conns",
-      "4",
-      "--workers",
-      "2",
-      "--pin",
-      pin.join(","),
-    ];
-    const cli = startCli(
-      ["run", "select1", "--uri", stack.status.uris.direct, ...args, "--out", out],
-      stack.env,
+  // With one CPU, an unpinned worker would read the same: nothing to tell apart.
+  const cpus = allowedCpus() ?? [];
+  it(
+    "--pin: each worker, and every thread it starts, keeps to one CPU of the list",
+    {
+      skip: cpus.length < 2 && "needs two CPUs",
+    },
+    async () => {
+      const pin = [cpus[1], cpus[0]];
+      const out = outDir();
+      const args = [
+        "--rate",
+        "200",
+        "--duration",
+        "3s",
+        "--conns",
+        "4",
+        "--workers",
+        "2",
+        "--pin",
+        pin.join(","),
+      ];
+      const cli = startCli(
+        ["run", "select1", "--uri", stack.status.uris.direct, ...args, "--out", out],
+        stack.env,
+      );
+      await cli.waitForStderr(/\n\s+1\.0s/);
+      const workers = childPids(cli.child.pid!);
+      assert.equal(workers.length, 2, "two forked workers");
+      const seen: number[] = [];
+      for (const w of workers) {
+        // The open-loop pacing thread is started after the fork: it too must have inherited the pin.
+        const threads = readdirSync(`/proc/${w}/task`);
+        assert.ok(threads.length > 2, `worker ${w} has its threads (${threads.length})`);
+        // (A thread that ends meanwhile has no status left to read.)
+        const lists = new Set(
+          threads
+            .map((t) => allowedCpus(`/proc/${w}/task/${t}/status`)?.join(","))
+            .filter((l) => l !== undefined),
+        );
+        assert.equal(lists.size, 1, `worker ${w}'s threads share one affinity: ${[...lists].join(" | ")}`);
+        const [list] = lists;
+        assert.match(list, /^\d+$/, `one CPU, not ${list}`);
+        seen.push(Number(list));
+      }
+      // Worker i on pin[i]: one worker on each CPU of the list.
+      assert.deepEqual(
+        seen.sort((x, y) => x - y),
+        [...pin].sort((x, y) => x - y),
+      );
+      const res = await cli.done;
+      assert.equal(res.code, 0, res.stderr);
+      assert.deepEqual(resultIn(out).result.plan.pin, pin);
+    },
+  );
+
+  it("a worker that dies before it is ready (here: taskset fails) ends the run with one line, exit 1", async () => {
+    const bin = outDir();
+    writeFileSync(join(bin, "taskset"), '#!/bin/sh\necho "taskset: failed to set affinity" >&2\nexit 1\n');
+    chmodSync(join(bin, "taskset"), 0o755);
+    const env = { ...stack.env, PATH: `${bin}:${process.env.PATH}` };
+    const res = await run(
+      [
+        "select1",
+        "--uri",
+        stack.status.uris.direct,
+        "--pin",
+        String(cpus[0] ?? 0),
+        "--duration",
+        "2s",
+        "--no-observe",
+      ],
+      env,
     );
-    await cli.waitForStderr(/\n\s+1\.0s/);
-    const workers = childPids(cli.child.pid!);
-    assert.equal(workers.length, 2, "two forked workers");
-    const seen: number[] = [];
-    for (const w of workers) {
-      // The open-loop pacing thread is started after the fork: it too must have inherited the pin.
-      const threads = readdirSync(`/proc/${w}/task`);
-      assert.ok(threads.length > 2, `worker ${w} has its threads (${threads.length})`);
-      const lists = new Set(threads.map((t) => allowedCpus(`/proc/${w}/task/${t}/status`)!.join(",")));
-      assert.equal(lists.size, 1, `worker ${w}'s threads share one affinity: ${[...lists].join(" | ")}`);
-      const [list] = lists;
-      assert.match(list, /^\d+$/, `one CPU, not ${list}`);
-      seen.push(Number(list));
-    }
-    // Worker i on pin[i % pin.length]: one worker on each CPU of the list (both on it when there is one).
-    const expected = pin.length > 1 ? [...pin] : [pin[0], pin[0]];
-    assert.deepEqual(
-      seen.sort((x, y) => x - y),
-      expected.sort((x, y) => x - y),
+    assert.equal(res.code, 1, res.stderr);
+    assert.match(
+      res.stderr,
+      /taskset: failed to set affinity\ndcpbench: worker 0 exited \(code 1\) before it was ready\n$/,
     );
-    const res = await cli.done;
-    assert.equal(res.code, 0, res.stderr);
-    assert.deepEqual(resultIn(out).result.plan.pin, pin);
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
   });
 
   it("kill -9 of one worker: the other finishes, the result is partial, exit 1", async () => {

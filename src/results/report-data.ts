@@ -70,7 +70,8 @@ function runInfo(r: NamedResult, name: string): RunInfo {
     workers: finite(p.workers),
     mode:
       `${p.txnPooling ? "txn-pooling" : "session"}, query-mode ${p.queryMode}` +
-      (p.connectPerTxn ? ", connect-per-txn" : ""),
+      (p.connectPerTxn ? ", connect-per-txn" : "") +
+      (Array.isArray(p.pin) ? `, workers pinned to CPU ${p.pin.join(",")}` : ""),
     pacing:
       (p.rate !== undefined ? `open loop, ${p.rate}/s ${p.arrival}` : "closed loop") +
       (stop ? `; ${stop}` : "") +
@@ -134,7 +135,7 @@ export function buildReportData(results: NamedResult[], now = new Date()): Repor
   });
 
   const rampNote = timelines.some((tl) => tl.some((e) => e.ramp))
-    ? "Shaded: ramp intervals (clients still starting; not in the table)."
+    ? "Shaded: ramp intervals (clients still starting, or the open-loop rate still rising; not in the table)."
     : undefined;
 
   const throughput = timeChart(

@@ -50,11 +50,11 @@ export function findTaskset(path = process.env.PATH ?? ""): string | undefined {
   return undefined;
 }
 
-/** fork() options that start Node, with `execArgv`, pinned to `cpu`: taskset runs Node in its place. */
+/** fork() options that start Node, with `execArgv`, pinned to `cpu`: taskset runs Node in its place (`-c`: util-linux and BusyBox both know it). */
 export function pinnedFork(
   cpu: number,
   taskset: string,
   execArgv: string[],
 ): { execPath: string; execArgv: string[] } {
-  return { execPath: taskset, execArgv: ["--cpu-list", String(cpu), process.execPath, ...execArgv] };
+  return { execPath: taskset, execArgv: ["-c", String(cpu), process.execPath, ...execArgv] };
 }

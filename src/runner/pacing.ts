@@ -8,6 +8,11 @@ export interface PacerOptions {
   rampMs: number;
   ratePerSec: number;
   arrival: Arrival;
+  /**
+   * Uniform arrivals: how far into the first spacing this worker's slots fall (0–1). Worker i of W takes i/W,
+   * so that the workers' slots interleave instead of coinciding (W starts at once, then none).
+   */
+  phase?: number;
   random?: () => number;
 }
 
@@ -39,7 +44,7 @@ export class Pacer {
     this.rampUnits = (this.perMs * this.rampMs) / 2;
     this.arrival = opts.arrival;
     this.random = opts.random ?? Math.random;
-    this.units = this.gap();
+    this.units = this.gap() + (this.arrival === "uniform" ? (opts.phase ?? 0) : 0);
   }
 
   private gap(): number {

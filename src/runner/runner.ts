@@ -161,7 +161,8 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
   };
 
   const send = (s: WorkerState, msg: ToWorker) => {
-    if (!s.dead && s.proc.connected) s.proc.send(msg);
+    // A worker that has just died fails the write (EPIPE): its 'exit' tells the rest.
+    if (!s.dead && s.proc.connected) s.proc.send(msg, (err) => void err);
   };
 
   function stopAll(): void {
@@ -268,9 +269,24 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
           break;
       }
     });
+    // It could not be started at all (its executable missing…): 'exit' may never come.
+    proc.on("error", (err) => {
+      if (state.ready || state.dead) return;
+      fatal ??= { message: `worker ${index} could not start: ${err.message}`, exitCode: 1 };
+      state.dead = true;
+      checkReady();
+      checkFinished();
+    });
     proc.on("exit", (code, sig) => {
       state.report.exitCode = code;
       state.report.signal = sig;
+      if (!state.ready && !startedLoad && !stopping) {
+        // Before "ready" (taskset could not pin it, Node could not start it…): its own stderr says why.
+        fatal ??= {
+          message: `worker ${index} exited (${sig ?? `code ${code}`}) before it was ready`,
+          exitCode: 1,
+        };
+      }
       if (!state.done) {
         state.dead = true;
         state.report.died = !killed.has(index);

@@ -192,6 +192,7 @@ class Worker {
           rampMs: this.plan.rampMs,
           ratePerSec: this.assignment.rate,
           arrival: this.plan.arrival,
+          phase: this.assignment.index / this.plan.workers,
         })
       : undefined;
     const alarm = this.alarm;
