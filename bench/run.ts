@@ -2,7 +2,7 @@
  * The harness-efficiency benchmark (issue 7): dcpbench against pgbench on the same database, interleaved,
  * and the harness's own costs at the seed's sizes. One command runs it all and writes a Markdown report:
  *
- *   npm run bench                 # full size, writes BENCHMARKS.md (about 17 minutes)
+ *   npm run bench                 # full size, writes BENCHMARKS.md (about 19 minutes)
  *   npm run bench -- --quick --out /tmp/b.md   # tiny sizes, for the test suite
  *
  * Everything runs against a stack of its own (temp dir, free ports), started and stopped here.
@@ -43,6 +43,7 @@ const S = quick
       agreeRate: 200,
       agreeSec: 3,
       tailPairs: 1,
+      agreePairs: 1,
       tailRampSec: 1,
       tpcbScale: 1,
     }
@@ -58,6 +59,7 @@ const S = quick
       agreeRate: 2000,
       agreeSec: 30,
       tailPairs: 3,
+      agreePairs: 5,
       tailRampSec: 2,
       tpcbScale: 10,
     };
@@ -448,7 +450,7 @@ async function main(): Promise<void> {
 
     // 5. Latency agreement with pgbench at a fixed rate, alternating as in 4.
     say(
-      `## 5. Latency agreement at ${S.agreeRate}/s, select-only, 8 clients, direct, ${S.tailPairs} interleaved pair(s)`,
+      `## 5. Latency agreement at ${S.agreeRate}/s, select-only, 8 clients, direct, ${S.agreePairs} interleaved pair(s)`,
     );
     say();
     say(
@@ -459,7 +461,7 @@ async function main(): Promise<void> {
     say("|---|---:|---:|---:|---:|---:|---:|");
     const agree = { d50: [] as number[], p50: [] as number[], d99: [] as number[], p99: [] as number[] };
     const diff = (d: number, p: number) => `${(((d - p) / p) * 100).toFixed(0)}% (${(d - p).toFixed(3)} ms)`;
-    for (let i = 1; i <= S.tailPairs; i++) {
+    for (let i = 1; i <= S.agreePairs; i++) {
       const { r } = await dcp(
         selectOnly([
           "--rate",
