@@ -45,6 +45,10 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     );
     assert.match(md, /not pinned: .* p99, median of the rounds: \*\*[\d.]+ ms\*\* \(pgbench's: [\d.]+ ms\)/);
     assert.match(md, /without `--ramp` .*: lag p50 [\d.]+ ms, p99 [\d.]+ ms/);
-    assert.match(md, /medians of the pairs: p50 [\d.]+ vs [\d.]+ ms, .* p99 [\d.]+ vs [\d.]+ ms/);
+    assert.match(
+      md,
+      /median of the pairs' differences: p50 \*\*-?\d+% \(-?[\d.]+ ms\)\*\*, p99 \*\*-?\d+% \(-?[\d.]+ ms\)\*\*/,
+    );
+    assert.match(md, /each tool's median over the pairs: p50 [\d.]+ vs [\d.]+ ms .* p99 [\d.]+ vs [\d.]+ ms/);
   });
 });
