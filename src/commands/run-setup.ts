@@ -7,7 +7,7 @@ import { ensureDir } from "../results/write.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 import { openFileLimit } from "../stack/stack.js";
-import { allowedCpus, findTaskset } from "../runner/cpu-pin.js";
+import { allowedCpus, requireTaskset } from "../runner/cpu-pin.js";
 
 /**
  * `dcpbench run`'s options, as yargs parses them: the plan's raw inputs (PlanInput, minus what the command
@@ -89,7 +89,7 @@ export function preflight(plan: RunPlan): void {
   }
   if (plan.pin) {
     if (process.platform !== "linux") throw new UsageError("--pin works on Linux only (it uses taskset)");
-    if (!findTaskset()) throw new UsageError("--pin needs taskset (util-linux) on PATH");
+    requireTaskset();
     const allowed = allowedCpus();
     const outside = allowed ? plan.pin.filter((c) => !allowed.includes(c)) : [];
     if (outside.length) {

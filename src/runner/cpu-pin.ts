@@ -1,5 +1,6 @@
 import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { UsageError } from "../errors.js";
 
 /**
  * Pinning worker processes to CPUs (`--pin`), on Linux. Each pinned worker is started through util-linux's
@@ -48,6 +49,13 @@ export function findTaskset(path = process.env.PATH ?? ""): string | undefined {
     }
   }
   return undefined;
+}
+
+/** taskset's path, or a usage error for --pin when there is none. */
+export function requireTaskset(): string {
+  const taskset = findTaskset();
+  if (!taskset) throw new UsageError("--pin needs taskset (util-linux) on PATH");
+  return taskset;
 }
 
 /** fork() options that start Node, with `execArgv`, pinned to `cpu`: taskset runs Node in its place (`-c`: util-linux and BusyBox both know it). */

@@ -6,7 +6,7 @@ import { Aggregator, intervalErrors, type TimelineEntry } from "../metrics/aggre
 import { warmUp } from "../metrics/histogram.js";
 import { CONNECT, type Snapshot } from "../metrics/snapshot.js";
 import { splitEvenly, type RunPlan } from "../plan.js";
-import { findTaskset, pinnedFork } from "./cpu-pin.js";
+import { pinnedFork, requireTaskset } from "./cpu-pin.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
 
 /**
@@ -89,8 +89,7 @@ interface WorkerState {
  * worker — always returning what was measured so that the result can be written.
  */
 export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks = {}): Promise<RunOutcome> {
-  const taskset = plan.pin ? findTaskset() : undefined;
-  if (plan.pin && !taskset) throw new UsageError("--pin needs taskset (util-linux) on PATH");
+  const taskset = plan.pin ? requireTaskset() : undefined;
   const agg = new Aggregator();
   const startedAt = new Date();
   const counts = splitEvenly(plan.conns, plan.workers);
