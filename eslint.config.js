@@ -2,6 +2,12 @@
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/** The one-way imports of DESIGN.md and the README's Architecture section, as lint errors. */
+const layer = (files, patterns, message) => ({
+  files,
+  rules: { "no-restricted-imports": ["error", { patterns: [{ group: patterns, message }] }] },
+});
+
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".dcpbench/**", "results/**"] },
   eslint.configs.recommended,
@@ -10,6 +16,56 @@ export default tseslint.config(
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    files: ["src/**/*.ts", "workloads/**/*.ts"],
+    rules: {
+      "max-lines-per-function": [
+        "error",
+        { max: 120, skipBlankLines: true, skipComments: true, IIFEs: true },
+      ],
+    },
+  },
+  layer(
+    ["src/schema/**/*.ts"],
+    ["../*", "../**"],
+    "the result-file schema is the contract every layer imports: it imports nothing of ours outside src/schema/",
+  ),
+  layer(
+    ["src/results/**/*.ts"],
+    ["**/runner/*", "**/observe/*", "**/faults/*", "**/commands/*", "**/run/*", "**/stack/*"],
+    "results/ reads result files: it may import src/schema, metrics/, db/ and options/, not the parts that produce a run",
+  ),
+  layer(
+    ["src/plan.ts", "src/options/**/*.ts"],
+    ["**/results/*", "**/runner/*", "**/run/*", "**/commands/*", "**/observe/*", "**/faults/*", "**/stack/*"],
+    "the plan and its option parsers sit below results/ and runner/: import src/schema, db/ or options/ instead",
+  ),
+  layer(
+    ["src/db/**/*.ts", "src/metrics/**/*.ts"],
+    ["**/results/*", "**/runner/*", "**/run/*", "**/commands/*", "**/observe/*", "**/faults/*", "**/stack/*"],
+    "db/ and metrics/ are the bottom layers: they import only each other's leaves and src/schema",
+  ),
+  layer(
+    ["src/runner/**/*.ts", "src/observe/**/*.ts", "src/faults/**/*.ts", "src/stack/**/*.ts"],
+    ["**/commands/*", "**/run/*", "**/results/*"],
+    "runner/, observe/, faults/ and stack/ are driven by run/ and commands/, never the other way round",
+  ),
+  {
+    files: ["workloads/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(?!\\.\\./src/api\\.js$)",
+              message: "a workload imports only ../src/api.js (the workload API)",
+            },
+          ],
+        },
+      ],
     },
   },
 );

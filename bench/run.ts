@@ -15,9 +15,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decode } from "../src/metrics/histogram.js";
 import { allowedCpus, findTaskset } from "../src/runner/cpu-pin.js";
-import type { ResultFile } from "../src/results/schema.js";
 import { stackDown, stackUp } from "../src/stack/stack.js";
 import { assertPortFree, pgProgram } from "../src/stack/system.js";
+import type { ResultFile } from "../src/schema/result.js";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 /** The Node flags of the `dcpbench` bin (its first line), so that the bench runs dcpbench as users do. */
@@ -27,6 +27,8 @@ const BIN_FLAGS =
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
+/** Hand-written notes on the measurements behind choices in the code, kept across re-measurements. */
+const CODE_CHOICES = fileURLToPath(new URL("../../bench/code-choices.md", import.meta.url));
 const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : "BENCHMARKS.md";
 
 /** Sizes: the issue's targets, or tiny ones that only prove the machinery works. */
@@ -524,6 +526,8 @@ async function main(): Promise<void> {
     );
     say();
     say(`Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
+    say();
+    say(readFileSync(CODE_CHOICES, "utf8").trimEnd());
     writeFileSync(outFile, lines.join("\n") + "\n");
     process.stderr.write(`wrote ${outFile}\n`);
   } finally {

@@ -1,9 +1,12 @@
+import type { KnobValue, Knobs } from "./schema/plan.js";
+import type { Dialect } from "./schema/result.js";
 /**
  * The workload API: what a workload module exports and what it is handed. Workloads import only this file.
  * The harness, not the workload, measures, retries, reconnects and counts.
  */
 
-export type Dialect = "postgres" | "cockroach";
+// Types of the result file that workloads also see: re-exported so that workloads import only this file.
+export type { Dialect, KnobValue, Knobs };
 
 /** One statement's result, as much of it as workloads need. */
 export interface QueryResult<R = Record<string, unknown>> {
@@ -25,8 +28,6 @@ export interface Session {
   sleep(ms: number): Promise<void>;
 }
 
-export type KnobValue = number | string | boolean;
-
 export interface KnobSpec {
   default: KnobValue;
   description: string;
@@ -38,7 +39,6 @@ export interface KnobSpec {
 }
 
 export type KnobSpecs = Record<string, KnobSpec>;
-export type Knobs = Record<string, KnobValue>;
 type Widen<V> = V extends number ? number : V extends boolean ? boolean : V extends string ? string : never;
 /** The knob values a workload receives, typed from its specs' defaults. */
 export type KnobsOf<S extends KnobSpecs> = { [P in keyof S]: Widen<S[P]["default"]> };

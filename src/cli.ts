@@ -1,8 +1,6 @@
 #!/usr/bin/env -S node --single-threaded-gc --no-memory-reducer
-// The runner's V8 flags (they can only be given at start-up, hence here; workers get them too). On a 2-core
-// machine its GC helper threads, and the "memory reducer" full GCs V8 starts when the runner looks idle
-// (~20 ms on its thread plus ~45 ms of concurrent marking, twice a run), took cores from the load and the
-// database: open-loop starts > 1 ms late fell by ~20-25% without them (3 A/B pairs, `--rate 5000`, 12 s).
+// The runner's V8 flags (they can only be given at start-up, hence here; workers get them too): GC helper
+// threads and idle-time full GCs would take cores from the load (BENCHMARKS.md, "Measurements behind choices").
 // `node dist/src/cli.js` runs without them; results are the same, the schedule a little less steady.
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";

@@ -1,57 +1,27 @@
-import type { Knobs } from "./api.js";
-import type { QueryMode } from "./db/query-mode.js";
+import { DRIVERS } from "./db/driver.js";
 import { QUERY_MODES } from "./db/query-mode.js";
-import { DRIVERS, type Driver } from "./db/driver.js";
 import { redactUri, validateUri } from "./db/uri.js";
 import { UsageError } from "./errors.js";
-import { parseThreshold, type Threshold } from "./results/thresholds.js";
-import { parseCpuList } from "./runner/cpu-pin.js";
-import { parseDuration, parseRate } from "./units.js";
+import { parseCpuList } from "./options/cpu-list.js";
+import { parseThreshold } from "./options/threshold.js";
+import { parseDuration, parseRate } from "./options/units.js";
+import type { Arrival, Driver, Knobs, QueryMode, SavedPlan } from "./schema/plan.js";
 
-export type Arrival = "uniform" | "poisson";
-
-/** Everything a run needs, validated once. `uri` may hold a password: it never leaves the process tree. */
-export interface RunPlan {
-  workload: string;
-  /** Built-in name or absolute path, as workers load it. */
-  workloadRef: string;
-  knobs: Knobs;
-  uri: string;
-  conns: number;
-  workers: number;
-  durationMs?: number;
-  iterations?: number;
-  rampMs: number;
-  /** Open loop: total intended cycles per second across workers. */
-  rate?: number;
-  arrival: Arrival;
-  /** Workers pinned to these CPUs in turn (worker i on pin[i % length]); absent: not pinned. */
-  pin?: number[];
-  txnPooling: boolean;
-  queryMode: QueryMode;
-  connectPerTxn: boolean;
-  /**
-   * How the benchmark clients send their queries: `lean` straight on the socket of a connection pg opened,
-   * `pg` through pg's Client.query (absent in files from before there was a choice: those used pg).
-   */
-  driver?: Driver;
-  label: string;
-  outDir: string;
-  /** Timeline interval; progress lines are printed at it unless progress is off. */
-  intervalMs: number;
-  progress: boolean;
-  appName: string;
-  connectTimeoutMs: number;
-  maxErrors?: number;
-  /** k6-style conditions checked at the end (exit 3 when one does not hold). */
-  thresholds: Threshold[];
+/**
+ * Everything a run needs, validated once and complete: every field has its value (defaults applied), and
+ * what is derived from several options is worked out here once. `uri` may hold a password: it never leaves
+ * the process tree; what is printed and saved is `savedPlan(plan)`.
+ */
+export interface RunPlan extends Readonly<Omit<SavedPlan, "uri">> {
+  readonly uri: string;
+  /** Milliseconds after the common start at which the measured window ends (ramp + duration); null: no duration. */
+  readonly plannedEndMs: number | null;
 }
 
-/** The plan as it is printed and saved: no URI with a password in it. */
-export type SavedPlan = Omit<RunPlan, "uri"> & { uri: string };
-
-export function redactPlan(plan: RunPlan): SavedPlan {
-  return Object.freeze({ ...plan, uri: redactUri(plan.uri) });
+/** The plan as it is printed and saved: no password, nothing derived. */
+export function savedPlan(plan: RunPlan): SavedPlan {
+  const { uri, plannedEndMs: _derived, ...rest } = plan;
+  return { ...rest, uri: redactUri(uri) };
 }
 
 /** Raw option values as the CLI parsed them. */
@@ -160,6 +130,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     connectTimeoutMs,
     maxErrors,
     thresholds: (input.thresholds ?? []).map(parseThreshold),
+    plannedEndMs: durationMs !== undefined ? rampMs + durationMs : null,
   };
 }
 

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { ResultFile } from "../src/results/schema.js";
-import { resultIn, runCli } from "./helpers/cli.js";
+import { runCli, runToResult } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
+import type { ResultFile } from "../src/schema/result.js";
 
 const RUN_WORKLOADS = fileURLToPath(new URL("../../run_workloads.sh", import.meta.url));
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
@@ -19,28 +19,25 @@ describe("compare, thresholds and run_workloads.sh", { timeout: 300_000 }, () =>
   let slower: string;
   const cli = (args: string[]) => runCli(args, stack.env);
 
-  async function select1(label: string, extra: string[]): Promise<string> {
-    const out = tmp("dcpbench-cmp-");
-    const res = await cli([
-      "run",
-      "select1",
-      "--duration",
-      "2s",
-      "--conns",
-      "4",
-      "--workers",
-      "2",
-      "--progress",
-      "off",
-      "--label",
-      label,
-      "--out",
-      out,
-      ...extra,
-    ]);
-    assert.equal(res.code, 0, res.stderr);
-    return resultIn(out).jsonPath;
-  }
+  const select1 = async (label: string, extra: string[]): Promise<string> =>
+    (
+      await runToResult(
+        [
+          "select1",
+          "--duration",
+          "2s",
+          "--conns",
+          "4",
+          "--workers",
+          "2",
+          "--progress",
+          "off",
+          "--label",
+          label,
+        ].concat(extra),
+        { env: stack.env },
+      )
+    ).jsonPath;
 
   before(async () => {
     stack = await startStack();

@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { describe, it } from "node:test";
-import { allowedCpus, findTaskset, parseCpuList, pinnedFork } from "../src/runner/cpu-pin.js";
+import { parseCpuList } from "../src/options/cpu-list.js";
+import { allowedCpus, findTaskset, pinnedFork } from "../src/runner/cpu-pin.js";
 
 describe("--pin's CPU lists and taskset", () => {
   it("reads CPU lists as taskset and Linux write them, and refuses anything else", () => {

@@ -9,7 +9,7 @@ import { stackPaths } from "../src/stack/layout.js";
 import { signalMember } from "../src/stack/members.js";
 import { stackStartMember } from "../src/stack/stack.js";
 import { sleep } from "../src/stack/system.js";
-import { resultIn, runCli, startCli } from "./helpers/cli.js";
+import { resultIn, runCli, runToResult, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 
 const HOT_ROW = fileURLToPath(new URL("../../test/fixtures/hot-row.mjs", import.meta.url));
@@ -28,10 +28,8 @@ describe("errors, retries and reconnects", { timeout: 180_000 }, () => {
     const db = await stack.client(stack.status.uris.direct);
     await db.query("DROP TABLE IF EXISTS hot_row; CREATE TABLE hot_row (id int PRIMARY KEY, n int NOT NULL)");
     await db.query("INSERT INTO hot_row VALUES (1, 0)");
-    const out = outDir();
-    const res = await runCli(
+    const { result } = await runToResult(
       [
-        "run",
         HOT_ROW,
         "--uri",
         stack.status.uris.direct,
@@ -41,11 +39,9 @@ describe("errors, retries and reconnects", { timeout: 180_000 }, () => {
         "2",
         "--iterations",
         "100",
-      ].concat(["--progress", "off", "--out", out]),
-      stack.env,
+      ].concat(["--progress", "off"]),
+      { env: stack.env },
     );
-    assert.equal(res.code, 0, res.stderr);
-    const { result } = resultIn(out);
     const bump = result.summary.bump;
     assert.equal(result.workload, "hot-row");
     assert.ok(bump.retries > 0, "concurrent SERIALIZABLE increments must have been retried");

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CYCLE } from "../src/metrics/snapshot.js";
-import type { ResultFile } from "../src/results/schema.js";
-import { resultIn, runCli } from "./helpers/cli.js";
+import { runCli, runToResult } from "./helpers/cli.js";
 import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
+import type { ResultFile } from "../src/schema/result.js";
 
 describe(
   "faults during a run: the run survives, measures the outage, loses nothing",
@@ -15,15 +12,13 @@ describe(
   () => {
     let stack: TestStack;
 
-    async function run(args: string[], code = 0): Promise<ResultFile> {
-      const out = mkdtempSync(join(tmpdir(), "dcpbench-fault-"));
-      const res = await runCli(
-        ["run", ...args, "--workers", "2", "--progress", "off", "--out", out, "--stack-dir", stack.dir],
-        stack.env,
-      );
-      assert.equal(res.code, code, res.stderr);
-      return resultIn(out).result;
-    }
+    const run = async (args: string[], code = 0): Promise<ResultFile> =>
+      (
+        await runToResult([...args, "--workers", "2", "--progress", "off", "--stack-dir", stack.dir], {
+          env: stack.env,
+          code,
+        })
+      ).result;
     const errorsOf = (r: ResultFile) =>
       Object.entries(r.summary).reduce(
         (n, [op, o]) => n + (op === CYCLE ? 0 : Object.values(o.errors).reduce((a, b) => a + b, 0)),
@@ -87,10 +82,8 @@ describe(
     it("(b) graceful (SIGTERM) vs dirty (SIGKILL) death of a PgBouncer, compared in one report", async () => {
       const results: string[] = [];
       for (const signal of ["TERM", "KILL"]) {
-        const out = mkdtempSync(join(tmpdir(), "dcpbench-gd-"));
-        const res = await runCli(
+        const res = await runToResult(
           [
-            "run",
             "select1",
             "--uri",
             stack.status.uris.pooled,
@@ -109,18 +102,15 @@ describe(
               "off",
               "--label",
               `sig${signal.toLowerCase()}`,
-              "--out",
-              out,
               "--stack-dir",
               stack.dir,
             ],
             ["--fault", `at=2s kill pgbouncer-2 signal=${signal}`, "--fault", "at=3s start pgbouncer-2"],
           ),
-          stack.env,
+          { env: stack.env },
         );
-        assert.equal(res.code, 0, res.stderr);
         assert.match(res.stdout, new RegExp(`fault 'at=2s kill pgbouncer-2 signal=${signal}' at 2\\.\\ds: `));
-        results.push(resultIn(out).jsonPath);
+        results.push(res.jsonPath);
       }
       const cmp = await runCli(["compare", ...results], stack.env);
       assert.equal(cmp.code, 0, cmp.stderr);

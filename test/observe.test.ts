@@ -3,9 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ResultFile } from "../src/results/schema.js";
-import { resultIn, runCli, startCli } from "./helpers/cli.js";
+import { runCli, runToResult, startCli } from "./helpers/cli.js";
 import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
+import type { ResultFile } from "../src/schema/result.js";
 
 const POOL = 10;
 const CONNS = 60;
@@ -45,27 +45,18 @@ describe("the server side, sampled during the run", { timeout: 180_000 }, () => 
   let pooledPath: string;
 
   async function run(extra: string[]): Promise<{ result: ResultFile; path: string }> {
-    const out = mkdtempSync(join(tmpdir(), "dcpbench-obs-"));
-    const res = await runCli(
-      [
-        "run",
-        "select1",
-        "--set",
-        "sleep_ms=20",
-        "--conns",
-        String(CONNS),
-        "--workers",
-        "2",
-        "--duration",
-        "3s",
-        "--out",
-        out,
-        ...extra,
-      ],
-      stack.env,
-    );
-    assert.equal(res.code, 0, res.stderr);
-    const { result, jsonPath } = resultIn(out);
+    const args = [
+      "select1",
+      "--set",
+      "sleep_ms=20",
+      "--conns",
+      String(CONNS),
+      "--workers",
+      "2",
+      "--duration",
+      "3s",
+    ];
+    const { result, jsonPath } = await runToResult([...args, ...extra], { env: stack.env });
     return { result, path: jsonPath };
   }
 

@@ -7,7 +7,7 @@ import { changePct, type Comparison } from "../src/results/compare.js";
 import { evaluateGates, parseGate } from "../src/results/gates.js";
 import { UsageError } from "../src/errors.js";
 import { buildPlan, splitEvenly, type PlanInput } from "../src/plan.js";
-import { parseDuration, parseRate } from "../src/units.js";
+import { parseDuration, parseRate } from "../src/options/units.js";
 import { resolveKnobs } from "../src/workload/knobs.js";
 
 const base: PlanInput = {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { CONNECT, CYCLE } from "../src/metrics/snapshot.js";
 import { allowedCpus } from "../src/runner/cpu-pin.js";
 import { childPids, isAlive, processCmdline, sleep } from "../src/stack/system.js";
-import { resultIn, runCli, startCli } from "./helpers/cli.js";
+import { resultIn, runCli, runToResult, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 
 const outDir = () => mkdtempSync(join(tmpdir(), "dcpbench-out-"));
@@ -14,7 +14,7 @@ const outDir = () => mkdtempSync(join(tmpdir(), "dcpbench-out-"));
 describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   let stack: TestStack;
   const run = (args: string[], env?: NodeJS.ProcessEnv) =>
-    runCli(["run", ...args, "--progress", "off"], env ?? stack.env);
+    runToResult([...args, "--progress", "off"], { env: env ?? stack.env });
 
   before(async () => {
     stack = await startStack();
@@ -24,17 +24,13 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("closed loop, --iterations: every worker runs exactly its cycles", async () => {
-    const out = outDir();
     const res = await run(
       ["select1", "--uri", stack.status.uris.direct, "--conns", "6", "--workers", "2"].concat([
         "--iterations",
         "150",
-        "--out",
-        out,
       ]),
     );
-    assert.equal(res.code, 0, res.stderr);
-    const { result, csv } = resultIn(out);
+    const { result, csv } = res;
     assert.equal(result.summary[CYCLE].count, 300);
     assert.equal(result.summary.select.count, 300);
     assert.equal(result.summary[CONNECT].count, 6);
@@ -56,24 +52,23 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("closed loop, --duration: stops on time, timeline per interval, through PgBouncer in transactions", async () => {
-    const out = outDir();
-    const res = await runCli(
-      [
-        "run",
-        "select1",
-        "--uri",
-        stack.status.uris.pooled,
-        "--txn-pooling",
-        "--query-mode",
-        "extended",
-      ].concat(["--set", "in_txn=true", "--conns", "20", "--workers", "2", "--duration", "3s", "--out", out]),
-      stack.env,
+    const res = await runToResult(
+      ["select1", "--uri", stack.status.uris.pooled, "--txn-pooling", "--query-mode", "extended"].concat([
+        "--set",
+        "in_txn=true",
+        "--conns",
+        "20",
+        "--workers",
+        "2",
+        "--duration",
+        "3s",
+      ]),
+      { env: stack.env },
     );
-    assert.equal(res.code, 0, res.stderr);
     // One progress line per interval, cockroach-workload style.
     assert.match(res.stderr, /_elapsed___errors__ops\/s\(inst\)/);
     assert.ok(res.stderr.split("\n").filter((l) => /^\s+\d+\.\ds\s+\d+/.test(l)).length >= 3, res.stderr);
-    const { result } = resultIn(out);
+    const { result } = res;
     assert.equal(result.label, "pooled");
     assert.equal(result.stopReason, "duration");
     assert.ok(result.elapsedSec >= 2.9 && result.elapsedSec < 3.6, `elapsed ${result.elapsedSec}`);
@@ -83,7 +78,6 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("open loop, --rate: the intended rate is met; latency from the intended start, service time kept", async () => {
-    const out = outDir();
     const res = await run([
       "select1",
       "--uri",
@@ -94,11 +88,8 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       "3s",
       "--conns",
       "4",
-      "--out",
-      out,
     ]);
-    assert.equal(res.code, 0, res.stderr);
-    const { result } = resultIn(out);
+    const { result } = res;
     const cycle = result.summary[CYCLE];
     assert.ok(Math.abs(cycle.count - 1200) <= 60, `count ${cycle.count} for 400/s × 3 s`);
     assert.ok(cycle.service, "service time is recorded in open loop");
@@ -107,7 +98,6 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("--ramp: ramp intervals stay in the timeline and out of the summary", async () => {
-    const out = outDir();
     const res = await run([
       "select1",
       "--uri",
@@ -118,11 +108,8 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       "2s",
       "--conns",
       "4",
-      "--out",
-      out,
     ]);
-    assert.equal(res.code, 0, res.stderr);
-    const { result } = resultIn(out);
+    const { result } = res;
     const ramp = result.timeline.filter((e) => e.ramp);
     assert.ok(ramp.length >= 2, "two 1 s intervals of ramp");
     assert.ok(result.elapsedSec >= 1.9 && result.elapsedSec < 2.6, `measured ${result.elapsedSec}`);
@@ -133,11 +120,8 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("--ramp in open loop raises the rate linearly from 0: a quarter of the ramp's starts in its first half", async () => {
-    const out = outDir();
     const args = ["--rate", "400", "--ramp", "2s", "--duration", "2s", "--conns", "4", "--workers", "1"];
-    const res = await run(["select1", "--uri", stack.status.uris.direct, ...args, "--out", out]);
-    assert.equal(res.code, 0, res.stderr);
-    const { result } = resultIn(out);
+    const { result } = await run(["select1", "--uri", stack.status.uris.direct, ...args]);
     const counts = result.timeline.map((e) => e.ops[CYCLE]?.count ?? 0);
     assert.deepEqual(
       result.timeline.slice(0, 2).map((e) => e.ramp),
@@ -151,7 +135,6 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("counts skipped ops as skipped, never as latencies", async () => {
-    const out = outDir();
     const res = await run(
       [
         "select1",
@@ -163,10 +146,9 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
         "400",
         "--conns",
         "2",
-      ].concat(["--workers", "1", "--out", out]),
+      ].concat(["--workers", "1"]),
     );
-    assert.equal(res.code, 0, res.stderr);
-    const s = resultIn(out).result.summary;
+    const s = res.result.summary;
     assert.equal(s.select.count + s.select.skipped, 400);
     assert.ok(s.select.skipped > 100 && s.select.skipped < 300, `skipped ${s.select.skipped}`);
   });
@@ -303,8 +285,9 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
     writeFileSync(join(bin, "taskset"), '#!/bin/sh\necho "taskset: failed to set affinity" >&2\nexit 1\n');
     chmodSync(join(bin, "taskset"), 0o755);
     const env = { ...stack.env, PATH: `${bin}:${process.env.PATH}` };
-    const res = await run(
+    const res = await runCli(
       [
+        "run",
         "select1",
         "--uri",
         stack.status.uris.direct,
@@ -313,6 +296,8 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
         "--duration",
         "2s",
         "--no-observe",
+        "--progress",
+        "off",
       ],
       env,
     );
@@ -426,10 +411,8 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("reads the stack's password file the way libpq does (PGPASSFILE) and runs without --uri", async () => {
-    const out = outDir();
-    const res = await run(["select1", "--iterations", "10", "--conns", "1", "--out", out]);
-    assert.equal(res.code, 0, res.stderr);
-    assert.equal(resultIn(out).result.plan.uri, stack.status.uris.direct);
+    const res = await run(["select1", "--iterations", "10", "--conns", "1"]);
+    assert.equal(res.result.plan.uri, stack.status.uris.direct);
     assert.equal(readFileSync(stack.status.pgpassfile, "utf8").split(":")[3], "dcpbench");
   });
 });

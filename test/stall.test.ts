@@ -7,9 +7,9 @@ import { stackPaths } from "../src/stack/layout.js";
 import { signalMember } from "../src/stack/members.js";
 import { sleep } from "../src/stack/system.js";
 import { CYCLE } from "../src/metrics/snapshot.js";
-import type { ResultFile } from "../src/results/schema.js";
 import { resultIn, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
+import type { ResultFile } from "../src/schema/result.js";
 
 const FREEZE_MS = 2000;
 const DURATION_S = 7;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { parseIntoClientConfig } from "pg-connection-string";
-import { resultIn, runCli } from "./helpers/cli.js";
+import { runCli, runToResult } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 
 describe("stack up --tls: verify-full directly and through PgBouncer", { timeout: 120_000 }, () => {
@@ -27,10 +27,8 @@ describe("stack up --tls: verify-full directly and through PgBouncer", { timeout
   for (const via of ["direct", "pgbouncer"] as const) {
     it(`runs with sslmode=verify-full ${via === "direct" ? "against PostgreSQL" : "through PgBouncer"}, on TLS`, async () => {
       const uri = verifyFull(via === "direct" ? stack.status.uris.direct : stack.status.uris.pgbouncer[0]);
-      const out = mkdtempSync(join(tmpdir(), "dcpbench-tls-"));
-      const res = await runCli(
+      const { result } = await runToResult(
         [
-          "run",
           "select1",
           "--uri",
           uri,
@@ -41,13 +39,10 @@ describe("stack up --tls: verify-full directly and through PgBouncer", { timeout
           "2",
           "--progress",
           "off",
-          "--out",
-          out,
         ],
-        stack.env,
+        { env: stack.env },
       );
-      assert.equal(res.code, 0, res.stderr);
-      assert.equal(resultIn(out).result.summary.select.count, 40);
+      assert.equal(result.summary.select.count, 40);
 
       // And the session really is encrypted.
       const client = new pg.Client({

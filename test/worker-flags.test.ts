@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { workerExecArgv } from "../src/runner/runner.js";
+import { workerExecArgv } from "../src/runner/worker-handle.js";
 
 describe("the workers' Node flags", () => {
   it("keep the runner's flags, add single-threaded GC, and never the code of node -e / -p", () => {

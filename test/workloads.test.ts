@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { CYCLE } from "../src/metrics/snapshot.js";
-import type { ResultFile } from "../src/results/schema.js";
 import { pgProgram } from "../src/stack/system.js";
 import { resultIn, runCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
+import type { ResultFile } from "../src/schema/result.js";
 
 const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 

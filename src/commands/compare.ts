@@ -3,7 +3,7 @@ import { ThresholdCrossed } from "../errors.js";
 import { comparisonJson, FORMATS, formatComparison, type Format } from "../results/compare-format.js";
 import { compareResults } from "../results/compare.js";
 import { evaluateGates, parseGate } from "../results/gates.js";
-import { readResult } from "../results/schema.js";
+import { readResult } from "../results/read.js";
 
 interface CompareArgs {
   results: string[];

@@ -3,7 +3,7 @@ import type { CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
 import { buildReportData } from "../results/report-data.js";
 import { renderReportHtml } from "../results/report-html.js";
-import { readResult } from "../results/schema.js";
+import { readResult } from "../results/read.js";
 
 interface ReportArgs {
   results: string[];

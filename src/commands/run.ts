@@ -1,23 +1,13 @@
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
-import { probeServer } from "../db/connect.js";
-import { redactUri } from "../db/uri.js";
-import { UsageError } from "../errors.js";
 import { buildPlan } from "../plan.js";
-import { buildResult } from "../results/build.js";
-import { ProgressPrinter } from "../results/progress.js";
 import { availabilityLine, parameterTable, summaryTable } from "../results/tables.js";
-import { writeResult } from "../results/write.js";
-import type { Aggregator } from "../metrics/aggregate.js";
-import { Observer } from "../observe/observer.js";
-import { exposition, servePrometheus } from "../observe/prometheus.js";
-import { runPlan } from "../runner/runner.js";
-import { FaultScheduler } from "../faults/scheduler.js";
-import { observeTargets, planFaults, preflight, type RunArgs } from "./run-setup.js";
-import { targetUri } from "./target.js";
-import { formatDuration } from "../units.js";
+import { executeRun } from "../run/execute.js";
+import { processInterrupts } from "../runner/interrupts.js";
 import { resolveKnobs } from "../workload/knobs.js";
 import { builtinWorkloads, loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
+import { observeTargets, planFaults, type RunArgs } from "./run-options.js";
+import { targetUri } from "./target.js";
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: "run <workload>",
@@ -149,58 +139,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
       uri,
       cpus: availableParallelism(),
     });
-    preflight(plan);
-    const faults = planFaults(args);
-    const server = await probeServer({ uri, appName: plan.appName, connectTimeoutMs: plan.connectTimeoutMs });
-    const stop = [
-      plan.durationMs !== undefined ? formatDuration(plan.durationMs) : "",
-      plan.iterations !== undefined ? `${plan.iterations} iterations/worker` : "",
-    ].filter(Boolean);
-    process.stderr.write(
-      `dcpbench run ${plan.workload} [${plan.label}]: ${plan.conns} clients over ${plan.workers} workers → ` +
-        `${redactUri(uri)} (${server.product} ${server.version.split(" ")[1] ?? ""}), ` +
-        `${plan.rate !== undefined ? `open loop ${plan.rate}/s` : "closed loop"}, ${stop.join(" or ") || "until Ctrl-C"}\n`,
-    );
-    const notice = (line: string) => process.stderr.write(`dcpbench: ${line}\n`);
-    const progress = new ProgressPrinter((line) => process.stderr.write(line + "\n"));
-    let aggregator: Aggregator | undefined;
-    const prometheus =
-      args.prometheusPort !== undefined
-        ? await servePrometheus(args.prometheusPort, () =>
-            aggregator ? exposition(plan.label, aggregator, observer.latest()) : "",
-          ).catch((err: Error) => {
-            throw new UsageError(`--prometheus-port ${args.prometheusPort}: ${err.message}`);
-          })
-        : undefined;
-    const observer = await Observer.start(
-      {
-        ...observeTargets(uri, args),
-        appName: plan.appName,
-        database: new URL(uri).pathname.slice(1) || "postgres",
-        dialect: server.product,
-        intervalMs: plan.intervalMs,
-      },
-      notice,
-    );
-    const scheduler = faults.list.length ? new FaultScheduler(faults.dir, faults.list, notice) : undefined;
-    let outcome;
-    try {
-      outcome = await runPlan(plan, server, {
-        onStart: (t0) => scheduler?.start(t0),
-        observe: observer.active ? () => observer.latest() : undefined,
-        onInterval: (e, agg) => {
-          aggregator = agg;
-          if (plan.progress) progress.interval(e, agg);
-        },
-        onNotice: notice,
-      });
-    } finally {
-      await observer.stop();
-      prometheus?.close();
-    }
-    const faultRecords = (await scheduler?.stop()) ?? [];
-    const result = buildResult(plan, server, outcome, observer.summary(), faultRecords);
-    const files = writeResult(result, plan.outDir);
+    const { result, files } = await executeRun(plan, {
+      observe: observeTargets(uri, args),
+      prometheusPort: args.prometheusPort,
+      faults: planFaults(args),
+      say: (line) => process.stderr.write(line + "\n"),
+      interrupts: processInterrupts,
+    });
     process.stdout.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
     for (const a of result.availability) process.stdout.write(availabilityLine(a) + "\n");
     for (const t of result.thresholds) {

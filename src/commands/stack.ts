@@ -2,7 +2,14 @@ import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
 import { MEMBER_NAMES, type MemberName } from "../stack/layout.js";
 import { SIGNALS, signalMember, type SignalName } from "../stack/members.js";
-import { stackDown, stackStartMember, stackStatus, stackUp, type StackStatus } from "../stack/stack.js";
+import {
+  stackDown,
+  stackStartMember,
+  stackStatus,
+  stackUp,
+  type StackStatus,
+  type UpOptions,
+} from "../stack/stack.js";
 import { stackPaths } from "../stack/layout.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 
@@ -37,74 +44,64 @@ const dirOption = (y: Argv) =>
     describe: "stack directory (env DCPBENCH_STACK_DIR)",
   });
 
+const upCommand: CommandModule<object, UpOptions> = {
+  command: "up",
+  describe: "initdb (first time) and start PostgreSQL, PgBouncer (transaction mode) and, with --ha, HAProxy",
+  builder: (a) =>
+    dirOption(a)
+      .option("ha", {
+        type: "boolean",
+        describe: "two PgBouncers behind HAProxy (leastconn, tcp-check)",
+      })
+      .option("pool-size", { type: "number", describe: "PgBouncer default_pool_size [default: 64]" })
+      .option("max-connections", {
+        type: "number",
+        describe: "PostgreSQL max_connections [default: 2000]",
+      })
+      .option("max-client-conn", {
+        type: "number",
+        describe: "PgBouncer max_client_conn [default: 10000]",
+      })
+      .option("port-base", {
+        type: "number",
+        describe: "postgres on P, pgbouncer-1 P+1, pgbouncer-2 P+2, haproxy P+3, stats P+4 [default: 16432]",
+      })
+      .example("$0 stack up --ha", "PostgreSQL, two PgBouncers and HAProxy"),
+  handler: async (args) => {
+    for (const [k, v] of Object.entries({
+      "pool-size": args.poolSize,
+      "max-connections": args.maxConnections,
+      "max-client-conn": args.maxClientConn,
+      "port-base": args.portBase,
+    })) {
+      if (v !== undefined && (!Number.isInteger(v) || v <= 0))
+        throw new UsageError(`--${k} must be a positive integer`);
+    }
+    if (args.portBase !== undefined && args.portBase + 4 > 65535)
+      throw new UsageError("--port-base must be ≤ 65531");
+    const { status, alreadyRunning } = await stackUp(
+      {
+        dir: args.dir,
+        ha: args.ha,
+        tls: args.tls,
+        poolSize: args.poolSize,
+        maxConnections: args.maxConnections,
+        maxClientConn: args.maxClientConn,
+        portBase: args.portBase,
+      },
+      (line) => console.error(line),
+    );
+    console.log(alreadyRunning ? `stack already running in ${status.dir}` : `stack up in ${status.dir}`);
+    printStatus(status);
+  },
+};
+
 export const stackCommand: CommandModule = {
   command: "stack <action>",
   describe: "a local PostgreSQL + PgBouncer (+ HAProxy) stack on loopback",
   builder: (y) =>
     y
-      .command<
-        DirArgs & {
-          ha: boolean;
-          tls?: boolean;
-          poolSize: number;
-          maxConnections?: number;
-          maxClientConn?: number;
-          portBase?: number;
-        }
-      >(
-        "up",
-        "initdb (first time) and start PostgreSQL, PgBouncer (transaction mode) and, with --ha, HAProxy",
-        (a) =>
-          dirOption(a)
-            .option("ha", {
-              type: "boolean",
-              describe: "two PgBouncers behind HAProxy (leastconn, tcp-check)",
-            })
-            .option("pool-size", { type: "number", describe: "PgBouncer default_pool_size [default: 64]" })
-            .option("max-connections", {
-              type: "number",
-              describe: "PostgreSQL max_connections [default: 2000]",
-            })
-            .option("max-client-conn", {
-              type: "number",
-              describe: "PgBouncer max_client_conn [default: 10000]",
-            })
-            .option("port-base", {
-              type: "number",
-              describe:
-                "postgres on P, pgbouncer-1 P+1, pgbouncer-2 P+2, haproxy P+3, stats P+4 [default: 16432]",
-            })
-            .example("$0 stack up --ha", "PostgreSQL, two PgBouncers and HAProxy"),
-        async (args) => {
-          for (const [k, v] of Object.entries({
-            "pool-size": args.poolSize,
-            "max-connections": args.maxConnections,
-            "max-client-conn": args.maxClientConn,
-            "port-base": args.portBase,
-          })) {
-            if (v !== undefined && (!Number.isInteger(v) || v <= 0))
-              throw new UsageError(`--${k} must be a positive integer`);
-          }
-          if (args.portBase !== undefined && args.portBase + 4 > 65535)
-            throw new UsageError("--port-base must be ≤ 65531");
-          const { status, alreadyRunning } = await stackUp(
-            {
-              dir: args.dir,
-              ha: args.ha,
-              tls: args.tls,
-              poolSize: args.poolSize,
-              maxConnections: args.maxConnections,
-              maxClientConn: args.maxClientConn,
-              portBase: args.portBase,
-            },
-            (line) => console.error(line),
-          );
-          console.log(
-            alreadyRunning ? `stack already running in ${status.dir}` : `stack up in ${status.dir}`,
-          );
-          printStatus(status);
-        },
-      )
+      .command(upCommand)
       .command<DirArgs & { json: boolean }>(
         "status",
         "show members, pids and URIs",

@@ -5,6 +5,7 @@ import type { Dialect } from "../api.js";
 import { UsageError } from "../errors.js";
 import { classifyError } from "./errors.js";
 import { redactUri, validateUri } from "./uri.js";
+import type { ServerInfo } from "../schema/result.js";
 
 export interface ConnectOptions {
   uri: string;
@@ -43,11 +44,6 @@ export function clientConfig(opts: ConnectOptions, password: string | undefined)
 
 export function dialectOf(version: string): Dialect {
   return /cockroach/i.test(version) ? "cockroach" : "postgres";
-}
-
-export interface ServerInfo {
-  product: Dialect;
-  version: string;
 }
 
 /**

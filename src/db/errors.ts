@@ -1,6 +1,4 @@
-/** How the harness counts a failed op. */
-export type ErrorClass = "connection" | "serialization" | "timeout" | "other";
-export const ERROR_CLASSES: readonly ErrorClass[] = ["connection", "serialization", "timeout", "other"];
+import type { ErrorClass } from "../schema/measures.js";
 
 export interface ClassifiedError {
   cls: ErrorClass;

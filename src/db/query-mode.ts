@@ -1,8 +1,8 @@
 import pg from "pg";
 import { prepareValue } from "pg/lib/utils.js";
+import type { QueryMode } from "../schema/plan.js";
 
 /** pgbench's -M: how a statement travels. */
-export type QueryMode = "simple" | "extended" | "prepared";
 export const QUERY_MODES: readonly QueryMode[] = ["simple", "extended", "prepared"];
 
 /** A statement split at its $n placeholders: text, index, text, …, text (parameter indexes are 0-based). */

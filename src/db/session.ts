@@ -1,7 +1,8 @@
 import type pg from "pg";
 import type { Dialect, QueryResult, Session } from "../api.js";
 import { AmbiguousCommitError, classifyError, isRetryable } from "./errors.js";
-import { queryConfig, type QueryMode } from "./query-mode.js";
+import { queryConfig } from "./query-mode.js";
+import type { QueryMode } from "../schema/plan.js";
 
 export interface RetryPolicy {
   /** Attempts after the first. */

@@ -3,7 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { UsageError } from "../errors.js";
 import { MEMBER_NAMES, type MemberName } from "../stack/layout.js";
 import { SIGNALS, type SignalName } from "../stack/members.js";
-import { parseDuration } from "../units.js";
+import { parseDuration } from "../options/units.js";
 
 /** A scheduled fault: at a time after the start, send a signal to a stack member, or start it again. */
 export interface Fault {

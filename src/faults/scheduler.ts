@@ -2,20 +2,7 @@ import { stackPaths } from "../stack/layout.js";
 import { signalMember, type SignalName } from "../stack/members.js";
 import { stackStartMember } from "../stack/stack.js";
 import type { Fault } from "./fault.js";
-
-/** What happened to a scheduled fault (times in seconds after the run's start). */
-export interface FaultRecord {
-  spec: string;
-  action: Fault["action"];
-  member: Fault["member"];
-  signal?: string;
-  at: number;
-  /** When it was carried out, and when that finished (a start waits until the member answers). */
-  startedAt: number | null;
-  doneAt: number | null;
-  ok: boolean;
-  error?: string;
-}
+import type { FaultRecord } from "../schema/events.js";
 
 /**
  * Carries out faults on the local stack at their times after t0 (the run's common start), through the same

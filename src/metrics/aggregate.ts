@@ -1,59 +1,16 @@
-import { ERROR_CLASSES, type ErrorClass } from "../db/errors.js";
-import { addCounts, encode, newHistogram, stats, type Histogram, type LatencyStats } from "./histogram.js";
-import { CYCLE, type ErrorSample, type OpSnapshot, type Outage, type Snapshot } from "./snapshot.js";
+import { addCounts, encode, newHistogram, stats, type Histogram } from "./histogram.js";
+import { CYCLE, type OpSnapshot, type Snapshot } from "./snapshot.js";
 import { StallTracker } from "./stalls.js";
-
-export type ErrorCounts = Record<ErrorClass, number>;
-
-/** One op over the whole measured window. Latencies in ms. */
-export interface OpSummary extends LatencyStats {
-  /** Successful executions per second over the measured window. */
-  rate: number;
-  errors: ErrorCounts;
-  sqlstates: Record<string, number>;
-  skipped: number;
-  retries: number;
-  /** Transactions whose COMMIT lost its connection (may have committed); also counted in errors.connection. */
-  ambiguous: number;
-  /** Cumulative latency histogram (µs), HdrHistogram compressed base64: exact to merge. */
-  histogram: string;
-  /** Open loop __cycle__: service time (from the actual start) beside the latency (from the intended start). */
-  service?: LatencyStats & { histogram: string };
-}
-
-/** One op over one interval of the timeline. Latencies in ms. */
-export interface TimelineOp {
-  count: number;
-  errors: number;
-  ambiguous?: number;
-  skipped: number;
-  retries: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-  histogram?: string;
-}
-
-export interface TimelineEntry {
-  seq: number;
-  /** Seconds since the common start at the end of this interval. */
-  t: number;
-  /** Length of the interval in seconds. */
-  dt: number;
-  /** Part of the ramp: kept here, left out of the summary. */
-  ramp: boolean;
-  ops: Record<string, TimelineOp>;
-  reconnects: number;
-  /** Server-side samples at the end of this interval (database sessions, PgBouncer pools), when observed. */
-  observed?: Record<string, number>;
-  /** Faults carried out during this interval (--fault). */
-  faults?: string[];
-}
-
-export interface CountedSample extends ErrorSample {
-  count: number;
-}
+import {
+  ERROR_CLASSES,
+  type CountedSample,
+  type ErrorCounts,
+  type ErrorSample,
+  type LatencyStats,
+  type OpSummary,
+  type Outage,
+  type TimelineEntry,
+} from "../schema/measures.js";
 
 class Totals {
   readonly hist = newHistogram();

@@ -1,4 +1,5 @@
 import * as hdr from "hdr-histogram-js";
+import type { LatencyStats } from "../schema/measures.js";
 
 /** Latencies are recorded in microseconds, from 1 µs to 1 hour, with 3 significant digits. */
 export const HIGHEST_US = 3_600_000_000;
@@ -73,9 +74,8 @@ export function mergeInto(into: Histogram, encoded: Iterable<string | undefined>
 
 /**
  * Runs the per-interval path (record, countsOf, addCounts, stats, encode) on throw-away histograms before a
- * run starts, so that its first use is not cold: the first interval used to cost the runner ~40 ms of CPU
- * (the first encode alone ~15 ms: the compression library's set-up, code not compiled yet), and on a
- * 2-core machine that stall reached the open-loop schedule.
+ * run starts, so that its first use is not cold: a cold first interval stalls the runner long enough to
+ * reach the open-loop schedule on a small machine (BENCHMARKS.md, "Measurements behind choices").
  */
 export function warmUp(): void {
   const a = newHistogram();
@@ -90,19 +90,6 @@ export function warmUp(): void {
   }
   a.destroy();
   b.destroy();
-}
-
-/** Latency statistics in milliseconds. */
-export interface LatencyStats {
-  count: number;
-  mean: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  p999: number;
-  max: number;
 }
 
 const ms = (us: number) => Math.round(us) / 1000;

@@ -1,5 +1,6 @@
-import type { ErrorClass } from "../db/errors.js";
 import type { Counts } from "./histogram.js";
+import type { ErrorClass } from "../schema/measures.js";
+import type { ErrorSample, Outage } from "../schema/measures.js";
 
 /** One op's numbers over one interval, as a worker sends them (histograms as their non-zero buckets). */
 export interface OpSnapshot {
@@ -17,20 +18,6 @@ export interface OpSnapshot {
   ambiguous?: number;
 }
 
-/** One client's loss of service: last success before its first error → first success after (seconds since t0). */
-export interface Outage {
-  client: number;
-  /** The last success before (the start of the run when there was none). */
-  from: number;
-  /** The first error. */
-  firstError: number;
-  /** The first success after; null when the client never recovered before the end. */
-  to: number | null;
-  errors: number;
-  /** Of those errors, COMMITs whose outcome is unknown. */
-  ambiguous: number;
-}
-
 /**
  * A stretch of at least STALL_MIN_SEC in one worker, in seconds since t0: from the last success before (or, for a
  * stall, from when work was waiting) to the first success after; `open` when it lasted until the worker's end.
@@ -43,13 +30,6 @@ export interface Stall {
 
 /** The shortest silence recorded (as a silence, or as a stall). */
 export const STALL_MIN_SEC = 0.2;
-
-export interface ErrorSample {
-  op: string;
-  cls: ErrorClass;
-  sqlstate?: string;
-  message: string;
-}
 
 export interface Snapshot {
   /** 1-based interval number; the final snapshot covers the partial interval at the end. */

@@ -1,11 +1,5 @@
 import { STALL_MIN_SEC, type Snapshot, type Stall } from "./snapshot.js";
-
-/** A stretch in which no cycle succeeded anywhere (seconds since t0); `to` null: it lasted until the end. */
-export interface SystemStall {
-  from: number;
-  to: number | null;
-  seconds: number | null;
-}
+import type { SystemStall } from "../schema/measures.js";
 
 type Span = [from: number, to: number];
 

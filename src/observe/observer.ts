@@ -4,6 +4,7 @@ import { clientConfig, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { DbSampler } from "./db-sampler.js";
 import { PgbouncerSampler } from "./pgbouncer-sampler.js";
+import type { ObservedSummary, SeriesStats } from "../schema/events.js";
 
 export interface ObserveOptions {
   /** Where to read pg_stat_activity (a direct URI); undefined: no database sampler. */
@@ -18,20 +19,6 @@ export interface ObserveOptions {
   intervalMs: number;
 }
 
-export interface SeriesStats {
-  min: number;
-  mean: number;
-  max: number;
-}
-
-/** What the samplers saw over the run; the result file's `observed`. */
-export interface ObservedSummary {
-  samples: number;
-  series: Record<string, SeriesStats>;
-  /** PgBouncer: time clients waited for a server vs time in transactions, over the run (SHOW STATS). */
-  poolWait?: { waitSec: number; xactSec: number; share: number };
-}
-
 async function connect(uri: string): Promise<pg.Client> {
   const client = new pg.Client(
     clientConfig({ uri, appName: "dcpbench-observer", connectTimeoutMs: 5000 }, await findPassword(uri)),
@@ -41,11 +28,6 @@ async function connect(uri: string): Promise<pg.Client> {
   return client;
 }
 
-/**
- * Samples the server side every interval on connections of its own (not counted as load): backend sessions
- * from the database, pools and waits from PgBouncer. A sampler that cannot connect is left out with a
- * warning; a failed sample is skipped. It never affects the measured run.
- */
 /**
  * Samples the server side every interval on connections of its own (not counted as load): backend sessions
  * from the database, pools and waits from PgBouncer. A sampler that cannot connect at the start is left out

@@ -1,29 +1,6 @@
-import { STALL_MIN_SEC, type Outage } from "../metrics/snapshot.js";
-import type { SystemStall } from "../metrics/stalls.js";
-
-/** What one fault did to the clients (seconds; null where a client never recovered before the end). */
-export interface FaultAvailability {
-  fault: string;
-  at: number;
-  /** From the fault to the first error it caused. */
-  firstErrorAfterSec: number | null;
-  clientsAffected: number;
-  errors: number;
-  /** Transactions whose COMMIT lost its connection in this window: outcome unknown, counted apart. */
-  ambiguousCommits: number;
-  /** Overall: the earliest last-success before → the latest first-success after, over affected clients. */
-  outage: { from: number; to: number | null; seconds: number | null } | null;
-  /** The longest single client's outage. */
-  worstClientSec: number | null;
-  /** From the fault until every affected client had succeeded again. */
-  recoveredAfterSec: number | null;
-  /**
-   * The longest time in which no cycle succeeded anywhere while cycles were waiting, among the stalls that set
-   * in after this fault: errors or not (clients queued in a pooler just wait). Absent in
-   * files written before stalls were recorded.
-   */
-  stall?: SystemStall | null;
-}
+import { STALL_MIN_SEC } from "../metrics/snapshot.js";
+import type { Outage, SystemStall } from "../schema/measures.js";
+import type { FaultAvailability } from "../schema/events.js";
 
 const round = (n: number) => +n.toFixed(3);
 

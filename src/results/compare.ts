@@ -1,7 +1,8 @@
-import { sumErrors, type OpSummary } from "../metrics/aggregate.js";
+import { sumErrors } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE } from "../metrics/snapshot.js";
-import type { ResultFile } from "./schema.js";
 import { opOrder } from "./tables.js";
+import type { OpSummary } from "../schema/measures.js";
+import type { ResultFile } from "../schema/result.js";
 
 /** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */
 export const METRICS = [

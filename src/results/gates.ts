@@ -1,7 +1,8 @@
 import { UsageError } from "../errors.js";
 import { change } from "./compare-format.js";
 import { isMetric, METRICS, type Comparison, type Metric } from "./compare.js";
-import { holds, type Cmp } from "./thresholds.js";
+import { holds } from "./thresholds.js";
+import type { Cmp } from "../schema/plan.js";
 
 /** A regression gate for compare: `p99>+10%`, `throughput<-5%`, `process.p99>+10%` — crossed when it holds. */
 export interface Gate {

@@ -1,5 +1,4 @@
 import { UsageError } from "../errors.js";
-import type { TimelineEntry, TimelineOp } from "../metrics/aggregate.js";
 import { decode, encode, mergeInto, newHistogram, stats } from "../metrics/histogram.js";
 import { CONNECT, CYCLE } from "../metrics/snapshot.js";
 import { opOrder } from "./tables.js";
@@ -14,6 +13,7 @@ import {
   type NamedResult,
   type Series,
 } from "./report-model.js";
+import type { TimelineEntry, TimelineOp } from "../schema/measures.js";
 
 /** The report's charts, as data: time series per interval, the percentile spectrum, per-op bars. */
 /** Points per decade of 1/(1−p) in the percentile spectrum. */

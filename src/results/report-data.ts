@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { intervalErrors } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE } from "../metrics/snapshot.js";
-import { formatDuration } from "../units.js";
+import { formatDuration } from "../options/units.js";
 import { barCharts, chartIntervals, cycleOf, spectrumChart, timeChart } from "./report-charts.js";
 import {
   errorTotal,

@@ -1,7 +1,6 @@
-import { ERROR_CLASSES } from "../db/errors.js";
-import type { OpSummary, TimelineEntry } from "../metrics/aggregate.js";
 import { CONNECT, CYCLE } from "../metrics/snapshot.js";
-import type { ResultFile } from "./schema.js";
+import { ERROR_CLASSES, type OpSummary, type TimelineEntry } from "../schema/measures.js";
+import type { ResultFile } from "../schema/result.js";
 
 /**
  * The plain data of `dcpbench report`'s page: what it shows, computed here (no HTML, no presentation).

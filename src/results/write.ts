@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { stringify } from "csv-stringify/sync";
-import type { ResultFile } from "./schema.js";
+import type { ResultFile } from "../schema/result.js";
 
 /** results/<label>_<workload>_<UTC timestamp>.json: sortable, and unique per second and label. */
 export function resultBaseName(result: Pick<ResultFile, "label" | "workload" | "startedAt">): string {

@@ -2,13 +2,13 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import type { ClientContext, Dialect, Workload } from "../api.js";
 import { classifyError, type ClassifiedError } from "../db/errors.js";
-import type { Driver } from "../db/driver.js";
 import { LeanClient } from "../db/lean-client.js";
-import type { QueryMode } from "../db/query-mode.js";
 import { withReadSocket } from "../db/read-socket.js";
 import { PgSession, viaPg } from "../db/session.js";
 import type { IntervalRecorder } from "../metrics/recorder.js";
+import { OutageTracker } from "../metrics/outages.js";
 import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
+import type { Driver, QueryMode } from "../schema/plan.js";
 
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_CAP_MS = 2000;
@@ -27,6 +27,8 @@ export interface ClientOptions {
   since(ms: number): number;
 }
 
+export type ConnectAttempt = { connected: true } | { connected: false; error: ClassifiedError };
+
 /**
  * One benchmark client: its connection (held for the run, or per cycle with --connect-per-txn), its
  * reconnects with capped exponential backoff, and the timing of each op and cycle.
@@ -37,10 +39,9 @@ export class BenchClient {
   private currentOp = "";
   private failures = 0;
   private nextConnectAt = 0;
-  /** Availability: the last success, and the outage in progress (since the first error after it). */
-  private lastOk: number | undefined;
-  private outage: { from: number; firstError: number; errors: number; ambiguous: number } | undefined;
-  connected = false;
+  private readonly outages: OutageTracker;
+  /** Whether a connection ever succeeded: a later one is a reconnect. */
+  private everConnected = false;
   private inOp = false;
   private setupDone = false;
   /** The running cycle's start (intended start in open loop), for a cycle cut off at the end. */
@@ -49,28 +50,17 @@ export class BenchClient {
   constructor(
     private readonly opts: ClientOptions,
     private rec: IntervalRecorder,
-  ) {}
+  ) {
+    this.outages = new OutageTracker(opts.ctx.clientId, (o) => this.rec.outage(o));
+  }
 
   /** Later snapshots go to another recorder (the initial connections are kept apart from the intervals). */
   useRecorder(rec: IntervalRecorder): void {
     this.rec = rec;
   }
 
-  private ok(now: number): void {
-    if (this.outage) {
-      this.rec.outage({ client: this.opts.ctx.clientId, ...this.outage, to: now });
-      this.outage = undefined;
-    }
-    this.lastOk = now;
-  }
-
   private failed(e: ClassifiedError): void {
-    if (!this.outage) {
-      const now = this.opts.clock();
-      this.outage = { from: this.lastOk ?? Math.min(0, now), firstError: now, errors: 0, ambiguous: 0 };
-    }
-    this.outage.errors++;
-    if (e.ambiguous) this.outage.ambiguous++;
+    this.outages.failed(this.opts.clock(), e.ambiguous === true);
   }
 
   /**
@@ -85,13 +75,15 @@ export class BenchClient {
   }
 
   /** An outage still open at the end: reported with no end, so that it is never lost. */
-  openOutage(): void {
-    if (this.outage) this.rec.outage({ client: this.opts.ctx.clientId, ...this.outage, to: null });
-    this.outage = undefined;
+  endOpenOutage(): void {
+    this.outages.endOpen();
   }
 
-  /** Opens the connection, timing it as __connect__; false (and an error counted) when it fails. */
-  async connect(): Promise<ClassifiedError | undefined> {
+  /**
+   * Opens the connection, timing it as __connect__. A failure is counted, and the next attempt put off with
+   * capped exponential backoff.
+   */
+  async tryConnect(): Promise<ConnectAttempt> {
     // The lean path reads the socket itself, so its reads can skip Node's stream machinery (plain TCP).
     const client = new pg.Client(
       this.opts.driver === "pg" ? this.opts.config : withReadSocket(this.opts.config),
@@ -119,7 +111,7 @@ export class BenchClient {
       this.failures++;
       this.nextConnectAt =
         performance.now() + Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** (this.failures - 1));
-      return e;
+      return { connected: false, error: e };
     }
     this.rec.latency(CONNECT, (performance.now() - t) * 1000);
     this.failures = 0;
@@ -128,8 +120,8 @@ export class BenchClient {
     this.session = new PgSession(queryable, this.opts.dialect, this.opts.queryMode, {
       onRetry: () => this.rec.retry(this.currentOp),
     });
-    this.connected = true;
-    return undefined;
+    this.everConnected = true;
+    return { connected: true };
   }
 
   /**
@@ -209,7 +201,7 @@ export class BenchClient {
       // One clock reading for both kinds of availability bookkeeping: the client's outage, the worker's stalls
       // (the cycle's end when it ran to completion).
       const now = ok ? this.opts.since(end) : this.opts.clock();
-      if (ok) this.ok(now);
+      if (ok) this.outages.succeeded(now);
       rec.cycleEnded(now, ok);
     }
   }
@@ -225,11 +217,11 @@ export class BenchClient {
 
   /** Before a cycle, with no connection: connects (and runs the setup once); false when the cycle cannot run. */
   private async reconnect(): Promise<boolean> {
-    const wasConnected = this.connected;
-    const failure = await this.connect();
-    if (failure) {
+    const wasConnected = this.everConnected;
+    const attempt = await this.tryConnect();
+    if (!attempt.connected) {
       // The cycle could not run: a failed cycle, so that error rates see it (and an open-loop start is not lost).
-      this.rec.error(CYCLE, failure, false);
+      this.rec.error(CYCLE, attempt.error, false);
       return false;
     }
     if (wasConnected && !this.opts.connectPerTxn) this.rec.reconnect();

@@ -1,6 +1,7 @@
 import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { UsageError } from "../errors.js";
+import { parseCpuList } from "../options/cpu-list.js";
 
 /**
  * Pinning worker processes to CPUs (`--pin`), on Linux. Each pinned worker is started through util-linux's
@@ -8,23 +9,6 @@ import { UsageError } from "../errors.js";
  * That includes the open-loop pacing thread. Node has no affinity API, and taskset ships with every Linux
  * distribution.
  */
-
-/** The highest CPU number a list may name (a typo such as 0-99999999 is an error, not a loop). */
-const MAX_CPU = 4095;
-
-/** "1", "0,2", "2-5", "0-1,4" → the CPUs in the order given, each once; undefined when it is not such a list. */
-export function parseCpuList(text: string): number[] | undefined {
-  const out: number[] = [];
-  for (const part of String(text).split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) return undefined;
-    const lo = Number(m[1]);
-    const hi = m[2] !== undefined ? Number(m[2]) : lo;
-    if (hi < lo || hi > MAX_CPU) return undefined;
-    for (let c = lo; c <= hi; c++) if (!out.includes(c)) out.push(c);
-  }
-  return out;
-}
 
 /** The CPUs this process may run on (Linux's Cpus_allowed_list), or undefined where that is not known. */
 export function allowedCpus(statusFile = "/proc/self/status"): number[] | undefined {

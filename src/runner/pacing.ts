@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import type { Arrival } from "../plan.js";
+import type { Arrival } from "../schema/plan.js";
 
 export interface PacerOptions {
   /** performance.now() ms: when the schedule begins (the ramp's start, or the run's without one). */

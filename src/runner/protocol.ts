@@ -1,6 +1,7 @@
-import type { ServerInfo } from "../db/connect.js";
-import type { ErrorSample, OpSnapshot, Snapshot } from "../metrics/snapshot.js";
+import type { OpSnapshot, Snapshot } from "../metrics/snapshot.js";
 import type { RunPlan } from "../plan.js";
+import type { ErrorSample } from "../schema/measures.js";
+import type { ServerInfo } from "../schema/result.js";
 
 /** A worker's share of the run. */
 export interface Assignment {

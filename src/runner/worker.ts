@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import pLimit from "p-limit";
 import type { ClientContext, Workload } from "../api.js";
-import { clientConfig, findPassword, type ServerInfo } from "../db/connect.js";
+import { clientConfig, findPassword } from "../db/connect.js";
 import { warmUp } from "../metrics/histogram.js";
 import { IntervalRecorder } from "../metrics/recorder.js";
 import { CONNECT } from "../metrics/snapshot.js";
@@ -11,6 +11,7 @@ import { BenchClient } from "./client.js";
 import { Alarm } from "./alarm.js";
 import { Pacer, Sleeper } from "./pacing.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
+import type { ServerInfo } from "../schema/result.js";
 
 /** Clients of one worker connecting at the same time: enough to be quick, few enough not to storm a server. */
 const CONNECT_CONCURRENCY = 32;
@@ -99,7 +100,7 @@ class Worker {
     const ok = await Promise.all(
       this.clients.map((c) =>
         limit(async () => {
-          if (await c.connect()) return false;
+          if (!(await c.tryConnect()).connected) return false;
           try {
             await c.setup();
           } catch (err) {
@@ -184,8 +185,7 @@ class Worker {
   /** Runs every client until the deadline, the iterations, a stop message or --max-errors. */
   async run(t0Epoch: number): Promise<void> {
     this.t0 = t0Epoch - performance.timeOrigin;
-    const deadline =
-      this.plan.durationMs !== undefined ? this.t0 + this.plan.rampMs + this.plan.durationMs : Infinity;
+    const deadline = this.plan.plannedEndMs !== null ? this.t0 + this.plan.plannedEndMs : Infinity;
     const pacer = this.assignment.rate
       ? new Pacer({
           start: this.t0,
@@ -227,7 +227,7 @@ class Worker {
     let abandoned = 0;
     for (const c of this.clients) {
       if (c.cutOff()) abandoned++;
-      c.openOutage();
+      c.endOpenOutage();
     }
     this.seq++;
     await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, abandoned) });

@@ -1,13 +1,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
+import type { StackMember } from "../schema/events.js";
 
 export const DEFAULT_STACK_DIR = ".dcpbench/stack";
 export const DEFAULT_PORT_BASE = 16432;
 export const STACK_USER = "dcpbench";
 export const STACK_DB = "dcpbench";
 
-export type MemberName = "postgres" | "pgbouncer-1" | "pgbouncer-2" | "haproxy";
+/** The stack's members, as fault records in result files name them. */
+export type MemberName = StackMember;
 export const MEMBER_NAMES: readonly MemberName[] = ["postgres", "pgbouncer-1", "pgbouncer-2", "haproxy"];
 
 /** What `stack up` decided, saved as DIR/stack.json. Holds no secret. */

@@ -1,8 +1,10 @@
+import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ResultFile } from "../../src/results/schema.js";
+import type { ResultFile } from "../../src/schema/result.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
 
@@ -87,4 +89,27 @@ export function resultIn(dir: string): { result: ResultFile; json: string; csv: 
   const json = readFileSync(jsonPath, "utf8");
   const csv = readFileSync(jsonPath.replace(/\.json$/, ".csv"), "utf8");
   return { result: JSON.parse(json) as ResultFile, json, csv, jsonPath };
+}
+
+export interface RunOutput extends CliResult {
+  result: ResultFile;
+  /** The result file's text, its path, and the timeline CSV beside it. */
+  json: string;
+  jsonPath: string;
+  csv: string;
+  out: string;
+}
+
+/**
+ * `dcpbench run ARGS` as a user runs it, into a fresh --out directory: asserts the exit code (0 unless `code` says otherwise, stderr in the message) and returns the output
+ * with the one result file the run wrote.
+ */
+export async function runToResult(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; code?: number; timeoutMs?: number } = {},
+): Promise<RunOutput> {
+  const out = mkdtempSync(join(tmpdir(), "dcpbench-run-"));
+  const res = await runCli(["run", ...args, "--out", out], opts.env, opts.timeoutMs);
+  assert.equal(res.code, opts.code ?? 0, res.stderr);
+  return { ...res, ...resultIn(out), out };
 }

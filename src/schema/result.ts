@@ -1,23 +1,40 @@
-import { readFileSync } from "node:fs";
-import type { ServerInfo } from "../db/connect.js";
-import type { CountedSample, OpSummary, TimelineEntry } from "../metrics/aggregate.js";
-import type { SavedPlan } from "../plan.js";
-import type { FaultRecord } from "../faults/scheduler.js";
-import type { Outage } from "../metrics/snapshot.js";
-import type { SystemStall } from "../metrics/stalls.js";
-import type { ObservedSummary } from "../observe/observer.js";
-import type { FaultAvailability } from "./availability.js";
-import type { ThresholdOutcome } from "./thresholds.js";
-import { UsageError } from "../errors.js";
+/**
+ * The result file: the one contract between `run` and everything that reads results. This folder holds every
+ * type that is part of it and imports nothing of ours, so producers (runner, samplers, fault scheduler) and
+ * readers (compare, report) both depend on it and not on each other.
+ * Latencies in ms; histograms are HdrHistogram compressed base64 of µs values (exact to merge).
+ * A new field may be added within a version; a changed or removed one bumps RESULT_VERSION.
+ */
+import type { FaultAvailability, FaultRecord, ObservedSummary, ThresholdOutcome } from "./events.js";
+import type { CountedSample, OpSummary, Outage, SystemStall, TimelineEntry } from "./measures.js";
+import type { SavedPlan } from "./plan.js";
 
 export const RESULT_SCHEMA = "dcpbench.result";
 export const RESULT_VERSION = 1;
 
-/**
- * The result file: the one contract between `run` and everything that reads results.
- * Latencies in ms; histograms are HdrHistogram compressed base64 of µs values (exact to merge).
- * A new field may be added within a version; a changed or removed one bumps RESULT_VERSION.
- */
+export type Dialect = "postgres" | "cockroach";
+
+export interface ServerInfo {
+  product: Dialect;
+  version: string;
+}
+
+export interface ProcessResources {
+  cpuUserSec: number;
+  cpuSystemSec: number;
+  maxRssMb: number;
+}
+
+export interface WorkerResources extends ProcessResources {
+  index: number;
+  clients: number;
+  exitCode: number | null;
+  signal: string | null;
+  died: boolean;
+}
+
+export type StopReason = "duration" | "iterations" | "signal" | "max-errors" | "worker-died";
+
 export interface ResultFile {
   schema: typeof RESULT_SCHEMA;
   version: typeof RESULT_VERSION;
@@ -33,7 +50,7 @@ export interface ResultFile {
   elapsedSec: number;
   /** True when the run was cut short: a signal before its planned end, a dead worker, --max-errors. */
   partial: boolean;
-  stopReason: string;
+  stopReason: StopReason;
   exitCode: number;
   clients: { planned: number; connected: number; failedToConnect: number };
   /** Per op, plus "__cycle__" (the whole cycle) and "__connect__" (connection set-up). */
@@ -67,45 +84,11 @@ export interface ResultFile {
   thresholds: ThresholdOutcome[];
   timeline: TimelineEntry[];
   resources: {
-    runner: { cpuUserSec: number; cpuSystemSec: number; maxRssMb: number };
-    workers: Array<{
-      index: number;
-      clients: number;
-      cpuUserSec: number;
-      cpuSystemSec: number;
-      maxRssMb: number;
-      exitCode: number | null;
-      signal: string | null;
-      died: boolean;
-    }>;
+    runner: ProcessResources;
+    workers: WorkerResources[];
     /** CPU seconds of runner + workers over the run. */
     cpuSec: number;
     /** Sum of each process's peak RSS (an upper bound of the peak of the whole). */
     peakRssMb: number;
   };
-}
-
-/** Reads and checks a result file; a corrupt, foreign or wrong-version file is one clear line (exit 2). */
-export function readResult(path: string): ResultFile {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new UsageError(
-      e.code === "ENOENT"
-        ? `result file not found: ${path}`
-        : `${path} is not a readable result file: ${e.message}`,
-    );
-  }
-  const r = data as Partial<ResultFile>;
-  if (r?.schema !== RESULT_SCHEMA) throw new UsageError(`${path} is not a dcpbench result file`);
-  if (r.version !== RESULT_VERSION) {
-    throw new UsageError(
-      `${path} has result version ${r.version}; this dcpbench reads version ${RESULT_VERSION}`,
-    );
-  }
-  if (!r.summary || !Array.isArray(r.timeline) || !r.plan)
-    throw new UsageError(`${path} is missing parts of a result`);
-  return r as ResultFile;
 }

@@ -1,14 +1,30 @@
-import type { ServerInfo } from "../db/connect.js";
-import type { FaultRecord } from "../faults/scheduler.js";
-import type { ObservedSummary } from "../observe/observer.js";
-import { availability } from "./availability.js";
-import { redactPlan, type RunPlan } from "../plan.js";
+import { savedPlan, type RunPlan } from "../plan.js";
+import { availability } from "../results/availability.js";
+import type { FaultRecord, ObservedSummary } from "../schema/events.js";
+import type { TimelineEntry } from "../schema/measures.js";
+import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile, type ServerInfo } from "../schema/result.js";
+import { evaluateThresholds } from "../results/thresholds.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
-import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile } from "./schema.js";
-import { evaluateThresholds } from "./thresholds.js";
 
-/** Assembles the result file from the plan and what the runner measured. */
+/** The timeline with each fault named in the interval it was carried out in; the entries given stay as they were. */
+function timelineWithFaults(
+  timeline: readonly TimelineEntry[],
+  faults: readonly FaultRecord[],
+): TimelineEntry[] {
+  const out = [...timeline];
+  for (const f of faults) {
+    if (f.startedAt === null) continue;
+    const at = f.startedAt;
+    let i = out.findIndex((e) => at < e.t && at >= e.t - e.dt);
+    if (i < 0) i = out.length - 1;
+    if (i < 0) continue;
+    out[i] = { ...out[i], faults: [...(out[i].faults ?? []), f.spec] };
+  }
+  return out;
+}
+
+/** Assembles the result file from the plan and what the runner measured; changes nothing it is given. */
 export function buildResult(
   plan: RunPlan,
   server: ServerInfo,
@@ -22,22 +38,14 @@ export function buildResult(
   const thresholds = evaluateThresholds(plan.thresholds, { summary });
   const crossed = thresholds.some((t) => !t.ok);
   // Cycles that finish in the stop grace are not part of the measured window; neither are stalls there.
-  const stalls = agg.stalls.system(
-    plan.durationMs !== undefined ? (plan.rampMs + plan.durationMs) / 1000 : undefined,
-  );
-  for (const f of faults) {
-    if (f.startedAt === null) continue;
-    const entry =
-      agg.timeline.find((e) => f.startedAt! < e.t && f.startedAt! >= e.t - e.dt) ?? agg.timeline.at(-1);
-    if (entry) (entry.faults ??= []).push(f.spec);
-  }
+  const stalls = agg.stalls.system(plan.plannedEndMs !== null ? plan.plannedEndMs / 1000 : undefined);
   return {
     schema: RESULT_SCHEMA,
     version: RESULT_VERSION,
     tool: { name: "dcpbench", version: VERSION },
     label: plan.label,
     workload: plan.workload,
-    plan: redactPlan(plan),
+    plan: savedPlan(plan),
     server,
     startedAt: outcome.startedAt.toISOString(),
     endedAt: outcome.endedAt.toISOString(),
@@ -52,10 +60,10 @@ export function buildResult(
     observed,
     faults,
     availability: availability(faults, agg.outages, stalls),
-    outages: agg.outages,
+    outages: [...agg.outages],
     stalls,
     thresholds,
-    timeline: agg.timeline,
+    timeline: timelineWithFaults(agg.timeline, faults),
     resources: {
       runner,
       workers: workers.map((w) => ({

@@ -1,13 +1,9 @@
-import { accessSync, constants } from "node:fs";
 import { validateUri } from "../db/uri.js";
 import { UsageError } from "../errors.js";
 import { parseFault, readScenario, type Fault } from "../faults/fault.js";
-import type { PlanInput, RunPlan } from "../plan.js";
-import { ensureDir } from "../results/write.js";
+import type { PlanInput } from "../plan.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
-import { openFileLimit } from "../stack/stack.js";
-import { allowedCpus, requireTaskset } from "../runner/cpu-pin.js";
 
 /**
  * `dcpbench run`'s options, as yargs parses them: the plan's raw inputs (PlanInput, minus what the command
@@ -75,33 +71,4 @@ export function planFaults(args: Pick<RunArgs, "fault" | "faults" | "stackDir">)
     }
   }
   return { dir, list };
-}
-
-/** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
-export function preflight(plan: RunPlan): void {
-  const perWorker = Math.ceil(plan.conns / plan.workers);
-  const limit = openFileLimit();
-  if (perWorker + 64 > limit) {
-    throw new UsageError(
-      `--conns ${plan.conns} over ${plan.workers} workers needs ~${perWorker + 64} open files per worker; ` +
-        `the open-file limit is ${limit} (raise it with ulimit -n, or add --workers)`,
-    );
-  }
-  if (plan.pin) {
-    if (process.platform !== "linux") throw new UsageError("--pin works on Linux only (it uses taskset)");
-    requireTaskset();
-    const allowed = allowedCpus();
-    const outside = allowed ? plan.pin.filter((c) => !allowed.includes(c)) : [];
-    if (outside.length) {
-      throw new UsageError(
-        `--pin: CPU ${outside.join(",")} is not one this process may run on (allowed: ${allowed!.join(",")})`,
-      );
-    }
-  }
-  try {
-    ensureDir(plan.outDir);
-    accessSync(plan.outDir, constants.W_OK);
-  } catch {
-    throw new UsageError(`--out ${plan.outDir} is not a writable directory`);
-  }
 }

@@ -1,0 +1,73 @@
+import { probeServer } from "../db/connect.js";
+import { redactUri } from "../db/uri.js";
+import { formatDuration } from "../options/units.js";
+import type { RunPlan } from "../plan.js";
+import { ProgressPrinter } from "../results/progress.js";
+import type { ResultFile, ServerInfo } from "../schema/result.js";
+import { writeResult } from "../results/write.js";
+import type { Interrupts } from "../runner/interrupts.js";
+import { runPlan } from "../runner/runner.js";
+import { preflight } from "./preflight.js";
+import { buildResult } from "./result.js";
+import { SideServices, type SideServiceOptions } from "./services.js";
+
+export interface RunOptions extends SideServiceOptions {
+  /** Where a line for the user goes (stderr for the CLI): the header, progress, notices. */
+  say(line: string): void;
+  /** Stop requests (default: this process's SIGINT and SIGTERM). */
+  interrupts?: Interrupts;
+}
+
+export interface RunDone {
+  result: ResultFile;
+  files: { json: string; csv: string };
+}
+
+function header(plan: RunPlan, server: ServerInfo): string {
+  const stop = [
+    plan.durationMs !== undefined ? formatDuration(plan.durationMs) : "",
+    plan.iterations !== undefined ? `${plan.iterations} iterations/worker` : "",
+  ].filter(Boolean);
+  return (
+    `dcpbench run ${plan.workload} [${plan.label}]: ${plan.conns} clients over ${plan.workers} workers → ` +
+    `${redactUri(plan.uri)} (${server.product} ${server.version.split(" ")[1] ?? ""}), ` +
+    `${plan.rate !== undefined ? `open loop ${plan.rate}/s` : "closed loop"}, ${stop.join(" or ") || "until Ctrl-C"}`
+  );
+}
+
+/**
+ * One run, end to end: checks the machine, probes the server, starts the side services, runs the workers,
+ * stops every service (whatever happened), builds the result and writes it. Callable many times in one
+ * process: it keeps no state between calls and never exits the process (errors are thrown: UsageError for
+ * bad input, RunFailure when the run could not start).
+ */
+export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDone> {
+  preflight(plan);
+  const server = await probeServer({
+    uri: plan.uri,
+    appName: plan.appName,
+    connectTimeoutMs: plan.connectTimeoutMs,
+  });
+  opts.say(header(plan, server));
+  const notice = (line: string) => opts.say(`dcpbench: ${line}`);
+  const progress = plan.progress ? new ProgressPrinter(opts.say) : undefined;
+  const services = await SideServices.start(plan, server, opts, notice);
+  let outcome;
+  let side;
+  try {
+    const hooks = services.hooks();
+    outcome = await runPlan(plan, server, {
+      ...hooks,
+      onInterval: (entry, agg) => {
+        hooks.onInterval(entry, agg);
+        progress?.interval(entry, agg);
+      },
+      onNotice: notice,
+      interrupts: opts.interrupts,
+    });
+  } finally {
+    side = await services.stop();
+  }
+  const result = buildResult(plan, server, outcome, side.observed, side.faults);
+  return { result, files: writeResult(result, plan.outDir) };
+}

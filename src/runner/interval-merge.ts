@@ -1,0 +1,78 @@
+import type { Aggregator } from "../metrics/aggregate.js";
+import type { Snapshot } from "../metrics/snapshot.js";
+import type { TimelineEntry } from "../schema/measures.js";
+
+/** What the merge needs to know of a worker: whether to wait for its snapshot of an interval. */
+export interface SnapshotSource {
+  readonly index: number;
+  readonly dead: boolean;
+  /** The sequence number of its final snapshot, once it was sent. */
+  readonly finalSeq: number | undefined;
+}
+
+export interface IntervalTiming {
+  intervalMs: number;
+  rampMs: number;
+  /** The end of the measured window in ms after t0; null: none planned. */
+  plannedEndMs: number | null;
+}
+
+/**
+ * Merges the workers' interval snapshots in order: interval k once every worker that is still expected to
+ * send it did (or, when flushed at the end, whatever arrived).
+ */
+export class IntervalMerger {
+  private readonly pending = new Map<number, Map<number, Snapshot>>();
+  private nextSeq = 1;
+  private lastT = 0;
+  private readonly plannedEndSec: number;
+
+  constructor(
+    private readonly timing: IntervalTiming,
+    private readonly agg: Aggregator,
+    private readonly sources: readonly SnapshotSource[],
+  ) {
+    this.plannedEndSec = timing.plannedEndMs !== null ? timing.plannedEndMs / 1000 : Infinity;
+  }
+
+  add(worker: number, snap: Snapshot): void {
+    let bySeq = this.pending.get(snap.seq);
+    if (!bySeq) this.pending.set(snap.seq, (bySeq = new Map()));
+    bySeq.set(worker, snap);
+  }
+
+  private complete(seq: number, snaps: Map<number, Snapshot>): boolean {
+    return this.sources.every(
+      (s) => s.dead || snaps.has(s.index) || (s.finalSeq !== undefined && s.finalSeq < seq),
+    );
+  }
+
+  /** The timeline entries that can be made now, in order; with `flush`, every one that has a snapshot. */
+  take(flush: boolean): TimelineEntry[] {
+    const out: TimelineEntry[] = [];
+    for (;;) {
+      const snaps = this.pending.get(this.nextSeq);
+      if (!snaps) {
+        if (!flush || this.pending.size === 0) return out;
+        this.nextSeq++;
+        continue;
+      }
+      if (!flush && !this.complete(this.nextSeq, snaps)) return out;
+      this.pending.delete(this.nextSeq);
+      out.push(this.merge(this.nextSeq, [...snaps.values()]));
+      this.nextSeq++;
+    }
+  }
+
+  private merge(seq: number, list: Snapshot[]): TimelineEntry {
+    // Workers' clocks differ by a little: never let the timeline go back in time.
+    const t = Math.max(this.lastT, ...list.map((s) => s.t));
+    // The measured window ends at the planned end: cycles that finish in the grace time after it are
+    // counted, but the drain does not stretch the window (rates would read low).
+    const dt = Math.max(0, Math.min(t, this.plannedEndSec) - this.lastT);
+    // Interval k nominally covers [(k-1)·I, k·I]: part of the ramp when it starts before the ramp ends.
+    const ramp = (seq - 1) * this.timing.intervalMs < this.timing.rampMs;
+    this.lastT = t;
+    return this.agg.addInterval(seq, +t.toFixed(3), +dt.toFixed(3), ramp, list);
+  }
+}

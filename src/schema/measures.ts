@@ -1,0 +1,96 @@
+/** What a run measured, per op and per interval: part of the result-file contract (imports nothing of ours). */
+
+export type ErrorClass = "connection" | "serialization" | "timeout" | "other";
+export const ERROR_CLASSES: readonly ErrorClass[] = ["connection", "serialization", "timeout", "other"];
+export type ErrorCounts = Record<ErrorClass, number>;
+
+/** Latency statistics in milliseconds. */
+export interface LatencyStats {
+  count: number;
+  mean: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** One op over the whole measured window. Latencies in ms. */
+export interface OpSummary extends LatencyStats {
+  /** Successful executions per second over the measured window. */
+  rate: number;
+  errors: ErrorCounts;
+  sqlstates: Record<string, number>;
+  skipped: number;
+  retries: number;
+  /** Transactions whose COMMIT lost its connection (may have committed); also counted in errors.connection. */
+  ambiguous: number;
+  /** Cumulative latency histogram (µs), HdrHistogram compressed base64: exact to merge. */
+  histogram: string;
+  /** Open loop __cycle__: service time (from the actual start) beside the latency (from the intended start). */
+  service?: LatencyStats & { histogram: string };
+}
+
+/** One op over one interval of the timeline. Latencies in ms. */
+export interface TimelineOp {
+  count: number;
+  errors: number;
+  ambiguous?: number;
+  skipped: number;
+  retries: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  histogram?: string;
+}
+
+export interface TimelineEntry {
+  seq: number;
+  /** Seconds since the common start at the end of this interval. */
+  t: number;
+  /** Length of the interval in seconds. */
+  dt: number;
+  /** Part of the ramp: kept here, left out of the summary. */
+  ramp: boolean;
+  ops: Record<string, TimelineOp>;
+  reconnects: number;
+  /** Server-side samples at the end of this interval (database sessions, PgBouncer pools), when observed. */
+  observed?: Record<string, number>;
+  /** Faults carried out during this interval (--fault). */
+  faults?: string[];
+}
+
+export interface ErrorSample {
+  op: string;
+  cls: ErrorClass;
+  sqlstate?: string;
+  message: string;
+}
+
+export interface CountedSample extends ErrorSample {
+  count: number;
+}
+
+/** One client's loss of service: last success before its first error → first success after (seconds since t0). */
+export interface Outage {
+  client: number;
+  /** The last success before (the start of the run when there was none). */
+  from: number;
+  /** The first error. */
+  firstError: number;
+  /** The first success after; null when the client never recovered before the end. */
+  to: number | null;
+  errors: number;
+  /** Of those errors, COMMITs whose outcome is unknown. */
+  ambiguous: number;
+}
+
+/** A stretch in which no cycle succeeded anywhere (seconds since t0); `to` null: it lasted until the end. */
+export interface SystemStall {
+  from: number;
+  to: number | null;
+  seconds: number | null;
+}

@@ -1,0 +1,60 @@
+/**
+ * The plan as a result file saves it. Part of the result-file contract: this folder imports nothing of ours,
+ * so every layer may use its types.
+ */
+
+export type Arrival = "uniform" | "poisson";
+export type QueryMode = "simple" | "extended" | "prepared";
+export type Driver = "lean" | "pg";
+export type KnobValue = number | string | boolean;
+export type Knobs = Record<string, KnobValue>;
+
+export type Cmp = "<" | "<=" | ">" | ">=";
+
+/** A run threshold, k6-style: what must hold at the end of the run, e.g. `process.p99<2s`, `errors.rate<0.01`. */
+export interface Threshold {
+  expr: string;
+  op: string;
+  metric: string;
+  cmp: Cmp;
+  value: number;
+}
+
+/** The validated plan, as printed and saved: its URI has no password. */
+export interface SavedPlan {
+  workload: string;
+  /** Built-in name or absolute path, as workers load it. */
+  workloadRef: string;
+  knobs: Knobs;
+  /** The target, password removed. */
+  uri: string;
+  conns: number;
+  workers: number;
+  durationMs?: number;
+  /** Cycles per worker. */
+  iterations?: number;
+  rampMs: number;
+  /** Open loop: total intended cycles per second across workers. */
+  rate?: number;
+  arrival: Arrival;
+  /** Workers pinned to these CPUs in turn (worker i on pin[i % length]); absent: not pinned. */
+  pin?: number[];
+  txnPooling: boolean;
+  queryMode: QueryMode;
+  connectPerTxn: boolean;
+  /**
+   * How the benchmark clients sent their queries: `lean` straight on the socket of a connection pg opened,
+   * `pg` through pg's Client.query (files from before there was a choice are read as `pg`, which they used).
+   */
+  driver: Driver;
+  label: string;
+  outDir: string;
+  /** Timeline interval; progress lines are printed at it unless progress is off. */
+  intervalMs: number;
+  progress: boolean;
+  appName: string;
+  connectTimeoutMs: number;
+  maxErrors?: number;
+  /** k6-style conditions checked at the end (exit 3 when one does not hold). */
+  thresholds: Threshold[];
+}
