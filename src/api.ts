@@ -87,6 +87,11 @@ export interface Workload<S extends KnobSpecs = KnobSpecs, K extends Knobs = Kno
   setup?(session: Session, ctx: ClientContext<K>): Promise<void>;
   /** Milliseconds to wait before each cycle in closed loop (not timed). Ignored in open loop (--rate). */
   think?(ctx: ClientContext<K>): number;
+  /**
+   * The names of the ops a cycle can return, for these knobs (optional): with it, a `--threshold` naming an op
+   * the workload does not have is refused before the run instead of failing at its end.
+   */
+  opNames?(knobs: K): readonly string[];
   /** The ordered ops of one cycle, the equivalent of dbworkload's loop(). */
   cycle(ctx: ClientContext<K>): Op[];
   /** `dcpbench check <workload>`: verifies the workload's invariant (e.g. bank: the sum of balances). */

@@ -5,6 +5,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
+import { VERSION } from "./version.js";
 import { checkCommand } from "./commands/check.js";
 import { compareCommand } from "./commands/compare.js";
 import { initCommand } from "./commands/init.js";
@@ -22,6 +23,8 @@ function fail(message: string, code: number): never {
 async function main(): Promise<void> {
   const parser = yargs(hideBin(process.argv))
     .scriptName("dcpbench")
+    // yargs would read the version from the package.json nearest the working directory: the user's project.
+    .version(VERSION)
     .usage(
       "$0 <command> [options]\n\nLoad tests for PostgreSQL-wire databases: direct connections vs PgBouncer pooling.",
     )

@@ -5,7 +5,8 @@ import { UsageError } from "./errors.js";
 import { parseCpuList } from "./options/cpu-list.js";
 import { parseThreshold } from "./options/threshold.js";
 import { parseDuration, parseRate } from "./options/units.js";
-import type { Arrival, Driver, Knobs, QueryMode, SavedPlan } from "./schema/plan.js";
+import { CONNECT, CYCLE, LAG } from "./metrics/snapshot.js";
+import type { Arrival, Driver, Knobs, QueryMode, SavedPlan, Threshold } from "./schema/plan.js";
 
 /**
  * Everything a run needs, validated once and complete: every field has its value (defaults applied), and
@@ -50,6 +51,8 @@ export interface PlanInput {
   connectTimeout?: string;
   maxErrors?: number;
   thresholds?: string[];
+  /** The ops the workload can run with these knobs, when it says (Workload.opNames). */
+  opNames?: readonly string[];
 }
 
 function positiveInt(value: number | undefined, option: string): number | undefined {
@@ -129,9 +132,24 @@ export function buildPlan(input: PlanInput): RunPlan {
     appName: input.appName ?? `dcpbench-${label}`,
     connectTimeoutMs,
     maxErrors,
-    thresholds: (input.thresholds ?? []).map(parseThreshold),
+    thresholds: thresholdsFor(input, rate !== undefined),
     plannedEndMs: durationMs !== undefined ? rampMs + durationMs : null,
   };
+}
+
+/** --threshold parsed; one naming an op the workload does not have is refused now, not crossed at the end. */
+function thresholdsFor(input: PlanInput, openLoop: boolean): Threshold[] {
+  const thresholds = (input.thresholds ?? []).map(parseThreshold);
+  if (!input.opNames) return thresholds;
+  const ops = [...input.opNames, CYCLE, CONNECT, ...(openLoop ? [LAG] : [])];
+  for (const t of thresholds) {
+    if (t.op !== "errors" && !ops.includes(t.op)) {
+      throw new UsageError(
+        `--threshold '${t.expr}': workload ${input.workload} has no op '${t.op}' (ops: ${ops.join(", ")}, or errors)`,
+      );
+    }
+  }
+  return thresholds;
 }
 
 /** Clients per worker, as even as possible: 1024/4 → 256 ×4; 10/4 → 3,3,2,2. */

@@ -375,6 +375,8 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("bad input: one line, exit 2, no stack trace", async () => {
+    const aFile = join(outDir(), "not-a-dir");
+    writeFileSync(aFile, "");
     const cases: Array<[string[], RegExp]> = [
       [["run", "nosuch"], /unknown workload 'nosuch'/],
       [["run", "select1", "--set", "bogus=1"], /unknown knob 'bogus'/],
@@ -397,6 +399,23 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       [["run", "select1", "--conns", "100000", "--workers", "1"], /open-file limit is \d+/],
       [["run", "select1", "--out", "/proc/forbidden"], /--out \/proc\/forbidden is not a writable directory/],
       [["run", "select1", "--pin", "0-1x"], /--pin: '0-1x' is not a list of CPUs/],
+      [["run", "select1", "--set", "__proto__=1"], /unknown knob '__proto__' for workload select1/],
+      [["run", "select1", "--args", '{"__proto__": {"x": 1}}'], /unknown knob '__proto__'/],
+      [["run", "select1", "--set", "constructor=1"], /unknown knob 'constructor'/],
+      [["run", "select1", "--out", aFile], /--out \S+ is a file, not a directory/],
+      [
+        ["run", "select1", "--threshold", "nosuch.p99<1s"],
+        /--threshold 'nosuch.p99<1s': workload select1 has no op 'nosuch'/,
+      ],
+      [["run", "select1", "--threshold", "__lag__.p99<1s"], /has no op '__lag__'/],
+      [
+        ["run", "select1", "--duration", "2s", "--stack-dir", stack.dir, "--fault", "at=5s kill pgbouncer-1"],
+        /--fault 'at=5s kill pgbouncer-1' is at 5s, not before the run's planned end \(2s/,
+      ],
+      [
+        ["run", "flight"],
+        /workload flight is not initialised here \(no table flights\): run 'dcpbench init flight/,
+      ],
       [["run", "select1", "--pin", "4095"], /--pin: CPU 4095 is not one this process may run on/],
     ];
     for (const [args, re] of cases) {

@@ -189,7 +189,7 @@ describe("the seed workloads on the local stack, direct and pooled", { timeout: 
     assert.equal(made.code, 0, made.stderr);
     const again = await cli(["new-workload", "orders", "--dir", dir]);
     assert.equal(again.code, 2);
-    const r = await run(join(dir, "orders.js"), "pooled", ["--iterations", "20"]);
+    const r = await run(join(dir, "orders.mjs"), "pooled", ["--iterations", "20"]);
     assert.equal(r.workload, "orders");
     assert.equal(r.summary.write.count, 40);
     assert.equal(r.summary.read.count + r.summary.read.skipped, 40);

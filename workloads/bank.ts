@@ -13,6 +13,7 @@ const TRANSFER =
 export default defineWorkload({
   name: "bank",
   description: "transfers between random pairs of accounts; the total never changes",
+  opNames: () => ["transfer"],
   knobs: {
     max_transfer: { default: 100, min: 1, description: "largest amount moved by one transfer" },
   },

@@ -52,6 +52,7 @@ async function pickIds(session: Session, ctx: ClientContext<Knobs>, batch: numbe
 export default defineWorkload({
   name: "flight",
   description: "flight-schedules (seed 002): batched updates of schedule, status, seat inventory and prices",
+  opNames: () => ["schedule", "status", "inventory", "price"],
   knobs: {
     schedule_freq: {
       default: 10,

@@ -7,6 +7,7 @@ import { defineWorkload, skipped } from "../src/api.js";
 export default defineWorkload({
   name: "select1",
   description: "SELECT 1 per cycle (or pg_sleep with sleep_ms): round trip through the connection path",
+  opNames: () => ["select"],
   knobs: {
     sleep_ms: {
       default: 0,

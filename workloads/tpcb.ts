@@ -23,6 +23,7 @@ async function tpcbLike(s: Session, aid: number, tid: number, bid: number, delta
 export default defineWorkload({
   name: "tpcb",
   description: "pgbench's tpcb-like, simple-update and select-only scripts on pgbench's tables",
+  opNames: (knobs) => [knobs.script],
   knobs: {
     script: { default: "tpcb-like", choices: SCRIPTS, description: "which pgbench built-in script" },
   },

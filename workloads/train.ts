@@ -100,6 +100,7 @@ function nextStatus(r: number): string {
 export default defineWorkload({
   name: "train",
   description: "train-events (seed 002): add / process / archive transactions on JSONB or TEXT payloads",
+  opNames: () => ["add", "process", "archive"],
   knobs: {
     payload: {
       default: "jsonb",

@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { probeServer } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
-import { UsageError } from "../errors.js";
+import { CliError, UsageError } from "../errors.js";
 import { initWorkload } from "../workload/init.js";
 import { builtinWorkloads, loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
 import { targetUri } from "./target.js";
@@ -36,14 +36,35 @@ export const initCommand: CommandModule<object, InitArgs> = {
     const workload = await loadWorkload(resolveWorkloadRef(args.workload));
     const scale = args.scale ?? 1;
     if (!(scale > 0)) throw new UsageError("--scale must be > 0");
-    await probeServer({ uri, appName: "dcpbench-init", connectTimeoutMs: 10_000 });
+    const server = await probeServer({ uri, appName: "dcpbench-init", connectTimeoutMs: 10_000 });
     process.stderr.write(`dcpbench init ${workload.name} --scale ${scale} → ${redactUri(uri)}\n`);
-    const { dialect, seconds } = await initWorkload(workload, {
-      uri,
-      scale,
-      drop: args.drop,
-      log: (line) => process.stderr.write(`  ${line}\n`),
-    });
+    const interrupt = new AbortController();
+    const onSignal = () => interrupt.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    let done;
+    try {
+      done = await initWorkload(workload, {
+        uri,
+        scale,
+        drop: args.drop,
+        log: (line) => process.stderr.write(`  ${line}\n`),
+        interrupt: interrupt.signal,
+      });
+    } catch (err) {
+      if (!interrupt.signal.aborted) throw err;
+      // PostgreSQL rolls the whole init back; CockroachDB keeps what its steps did, without the completion mark.
+      throw new CliError(
+        server.product === "postgres"
+          ? "init interrupted: nothing was changed (the init ran in one transaction)"
+          : `init interrupted: its tables are left unfinished; run 'dcpbench init ${workload.name}' again`,
+        130,
+      );
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+    const { dialect, seconds } = done;
     console.log(`initialised ${workload.name} (${dialect}, scale ${scale}) in ${seconds.toFixed(1)}s`);
   },
 };

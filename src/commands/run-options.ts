@@ -1,7 +1,7 @@
 import { validateUri } from "../db/uri.js";
 import { UsageError } from "../errors.js";
 import { parseFault, readScenario, type Fault } from "../faults/fault.js";
-import type { PlanInput } from "../plan.js";
+import type { PlanInput, RunPlan } from "../plan.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 
@@ -52,8 +52,11 @@ export function observeTargets(
   };
 }
 
-/** --fault and --faults, checked against the local stack they will act on. */
-export function planFaults(args: Pick<RunArgs, "fault" | "faults" | "stackDir">): {
+/** --fault and --faults, checked against the local stack they will act on and the run's planned end. */
+export function planFaults(
+  args: Pick<RunArgs, "fault" | "faults" | "stackDir">,
+  plan: Pick<RunPlan, "plannedEndMs">,
+): {
   dir: string;
   list: Fault[];
 } {
@@ -64,6 +67,12 @@ export function planFaults(args: Pick<RunArgs, "fault" | "faults" | "stackDir">)
   if (!cfg)
     throw new UsageError(`--fault acts on the local stack, and there is none in ${dir} (dcpbench stack up)`);
   for (const f of list) {
+    if (plan.plannedEndMs !== null && f.at * 1000 >= plan.plannedEndMs) {
+      throw new UsageError(
+        `--fault '${f.spec}' is at ${f.at}s, not before the run's planned end (${plan.plannedEndMs / 1000}s: ` +
+          "ramp + duration, from the start): it would never be carried out",
+      );
+    }
     if (!membersOf(cfg).includes(f.member)) {
       throw new UsageError(
         `--fault '${f.spec}': ${f.member} is not a member of the stack in ${dir} (${membersOf(cfg).join(", ")})`,

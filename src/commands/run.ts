@@ -4,6 +4,7 @@ import { buildPlan } from "../plan.js";
 import { availabilityLine, parameterTable, summaryTable } from "../results/tables.js";
 import { executeRun } from "../run/execute.js";
 import { processInterrupts } from "../runner/interrupts.js";
+import { requireInitialised } from "../workload/init.js";
 import { resolveKnobs } from "../workload/knobs.js";
 import { builtinWorkloads, loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
 import { observeTargets, planFaults, type RunArgs } from "./run-options.js";
@@ -136,13 +137,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
       workload: workload.name,
       workloadRef,
       knobs,
+      opNames: workload.opNames?.(knobs),
       uri,
       cpus: availableParallelism(),
     });
+    const faults = planFaults(args, plan);
     const { result, files } = await executeRun(plan, {
       observe: observeTargets(uri, args),
       prometheusPort: args.prometheusPort,
-      faults: planFaults(args),
+      faults,
+      checkTarget: () => requireInitialised(workload, uri),
       say: (line) => process.stderr.write(line + "\n"),
       interrupts: processInterrupts,
     });

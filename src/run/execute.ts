@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { probeServer } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { formatDuration } from "../options/units.js";
@@ -16,6 +19,8 @@ export interface RunOptions extends SideServiceOptions {
   say(line: string): void;
   /** Stop requests (default: this process's SIGINT and SIGTERM). */
   interrupts?: Interrupts;
+  /** After the probe, before any worker starts: the target's own checks (the workload's tables exist…). */
+  checkTarget?(): Promise<void>;
 }
 
 export interface RunDone {
@@ -48,6 +53,7 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
     appName: plan.appName,
     connectTimeoutMs: plan.connectTimeoutMs,
   });
+  await opts.checkTarget?.();
   opts.say(header(plan, server));
   const notice = (line: string) => opts.say(`dcpbench: ${line}`);
   const progress = plan.progress ? new ProgressPrinter(opts.say) : undefined;
@@ -69,5 +75,22 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
     side = await services.stop();
   }
   const result = buildResult(plan, server, outcome, side.observed, side.faults);
-  return { result, files: writeResult(result, plan.outDir) };
+  return { result, files: writeSafely(result, plan.outDir, opts.say) };
+}
+
+/**
+ * Writes the result into `outDir`; when that fails at the end (the directory removed or filled meanwhile),
+ * into a new temporary directory, named on stderr: a finished run is never lost.
+ */
+function writeSafely(result: ResultFile, outDir: string, say: (line: string) => void): RunDone["files"] {
+  try {
+    return writeResult(result, outDir);
+  } catch (err) {
+    const fallback = mkdtempSync(join(tmpdir(), "dcpbench-result-"));
+    const files = writeResult(result, fallback);
+    say(
+      `dcpbench: cannot write the result to ${outDir} (${(err as Error).message}); saved it in ${fallback} instead`,
+    );
+    return files;
+  }
 }

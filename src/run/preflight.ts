@@ -1,4 +1,4 @@
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import type { RunPlan } from "../plan.js";
 import { ensureDir } from "../results/write.js";
@@ -26,6 +26,10 @@ export function preflight(plan: RunPlan): void {
       );
     }
   }
+  if (existsSync(plan.outDir) && !statSync(plan.outDir).isDirectory())
+    throw new UsageError(
+      `--out ${plan.outDir} is a file, not a directory: name a directory for the result files`,
+    );
   try {
     ensureDir(plan.outDir);
     accessSync(plan.outDir, constants.W_OK);

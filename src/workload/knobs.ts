@@ -4,7 +4,8 @@ import type { KnobSpecs, KnobValue, Knobs } from "../api.js";
 import { UsageError } from "../errors.js";
 
 function coerce(workload: string, key: string, raw: unknown, specs: KnobSpecs): KnobValue {
-  const spec = specs[key];
+  // Own keys only: '__proto__', 'constructor' and the like are unknown knobs, not Object.prototype's.
+  const spec = Object.hasOwn(specs, key) ? specs[key] : undefined;
   if (!spec) {
     const known = Object.keys(specs);
     throw new UsageError(

@@ -29,7 +29,7 @@ export function resolveWorkloadRef(ref: string): string {
   }
   if (!builtinWorkloads().includes(ref)) {
     throw new UsageError(
-      `unknown workload '${ref}' (built-in: ${builtinWorkloads().join(", ")}; or a path to a .js module)`,
+      `unknown workload '${ref}' (built-in: ${builtinWorkloads().join(", ")}; or a path to a .js or .mjs module)`,
     );
   }
   return ref;

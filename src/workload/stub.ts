@@ -1,13 +1,15 @@
 /** The commented starting point `dcpbench new-workload NAME` writes (dbworkload has `util gen_stub`). */
 export function workloadStub(name: string): string {
   return `// ${name}: a dcpbench workload. Run it with:
-//   npx dcpbench run ./${name}.js --conns 16 --duration 30s --set delay=50
+//   npx dcpbench run ./${name}.mjs --conns 16 --duration 30s --set delay=50
 // The harness measures every op, retries transactions on serialization failures, reconnects lost
 // connections and counts errors: none of that belongs here. See "Write your own workload" in the README.
 
 export default {
   name: "${name}",
   description: "what this workload models, in one line",
+  // The names of the ops a cycle can return: lets dcpbench check --threshold names before the run.
+  opNames: () => ["read", "write"],
 
   // Knobs, settable with --set key=value or --args '{"key": value}'. The type of each default is the type
   // of the knob; an unknown key is an error.
