@@ -48,6 +48,11 @@ export default tseslint.config(
     "db/ and metrics/ are the bottom layers: they import only each other's leaves and src/schema",
   ),
   layer(
+    ["src/run/**/*.ts"],
+    ["**/commands/*"],
+    "run/ is driven by commands/ (and later sweep and shard), never the other way round",
+  ),
+  layer(
     ["src/runner/**/*.ts", "src/observe/**/*.ts", "src/faults/**/*.ts", "src/stack/**/*.ts"],
     ["**/commands/*", "**/run/*", "**/results/*"],
     "runner/, observe/, faults/ and stack/ are driven by run/ and commands/, never the other way round",

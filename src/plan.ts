@@ -5,8 +5,8 @@ import { UsageError } from "./errors.js";
 import { parseCpuList } from "./options/cpu-list.js";
 import { parseThreshold } from "./options/threshold.js";
 import { parseDuration, parseRate } from "./options/units.js";
-import { CONNECT, CYCLE, LAG } from "./metrics/snapshot.js";
 import type { Arrival, Driver, Knobs, QueryMode, SavedPlan, Threshold } from "./schema/plan.js";
+import { CONNECT, CYCLE, LAG } from "./schema/measures.js";
 
 /**
  * Everything a run needs, validated once and complete: every field has its value (defaults applied), and

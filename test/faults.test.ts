@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { CYCLE } from "../src/metrics/snapshot.js";
 import { runCli, runToResult } from "./helpers/cli.js";
 import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
 import type { ResultFile } from "../src/schema/result.js";
+import { CYCLE } from "../src/schema/measures.js";
 
 describe(
   "faults during a run: the run survives, measures the outage, loses nothing",

@@ -12,9 +12,9 @@ import {
   stats,
 } from "../src/metrics/histogram.js";
 import { IntervalRecorder } from "../src/metrics/recorder.js";
-import { CYCLE } from "../src/metrics/snapshot.js";
 import { StallTracker } from "../src/metrics/stalls.js";
 import { availability } from "../src/results/availability.js";
+import { CYCLE } from "../src/schema/measures.js";
 
 /** A deterministic generator, so a failure can be replayed. */
 function lcg(seed: number): () => number {

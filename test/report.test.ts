@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { Browser } from "playwright-core";
-import { CONNECT, CYCLE } from "../src/metrics/snapshot.js";
 import { decode, encode, newHistogram, record } from "../src/metrics/histogram.js";
 import { buildReportData } from "../src/results/report-data.js";
 import type { BarChart, LineChart, ReportData } from "../src/results/report-model.js";
@@ -20,7 +19,7 @@ import {
 } from "./helpers/browser.js";
 import { resultIn, runCli, type CliResult } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
-import type { TimelineEntry } from "../src/schema/measures.js";
+import { CONNECT, CYCLE, type TimelineEntry } from "../src/schema/measures.js";
 import type { ResultFile } from "../src/schema/result.js";
 
 /** `report` as a user runs it, through the CLI. */

@@ -3,11 +3,11 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CONNECT, CYCLE } from "../src/metrics/snapshot.js";
 import { allowedCpus } from "../src/runner/cpu-pin.js";
 import { childPids, isAlive, processCmdline, sleep } from "../src/stack/system.js";
 import { resultIn, runCli, runToResult, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
+import { CONNECT, CYCLE } from "../src/schema/measures.js";
 
 const outDir = () => mkdtempSync(join(tmpdir(), "dcpbench-out-"));
 

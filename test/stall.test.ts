@@ -6,10 +6,10 @@ import { after, before, describe, it } from "node:test";
 import { stackPaths } from "../src/stack/layout.js";
 import { signalMember } from "../src/stack/members.js";
 import { sleep } from "../src/stack/system.js";
-import { CYCLE } from "../src/metrics/snapshot.js";
 import { resultIn, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 import type { ResultFile } from "../src/schema/result.js";
+import { CYCLE } from "../src/schema/measures.js";
 
 const FREEZE_MS = 2000;
 const DURATION_S = 7;

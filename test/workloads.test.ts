@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { CYCLE } from "../src/metrics/snapshot.js";
 import { pgProgram } from "../src/stack/system.js";
 import { resultIn, runCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 import type { ResultFile } from "../src/schema/result.js";
+import { CYCLE } from "../src/schema/measures.js";
 
 const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 

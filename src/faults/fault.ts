@@ -4,13 +4,14 @@ import { UsageError } from "../errors.js";
 import { MEMBER_NAMES, type MemberName } from "../stack/layout.js";
 import { SIGNALS, type SignalName } from "../stack/members.js";
 import { parseDuration } from "../options/units.js";
+import type { FaultRecord } from "../schema/events.js";
 
 /** A scheduled fault: at a time after the start, send a signal to a stack member, or start it again. */
 export interface Fault {
   spec: string;
   /** Seconds after the run's start (t0). */
   at: number;
-  action: "kill" | "start";
+  action: FaultRecord["action"];
   member: MemberName;
   signal?: SignalName;
 }

@@ -1,7 +1,8 @@
 import { addCounts, encode, newHistogram, stats, type Histogram } from "./histogram.js";
-import { CYCLE, type OpSnapshot, type Snapshot } from "./snapshot.js";
+import { type OpSnapshot, type Snapshot } from "./snapshot.js";
 import { StallTracker } from "./stalls.js";
 import {
+  CYCLE,
   ERROR_CLASSES,
   type CountedSample,
   type ErrorCounts,

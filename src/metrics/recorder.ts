@@ -1,7 +1,7 @@
 import type { ClassifiedError } from "../db/errors.js";
 import { countsOf, newHistogram, record, type Histogram } from "./histogram.js";
-import { STALL_MIN_SEC, type OpSnapshot, type Snapshot, type Stall } from "./snapshot.js";
-import type { ErrorClass, ErrorSample, Outage } from "../schema/measures.js";
+import { type OpSnapshot, type Snapshot, type Stall } from "./snapshot.js";
+import { STALL_MIN_SEC, type ErrorClass, type ErrorSample, type Outage } from "../schema/measures.js";
 
 const MAX_SAMPLES_PER_INTERVAL = 5;
 

@@ -28,9 +28,6 @@ export interface Stall {
   open?: true;
 }
 
-/** The shortest silence recorded (as a silence, or as a stall). */
-export const STALL_MIN_SEC = 0.2;
-
 export interface Snapshot {
   /** 1-based interval number; the final snapshot covers the partial interval at the end. */
   seq: number;
@@ -57,9 +54,3 @@ export interface Snapshot {
   cpu: { user: number; system: number };
   maxRssKb: number;
 }
-
-/** The synthetic ops: the whole cycle, and connection set-up. */
-export const CYCLE = "__cycle__";
-export const CONNECT = "__connect__";
-/** Open loop: how late each cycle started against its intended time (the harness's own scheduling lag). */
-export const LAG = "__lag__";

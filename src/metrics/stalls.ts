@@ -1,5 +1,5 @@
-import { STALL_MIN_SEC, type Snapshot, type Stall } from "./snapshot.js";
-import type { SystemStall } from "../schema/measures.js";
+import { type Snapshot, type Stall } from "./snapshot.js";
+import { STALL_MIN_SEC, type SystemStall } from "../schema/measures.js";
 
 type Span = [from: number, to: number];
 

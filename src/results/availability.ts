@@ -1,5 +1,4 @@
-import { STALL_MIN_SEC } from "../metrics/snapshot.js";
-import type { Outage, SystemStall } from "../schema/measures.js";
+import { STALL_MIN_SEC, type Outage, type SystemStall } from "../schema/measures.js";
 import type { FaultAvailability } from "../schema/events.js";
 
 const round = (n: number) => +n.toFixed(3);

@@ -1,7 +1,6 @@
 import { sumErrors } from "../metrics/aggregate.js";
-import { CONNECT, CYCLE } from "../metrics/snapshot.js";
 import { opOrder } from "./tables.js";
-import type { OpSummary } from "../schema/measures.js";
+import { CONNECT, CYCLE, type OpSummary } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
 
 /** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */

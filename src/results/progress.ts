@@ -1,6 +1,5 @@
 import { intervalErrors, type Aggregator } from "../metrics/aggregate.js";
-import { CYCLE } from "../metrics/snapshot.js";
-import type { TimelineEntry } from "../schema/measures.js";
+import { CYCLE, type TimelineEntry } from "../schema/measures.js";
 
 const HEADER = "_elapsed___errors__ops/s(inst)___ops/s(cum)__p50(ms)__p95(ms)__p99(ms)_pMax(ms)";
 

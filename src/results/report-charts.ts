@@ -1,6 +1,5 @@
 import { UsageError } from "../errors.js";
 import { decode, encode, mergeInto, newHistogram, stats } from "../metrics/histogram.js";
-import { CONNECT, CYCLE } from "../metrics/snapshot.js";
 import { opOrder } from "./tables.js";
 import {
   finite,
@@ -13,7 +12,7 @@ import {
   type NamedResult,
   type Series,
 } from "./report-model.js";
-import type { TimelineEntry, TimelineOp } from "../schema/measures.js";
+import { CONNECT, CYCLE, type TimelineEntry, type TimelineOp } from "../schema/measures.js";
 
 /** The report's charts, as data: time series per interval, the percentile spectrum, per-op bars. */
 /** Points per decade of 1/(1−p) in the percentile spectrum. */

@@ -1,6 +1,5 @@
 import { basename } from "node:path";
 import { intervalErrors } from "../metrics/aggregate.js";
-import { CONNECT, CYCLE } from "../metrics/snapshot.js";
 import { formatDuration } from "../options/units.js";
 import { barCharts, chartIntervals, cycleOf, spectrumChart, timeChart } from "./report-charts.js";
 import {
@@ -16,6 +15,7 @@ import {
   type SummaryRow,
 } from "./report-model.js";
 import { opOrder } from "./tables.js";
+import { CONNECT, CYCLE } from "../schema/measures.js";
 
 /** Each run's faults with their availability figures (result files from before faults existed have none). */
 function faultRows(results: NamedResult[]): FaultRow[] {

@@ -1,5 +1,4 @@
-import { CONNECT, CYCLE } from "../metrics/snapshot.js";
-import { ERROR_CLASSES, type OpSummary, type TimelineEntry } from "../schema/measures.js";
+import { CONNECT, CYCLE, ERROR_CLASSES, type OpSummary, type TimelineEntry } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
 
 /**

@@ -1,9 +1,8 @@
 import Table from "cli-table3";
 import { sumErrors } from "../metrics/aggregate.js";
-import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
 import { formatDuration } from "../options/units.js";
 import type { FaultAvailability } from "../schema/events.js";
-import type { OpSummary } from "../schema/measures.js";
+import { CONNECT, CYCLE, LAG, type OpSummary } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));

@@ -1,7 +1,6 @@
 import { LATENCY_METRICS } from "../options/threshold.js";
 import { intervalErrors, sumErrors } from "../metrics/aggregate.js";
-import { CYCLE } from "../metrics/snapshot.js";
-import type { OpSummary } from "../schema/measures.js";
+import { CYCLE, type OpSummary } from "../schema/measures.js";
 import type { ThresholdOutcome } from "../schema/events.js";
 import type { Cmp, Threshold } from "../schema/plan.js";
 

@@ -24,67 +24,73 @@ export interface SideServiceOptions {
  * scheduler (started at the run's common t0).
  */
 export class SideServices {
-  private aggregator: Aggregator | undefined;
-  private server: { close(): void } | undefined;
+  /** The runner's aggregate, as of its latest interval: what the Prometheus endpoint serves (nothing before). */
+  private agg: Aggregator | undefined;
+  private prometheus: { close(): void } | undefined;
+  private observer: Observer | undefined;
+  private scheduler: FaultScheduler | undefined;
 
-  private constructor(
-    private readonly plan: RunPlan,
-    private readonly observer: Observer,
-    private readonly scheduler: FaultScheduler | undefined,
-  ) {}
+  private constructor(private readonly plan: RunPlan) {}
 
+  /**
+   * Binds the Prometheus port first (a busy port is bad input: one line, before any connection), then starts
+   * the observer; the fault scheduler waits for the run's t0.
+   */
   static async start(
     plan: RunPlan,
     server: ServerInfo,
     opts: SideServiceOptions,
     notice: (line: string) => void,
   ): Promise<SideServices> {
-    const observer = await Observer.start(
-      {
-        observeUri: opts.observe?.observeUri,
-        pgbouncerAdmins: opts.observe?.pgbouncerAdmins ?? [],
-        appName: plan.appName,
-        database: new URL(plan.uri).pathname.slice(1) || "postgres",
-        dialect: server.product,
-        intervalMs: plan.intervalMs,
-      },
-      notice,
-    );
-    const faults = opts.faults?.list.length ? opts.faults : undefined;
-    const scheduler = faults ? new FaultScheduler(faults.dir, faults.list, notice) : undefined;
-    const services = new SideServices(plan, observer, scheduler);
+    const services = new SideServices(plan);
     if (opts.prometheusPort !== undefined) {
       const port = opts.prometheusPort;
-      try {
-        services.server = await servePrometheus(port, () => services.exposition());
-      } catch (err) {
-        await observer.stop();
-        throw new UsageError(`--prometheus-port ${port}: ${(err as Error).message}`);
-      }
+      services.prometheus = await servePrometheus(port, () => services.exposition()).catch((err: Error) => {
+        throw new UsageError(`--prometheus-port ${port}: ${err.message}`);
+      });
     }
+    try {
+      services.observer = await Observer.start(
+        {
+          observeUri: opts.observe?.observeUri,
+          pgbouncerAdmins: opts.observe?.pgbouncerAdmins ?? [],
+          appName: plan.appName,
+          database: new URL(plan.uri).pathname.slice(1) || "postgres",
+          dialect: server.product,
+          intervalMs: plan.intervalMs,
+        },
+        notice,
+      );
+    } catch (err) {
+      services.prometheus?.close();
+      throw err;
+    }
+    const faults = opts.faults?.list.length ? opts.faults : undefined;
+    if (faults) services.scheduler = new FaultScheduler(faults.dir, faults.list, notice);
     return services;
   }
 
   private exposition(): string {
-    return this.aggregator ? exposition(this.plan.label, this.aggregator, this.observer.latest()) : "";
+    return this.agg ? exposition(this.plan.label, this.agg, this.observer?.latest()) : "";
   }
 
   /** The runner's hooks these services need: the fault clock, the samples per interval, the live aggregate. */
   hooks(): Required<Pick<RunHooks, "onStart" | "onInterval">> & Pick<RunHooks, "observe"> {
+    const observer = this.observer;
     return {
       onStart: (t0) => this.scheduler?.start(t0),
-      observe: this.observer.active ? () => this.observer.latest() : undefined,
+      observe: observer?.active ? () => observer.latest() : undefined,
       onInterval: (_entry, agg) => {
-        this.aggregator = agg;
+        this.agg = agg;
       },
     };
   }
 
-  /** Stops everything; what the observer saw and what the faults did. Safe to call once, after any run. */
+  /** Stops everything; what the observer saw and what the faults did. */
   async stop(): Promise<{ observed?: ObservedSummary; faults: FaultRecord[] }> {
-    this.server?.close();
-    await this.observer.stop();
+    this.prometheus?.close();
+    await this.observer?.stop();
     const faults = (await this.scheduler?.stop()) ?? [];
-    return { observed: this.observer.summary(), faults };
+    return { observed: this.observer?.summary(), faults };
   }
 }

@@ -7,8 +7,8 @@ import { withReadSocket } from "../db/read-socket.js";
 import { PgSession, viaPg } from "../db/session.js";
 import type { IntervalRecorder } from "../metrics/recorder.js";
 import { OutageTracker } from "../metrics/outages.js";
-import { CONNECT, CYCLE, LAG } from "../metrics/snapshot.js";
 import type { Driver, QueryMode } from "../schema/plan.js";
+import { CONNECT, CYCLE, LAG } from "../schema/measures.js";
 
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_CAP_MS = 2000;

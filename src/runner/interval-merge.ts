@@ -47,20 +47,21 @@ export class IntervalMerger {
     );
   }
 
-  /** The timeline entries that can be made now, in order; with `flush`, every one that has a snapshot. */
-  take(flush: boolean): TimelineEntry[] {
-    const out: TimelineEntry[] = [];
+  /**
+   * The timeline entries that can be made now, in order, each merged only when the caller asks for the next
+   * (so that what it does with one sees the totals up to that one); with `flush`, every one that has a snapshot.
+   */
+  *take(flush: boolean): Generator<TimelineEntry> {
     for (;;) {
       const snaps = this.pending.get(this.nextSeq);
       if (!snaps) {
-        if (!flush || this.pending.size === 0) return out;
+        if (!flush || this.pending.size === 0) return;
         this.nextSeq++;
         continue;
       }
-      if (!flush && !this.complete(this.nextSeq, snaps)) return out;
+      if (!flush && !this.complete(this.nextSeq, snaps)) return;
       this.pending.delete(this.nextSeq);
-      out.push(this.merge(this.nextSeq, [...snaps.values()]));
-      this.nextSeq++;
+      yield this.merge(this.nextSeq++, [...snaps.values()]);
     }
   }
 

@@ -1,9 +1,8 @@
 import { RunFailure, UsageError } from "../errors.js";
 import { Aggregator, intervalErrors } from "../metrics/aggregate.js";
 import { warmUp } from "../metrics/histogram.js";
-import { CONNECT } from "../metrics/snapshot.js";
 import { splitEvenly, type RunPlan } from "../plan.js";
-import type { TimelineEntry } from "../schema/measures.js";
+import { CONNECT, type TimelineEntry } from "../schema/measures.js";
 import type { ProcessResources, ServerInfo, StopReason } from "../schema/result.js";
 import { requireTaskset } from "./cpu-pin.js";
 import { processInterrupts, type Interrupts } from "./interrupts.js";
@@ -100,23 +99,19 @@ class WorkerRun implements WorkerListener {
   message(w: WorkerHandle, msg: FromWorker): void {
     switch (msg.type) {
       case "ready":
-        w.ready = true;
-        w.report.connected = msg.connected;
-        w.report.failed = msg.failed;
+        w.markReady(msg);
         this.agg.addUntimed(CONNECT, msg.connect);
         for (const sample of msg.samples) this.agg.addSample(sample);
         this.checkReady();
         break;
       case "snapshot":
-        w.last = msg.snap;
+        w.noteSnapshot(msg.snap);
         this.agg.stalls.add(w.index, msg.snap);
-        if (msg.snap.final) w.finalSeq = msg.snap.seq;
         this.merger.add(w.index, msg.snap);
         this.emit(false);
         break;
       case "done":
-        w.done = true;
-        w.doneReason = msg.reason;
+        w.markDone(msg.reason);
         this.emit(false);
         this.checkFinished();
         break;
@@ -133,7 +128,7 @@ class WorkerRun implements WorkerListener {
   startFailed(w: WorkerHandle, err: Error): void {
     if (w.ready || w.dead) return;
     this.fatal ??= { message: `worker ${w.index} could not start: ${err.message}`, exitCode: 1 };
-    w.dead = true;
+    w.markDead(false);
     this.checkReady();
     this.checkFinished();
   }
@@ -147,8 +142,7 @@ class WorkerRun implements WorkerListener {
       };
     }
     if (!w.done) {
-      w.dead = true;
-      w.report.died = !w.killedByRunner;
+      w.markDead();
       if (this.loadStarted && (!this.stop.stopping || sig !== "SIGKILL"))
         this.notice(`worker ${w.index} died (${sig ?? `exit ${code}`})`);
       this.emit(false);
@@ -235,18 +229,19 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
   try {
     run.spawn();
     if (await run.ready()) await run.load();
-    const end = await run.end();
-    const cpu = process.cpuUsage(cpuBefore);
-    return {
-      ...end,
-      startedAt,
-      runner: {
-        cpuUserSec: cpu.user / 1e6,
-        cpuSystemSec: cpu.system / 1e6,
-        maxRssMb: process.resourceUsage().maxRSS / 1024,
-      },
-    };
   } finally {
+    // Once the load has ended a signal changes nothing: the run ended as it did, and its result is written.
     unsubscribe();
   }
+  const end = await run.end();
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    ...end,
+    startedAt,
+    runner: {
+      cpuUserSec: cpu.user / 1e6,
+      cpuSystemSec: cpu.system / 1e6,
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+    },
+  };
 }

@@ -119,6 +119,33 @@ export class WorkerHandle {
     });
   }
 
+  /** Its clients connected (or failed to): it waits for the start. */
+  markReady(msg: Extract<FromWorker, { type: "ready" }>): void {
+    this.ready = true;
+    this.report.connected = msg.connected;
+    this.report.failed = msg.failed;
+  }
+
+  /** An interval's snapshot arrived; the final one says which interval is its last. */
+  noteSnapshot(snap: Snapshot): void {
+    this.last = snap;
+    if (snap.final) this.finalSeq = snap.seq;
+  }
+
+  markDone(reason: DoneReason): void {
+    this.done = true;
+    this.doneReason = reason;
+  }
+
+  /**
+   * It ended without saying it was done, or never started: dead. It died (crashed) unless the runner killed
+   * it; one that never started is not counted as died (the run fails before it begins).
+   */
+  markDead(started = true): void {
+    this.dead = true;
+    this.report.died = started && !this.killedByRunner;
+  }
+
   /** CPU and peak memory as its last snapshot reported them. */
   takeResources(): void {
     if (!this.last) return;

@@ -4,7 +4,6 @@ import type { ClientContext, Workload } from "../api.js";
 import { clientConfig, findPassword } from "../db/connect.js";
 import { warmUp } from "../metrics/histogram.js";
 import { IntervalRecorder } from "../metrics/recorder.js";
-import { CONNECT } from "../metrics/snapshot.js";
 import type { RunPlan } from "../plan.js";
 import { loadWorkload } from "../workload/registry.js";
 import { BenchClient } from "./client.js";
@@ -12,6 +11,7 @@ import { Alarm } from "./alarm.js";
 import { Pacer, Sleeper } from "./pacing.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
 import type { ServerInfo } from "../schema/result.js";
+import { CONNECT } from "../schema/measures.js";
 
 /** Clients of one worker connecting at the same time: enough to be quick, few enough not to storm a server. */
 const CONNECT_CONCURRENCY = 32;
@@ -87,7 +87,7 @@ class Worker {
           dialect: this.server.product,
           queryMode: this.plan.queryMode,
           connectPerTxn: this.plan.connectPerTxn,
-          driver: this.plan.driver ?? "lean",
+          driver: this.plan.driver,
           workload: this.workload,
           ctx: makeContext(this.plan, this.server, id, this.assignment.index),
           clock: () => this.since(performance.now()),

@@ -1,5 +1,14 @@
 /** What a run measured, per op and per interval: part of the result-file contract (imports nothing of ours). */
 
+/** The synthetic ops of `summary` and the timeline: the whole cycle, and connection set-up. */
+export const CYCLE = "__cycle__";
+export const CONNECT = "__connect__";
+/** Open loop: how late each cycle started against its intended time (the harness's own scheduling lag). */
+export const LAG = "__lag__";
+
+/** The shortest silence recorded (as a silence, or as a stall): the floor of `stalls[]`. */
+export const STALL_MIN_SEC = 0.2;
+
 export type ErrorClass = "connection" | "serialization" | "timeout" | "other";
 export const ERROR_CLASSES: readonly ErrorClass[] = ["connection", "serialization", "timeout", "other"];
 export type ErrorCounts = Record<ErrorClass, number>;
