@@ -9,22 +9,29 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { cpus, totalmem, release } from "node:os";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decode } from "../src/metrics/histogram.js";
+import { commit, freeBase, median, quantile, serverSideSection } from "./util.js";
 import { allowedCpus, findTaskset } from "../src/runner/cpu-pin.js";
 import { stackDown, stackUp } from "../src/stack/stack.js";
-import { assertPortFree, pgProgram } from "../src/stack/system.js";
+import { pgProgram } from "../src/stack/system.js";
 import type { ResultFile } from "../src/schema/result.js";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 /** The Node flags of the `dcpbench` bin (its first line), so that the bench runs dcpbench as users do. */
 const BIN_FLAGS =
   /^#!.*?\bnode\s+(.*)$/.exec(readFileSync(CLI, "utf8").split("\n")[0])?.[1].split(/\s+/) ?? [];
-/** The checkout (bench/run.ts runs from dist/bench). */
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 /** Hand-written notes on the measurements behind choices in the code, kept across re-measurements. */
@@ -102,42 +109,6 @@ function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<Tim
       });
     });
   });
-}
-
-async function freeBase(): Promise<number> {
-  for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 400) * 100;
-    try {
-      for (let p = base; p < base + 5; p++) await assertPortFree(p, "bench");
-      return base;
-    } catch {
-      // try another
-    }
-  }
-}
-
-/** The commit measured (with "+changes" when the tree differs from it), or "unknown" outside a git checkout. */
-function commit(): string {
-  try {
-    const git = (...args: string[]) =>
-      execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
-    return git("rev-parse", "--short", "HEAD") + (dirty ? "+changes" : "");
-  } catch {
-    return "unknown";
-  }
-}
-
-/** The q-quantile of sorted values (NaN when there are none). */
-function quantile(sorted: number[], q: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
-}
-
-function median(values: number[]): number {
-  return quantile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
 }
 
 const lines: string[] = [];
@@ -526,6 +497,12 @@ async function main(): Promise<void> {
     );
     say();
     say(`Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
+    // bench/server-side.ts's section, measured by its own command, is kept as it was.
+    const kept = existsSync(outFile) ? serverSideSection(readFileSync(outFile, "utf8")) : undefined;
+    if (kept) {
+      say();
+      say(kept);
+    }
     say();
     say(readFileSync(CODE_CHOICES, "utf8").trimEnd());
     writeFileSync(outFile, lines.join("\n") + "\n");

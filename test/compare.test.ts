@@ -85,11 +85,15 @@ describe("compare, thresholds and run_workloads.sh", { timeout: 300_000 }, () =>
     const csv = await cli(["compare", direct, pooled, "--format", "csv"]);
     assert.equal(csv.stdout.split("\n")[0], "op,metric,direct,pooled,change_pct_pooled");
     const lines = csv.stdout.trim().split("\n").slice(1);
-    const opLines = lines.filter((l) => !l.startsWith("server,"));
+    const opLines = lines.filter((l) => !l.startsWith("server,") && !l.startsWith("server side,"));
     assert.equal(opLines.length, 2 * 9, "two ops (select, __cycle__) × nine metrics");
     assert.ok(
       lines.some((l) => l.startsWith("server,this run's server sessions (max),")),
       "and the server side",
+    );
+    assert.ok(
+      lines.some((l) => /^server side,cpuPerTxnMs,[\d.]+,[\d.]+,[+-]?[\d.]+$/.test(l)),
+      "and what the server paid, by --fail-if key",
     );
   });
 

@@ -3,7 +3,11 @@ import { UsageError } from "../errors.js";
 import { parseFault, readScenario, type Fault } from "../faults/fault.js";
 import type { PlanInput, RunPlan } from "../plan.js";
 import { defaultStackDir } from "../stack/default-dir.js";
+import { userInfo } from "node:os";
+import { pidListeningOn } from "../observe/proc-usage.js";
+import type { SideServiceOptions } from "../run/services.js";
 import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+import { memberPid } from "../stack/members.js";
 
 /**
  * `dcpbench run`'s options, as yargs parses them: the plan's raw inputs (PlanInput, minus what the command
@@ -24,16 +28,18 @@ export type RunArgs = Omit<PlanInput, "workloadRef" | "knobs" | "uri" | "cpus" |
 };
 
 /**
- * Where to sample the server side. The database: --observe-uri, else the local stack's direct URI when the
- * run targets the stack (so that a pooled run still sees PostgreSQL's sessions), else the run's own URI.
+ * Where to sample the server side. The database: --observe-uri, else the local stack's PostgreSQL (in the
+ * run's database) when the run targets the stack (so that a pooled run still sees PostgreSQL's sessions),
+ * else the run's own URI.
  * PgBouncer: --pgbouncer-admin, else the stack's admin consoles when the run goes through the stack's pooler.
  */
 export function observeTargets(
   uri: string,
   args: Pick<RunArgs, "observe" | "observeUri" | "pgbouncerAdmin">,
-): { observeUri?: string; pgbouncerAdmins: string[] } {
+): NonNullable<SideServiceOptions["observe"]> {
   if (args.observe === false) return { pgbouncerAdmins: [] };
-  const cfg = readStackConfig(stackPaths(defaultStackDir()));
+  const paths = stackPaths(defaultStackDir());
+  const cfg = readStackConfig(paths);
   const target = new URL(uri);
   const local = ["127.0.0.1", "localhost"].includes(target.hostname);
   const port = Number(target.port || 5432);
@@ -46,10 +52,41 @@ export function observeTargets(
     .filter(Boolean);
   for (const admin of explicitAdmins ?? []) validateUri(admin, "--pgbouncer-admin");
   if (args.observeUri) validateUri(args.observeUri, "--observe-uri");
+  // On the stack, PostgreSQL itself (a pooled run's too), in the run's own database.
+  const observeUri = args.observeUri ?? (onStack ? withPath(stackUris(cfg!).direct, target.pathname) : uri);
+  const role = decodeURIComponent(target.username) || process.env.PGUSER || userInfo().username;
+  const poolers = pooled ? membersOf(cfg!).filter((m) => m !== "postgres") : [];
   return {
-    observeUri: args.observeUri ?? (onStack ? stackUris(cfg!).direct : uri),
+    observeUri,
     pgbouncerAdmins: explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin : []),
+    server: {
+      uri: observeUri,
+      role,
+      postmaster:
+        onStack && !args.observeUri ? { pid: () => memberPid(paths, "postgres") } : localServer(observeUri),
+      poolers: poolers.map((member) => ({ member, pid: () => memberPid(paths, member) })),
+    },
   };
+}
+
+function withPath(uri: string, path: string): string {
+  const u = new URL(uri);
+  if (path && path !== "/") u.pathname = path;
+  return u.toString();
+}
+
+/** The postmaster of a server on this host, found by the port it listens on; else why it cannot be read. */
+function localServer(uri: string): { pid(): number | undefined } | { absent: string } {
+  const u = new URL(uri);
+  const socketDir = u.searchParams.get("host")?.startsWith("/");
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (!socketDir && !["127.0.0.1", "localhost", "::1", ""].includes(host) && !host.startsWith("127."))
+    return { absent: `the server (${host}) is not on this host: its processes cannot be read from /proc` };
+  const port = Number(u.searchParams.get("port") ?? (u.port || 5432));
+  const pid = pidListeningOn(port);
+  return pid !== undefined
+    ? { pid: () => pid }
+    : { absent: `no process of this host that this user may inspect listens on port ${port}` };
 }
 
 /** --fault and --faults, checked against the local stack they will act on and the run's planned end. */

@@ -1,20 +1,27 @@
 import pg from "pg";
 import type { Dialect } from "../api.js";
+import { OBSERVER_APP, SAMPLER_MARK } from "./statements.js";
 
 /**
- * Backend sessions as the database sees them, for the whole server and for this run's application_name.
- * Its own connection is left out of every count: the sampler is not load.
+ * Backend sessions as the database sees them, for the whole server and for this run's application_name:
+ * their states, what they wait on (wait_event_type: Lock, LWLock, IO, IPC, Client), and how many have a
+ * transaction open. The samplers' own connections are left out of every count: they are not load.
  */
-const POSTGRES = `
+const POSTGRES = `${SAMPLER_MARK}
 SELECT count(*) AS db_sessions,
        count(*) FILTER (WHERE state = 'active') AS db_active,
        count(*) FILTER (WHERE state = 'idle') AS db_idle,
        count(*) FILTER (WHERE state LIKE 'idle in transaction%') AS db_idle_in_txn,
        count(*) FILTER (WHERE wait_event_type = 'Lock') AS db_lock_waiting,
+       count(*) FILTER (WHERE wait_event_type = 'LWLock') AS db_lwlock_waiting,
+       count(*) FILTER (WHERE wait_event_type = 'IO') AS db_io_waiting,
+       count(*) FILTER (WHERE wait_event_type = 'IPC') AS db_ipc_waiting,
+       count(*) FILTER (WHERE wait_event_type = 'Client' AND state = 'active') AS db_client_waiting,
+       count(*) FILTER (WHERE xact_start IS NOT NULL) AS db_xact_open,
        count(*) FILTER (WHERE application_name = $1) AS run_sessions,
        count(*) FILTER (WHERE application_name = $1 AND state = 'active') AS run_active
 FROM pg_stat_activity
-WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`;
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> '${OBSERVER_APP}'`;
 
 /**
  * CockroachDB: crdb_internal.cluster_sessions (one row per SQL session, cluster-wide); a session with a
@@ -27,10 +34,11 @@ SELECT count(*) AS db_sessions,
        count(*) FILTER (WHERE active_queries = '' AND kv_txn IS NULL) AS db_idle,
        count(*) FILTER (WHERE active_queries = '' AND kv_txn IS NOT NULL) AS db_idle_in_txn,
        (SELECT count(DISTINCT txn_id) FROM crdb_internal.cluster_locks WHERE NOT granted) AS db_lock_waiting,
+       count(*) FILTER (WHERE kv_txn IS NOT NULL) AS db_xact_open,
        count(*) FILTER (WHERE application_name = $1) AS run_sessions,
        count(*) FILTER (WHERE application_name = $1 AND active_queries <> '') AS run_active
 FROM crdb_internal.cluster_sessions
-WHERE session_id <> (SELECT session_id FROM [SHOW session_id])`;
+WHERE session_id <> (SELECT session_id FROM [SHOW session_id]) AND application_name <> '${OBSERVER_APP}'`;
 
 export class DbSampler {
   constructor(

@@ -4,6 +4,7 @@ import { clientConfig, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { DbSampler } from "./db-sampler.js";
 import { PgbouncerSampler } from "./pgbouncer-sampler.js";
+import { OBSERVER_APP } from "./statements.js";
 import type { ObservedSummary, SeriesStats } from "../schema/events.js";
 
 export interface ObserveOptions {
@@ -21,7 +22,7 @@ export interface ObserveOptions {
 
 async function connect(uri: string): Promise<pg.Client> {
   const client = new pg.Client(
-    clientConfig({ uri, appName: "dcpbench-observer", connectTimeoutMs: 5000 }, await findPassword(uri)),
+    clientConfig({ uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 }, await findPassword(uri)),
   );
   client.on("error", () => {});
   await client.connect();

@@ -1,6 +1,7 @@
 import Table from "cli-table3";
 import { stringify } from "csv-stringify/sync";
 import type { Comparison, Metric, MetricRow } from "./compare.js";
+import type { ServerSideRow } from "./compare-server.js";
 
 export const FORMATS = ["table", "markdown", "json", "csv"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -66,9 +67,49 @@ function serverLines(c: Comparison): string[] {
   });
 }
 
+function serverSideValue(row: ServerSideRow, v: number | undefined): string {
+  if (v === undefined) return "-";
+  const n =
+    v === 0 ? "0" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 0.1 ? v.toFixed(2) : v.toFixed(4);
+  return row.unit === "%" ? `${n}%` : row.unit === "/s" ? `${n}/s` : row.unit ? `${n} ${row.unit}` : n;
+}
+
+function serverSideChange(row: ServerSideRow, pct: number | undefined): string {
+  if (pct === undefined) return "-";
+  if (pct === Infinity) return "+∞% (from 0)";
+  if (Math.abs(pct) < 0.05) return "0%";
+  const shown = `${pct > 0 ? "+" : ""}${pct.toFixed(1)}%`;
+  if (row.lowerIsBetter === undefined) return shown;
+  return `${shown} ${(row.lowerIsBetter ? pct < 0 : pct > 0) ? "better" : "worse"}`;
+}
+
+/** The "server side" block: what the database and the poolers paid, one row per figure. */
+function serverSideCells(c: Comparison): { head: string[]; rows: string[][] } {
+  const head = ["server side", c.runs[0].label];
+  for (const r of c.runs.slice(1)) head.push(r.label, `${r.label} vs ${c.runs[0].label}`);
+  const rows = c.serverSide.map((row) => {
+    const out = [row.name, serverSideValue(row, row.values[0])];
+    for (let i = 1; i < c.runs.length; i++)
+      out.push(serverSideValue(row, row.values[i]), serverSideChange(row, row.changes[i]));
+    return out;
+  });
+  return { head, rows };
+}
+
 /** JSON has no Infinity: a change from 0 is written as the string "inf". */
 export function comparisonJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (v === Infinity ? "inf" : v), 2);
+}
+
+function markdownServerSide(c: Comparison): string[] {
+  if (!c.serverSide.length) return [];
+  const { head, rows } = serverSideCells(c);
+  return [
+    "",
+    `| ${head.join(" | ")} |`,
+    `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ];
 }
 
 export function formatComparison(c: Comparison, format: Format): string {
@@ -94,7 +135,13 @@ export function formatComparison(c: Comparison, format: Format): string {
         ...row.values.map((v) => (v === undefined ? "" : +v.toFixed(3))),
         ...row.values.slice(1).map(() => ""),
       ]);
-      return stringify([head, ...rows, ...server]).trimEnd();
+      const serverSide = c.serverSide.map((row) => [
+        "server side",
+        row.key,
+        ...row.values.map((v) => (v === undefined ? "" : +v.toFixed(4))),
+        ...row.changes.slice(1).map((p) => (p === undefined ? "" : p === Infinity ? "inf" : +p.toFixed(2))),
+      ]);
+      return stringify([head, ...rows, ...server, ...serverSide]).trimEnd();
     }
     case "markdown": {
       const head = header(c);
@@ -105,6 +152,7 @@ export function formatComparison(c: Comparison, format: Format): string {
         `|${head.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
         ...c.rows.map((row) => `| ${cells(c, row).join(" | ")} |`),
         ...(c.server.length ? ["", ...serverLines(c).map((l) => `- ${l}`)] : []),
+        ...markdownServerSide(c),
       ];
       return lines.join("\n");
     }
@@ -118,7 +166,14 @@ export function formatComparison(c: Comparison, format: Format): string {
         lastOp = row.op;
         table.push(line);
       }
-      return [...runLines(c), table.toString(), ...serverLines(c)].join("\n");
+      const lines = [...runLines(c), table.toString(), ...serverLines(c)];
+      if (c.serverSide.length) {
+        const { head, rows } = serverSideCells(c);
+        const side = new Table({ head, style: { head: [], border: [], compact: true } });
+        side.push(...rows);
+        lines.push(side.toString());
+      }
+      return lines.join("\n");
     }
   }
 }

@@ -2,6 +2,8 @@ import { sumErrors } from "../metrics/aggregate.js";
 import { opOrder } from "./tables.js";
 import { CONNECT, CYCLE, type OpSummary } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
+import { changePct } from "./change.js";
+import { serverSideRows, type ServerSideRow } from "./compare-server.js";
 
 /** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */
 export const METRICS = [
@@ -45,16 +47,6 @@ export function metricValue(op: OpSummary, metric: Metric): number {
   }
 }
 
-/**
- * Change from base to value in %, or undefined when a run lacks the op. From 0 to more is +Infinity: the
- * usual CI regression (no errors before, some now) must cross `errors>+N%`.
- */
-export function changePct(base: number | undefined, value: number | undefined): number | undefined {
-  if (base === undefined || value === undefined) return undefined;
-  if (base === 0) return value === 0 ? 0 : Infinity;
-  return ((value - base) / base) * 100;
-}
-
 export interface RunInfo {
   file: string;
   label: string;
@@ -89,6 +81,8 @@ export interface Comparison {
   runs: RunInfo[];
   rows: MetricRow[];
   server: ServerRow[];
+  /** What the database and the poolers paid, per run (results with `serverSide`). */
+  serverSide: ServerSideRow[];
   warnings: string[];
 }
 
@@ -181,5 +175,11 @@ export function compareResults(files: string[], results: ResultFile[]): Comparis
     unit: f.unit,
     values: results.map(f.get),
   })).filter((row) => row.values.some((v) => v !== undefined));
-  return { runs: files.map((f, i) => runInfo(f, results[i])), rows, server, warnings: differences(results) };
+  return {
+    runs: files.map((f, i) => runInfo(f, results[i])),
+    rows,
+    server,
+    serverSide: serverSideRows(results),
+    warnings: differences(results),
+  };
 }

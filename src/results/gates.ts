@@ -2,16 +2,16 @@ import { UsageError } from "../errors.js";
 import { change } from "./compare-format.js";
 import { isMetric, METRICS, type Comparison, type Metric } from "./compare.js";
 import { holds } from "./thresholds.js";
+import { SERVER_SIDE_KEYS } from "./compare-server.js";
 import type { Cmp } from "../schema/plan.js";
 
-/** A regression gate for compare: `p99>+10%`, `throughput<-5%`, `process.p99>+10%` — crossed when it holds. */
-export interface Gate {
-  expr: string;
-  op?: string;
-  metric: Metric;
-  cmp: Cmp;
-  pct: number;
-}
+/**
+ * A regression gate for compare: `p99>+10%`, `throughput<-5%`, `process.p99>+10%`, or on what the server paid,
+ * `server.cpuPerTxnMs>+20%` — crossed when it holds.
+ */
+export type Gate =
+  | { expr: string; op?: string; metric: Metric; cmp: Cmp; pct: number; server?: undefined }
+  | { expr: string; server: string; cmp: Cmp; pct: number };
 
 export function parseGate(expr: string): Gate {
   const m = /^\s*(?:(.+)\.)?(\w+)\s*(<=|>=|<|>)\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$/.exec(expr);
@@ -19,7 +19,12 @@ export function parseGate(expr: string): Gate {
     new UsageError(`--fail-if '${expr}': ${why} (examples: 'p99>+10%', 'throughput<-5%')`);
   if (!m) throw bad("expected [OP.]METRIC>+N% or [OP.]METRIC<-N%");
   const [, op, metric, cmp, pct] = m;
-  if (!isMetric(metric)) throw bad(`unknown metric '${metric}' (${METRICS.join(", ")})`);
+  if (op === "server") {
+    if (!SERVER_SIDE_KEYS.includes(metric))
+      throw bad(`unknown server figure '${metric}' (${SERVER_SIDE_KEYS.join(", ")})`);
+    return { expr: expr.trim(), server: metric, cmp: cmp as Cmp, pct: Number(pct) };
+  }
+  if (!isMetric(metric)) throw bad(`unknown metric '${metric}' (${METRICS.join(", ")}; or server.FIGURE)`);
   return { expr: expr.trim(), op, metric, cmp: cmp as Cmp, pct: Number(pct) };
 }
 
@@ -32,6 +37,10 @@ export interface GateFailure {
 export function evaluateGates(gates: Gate[], c: Comparison): GateFailure[] {
   const failures: GateFailure[] = [];
   for (const g of gates) {
+    if (g.server !== undefined) {
+      failures.push(...serverGate(g, g.server, c));
+      continue;
+    }
     for (const row of c.rows) {
       if (row.metric !== g.metric || (g.op !== undefined && row.op !== g.op)) continue;
       row.changes.forEach((pct, i) => {
@@ -47,4 +56,16 @@ export function evaluateGates(gates: Gate[], c: Comparison): GateFailure[] {
     }
   }
   return failures;
+}
+
+function serverGate(g: Gate, key: string, c: Comparison): GateFailure[] {
+  const row = c.serverSide.find((r) => r.key === key);
+  if (!row) return [{ gate: g.expr, message: `no server-side figure '${key}' in these results` }];
+  const out: GateFailure[] = [];
+  row.changes.forEach((pct, i) => {
+    if (pct === undefined || !holds(pct, g.cmp, g.pct)) return;
+    const shown = pct === Infinity ? "+∞% (from 0)" : `${pct > 0 ? "+" : ""}${pct.toFixed(1)}%`;
+    out.push({ gate: g.expr, message: `${row.name} ${shown} (${c.runs[i].label} vs ${c.runs[0].label})` });
+  });
+  return out;
 }

@@ -28,6 +28,8 @@ export class ProgressPrinter {
     const server = o
       ? [
           o.db_sessions !== undefined ? ` db_sessions=${o.db_sessions} active=${o.db_active}` : "",
+          o.srv_cpu_pct !== undefined ? ` srv_cpu=${Math.round(o.srv_cpu_pct)}%` : "",
+          o.srv_commits_s !== undefined ? ` commits/s=${Math.round(o.srv_commits_s)}` : "",
           o.pgb_cl_waiting !== undefined
             ? ` cl_waiting=${o.pgb_cl_waiting} sv_active=${o.pgb_sv_active}`
             : "",

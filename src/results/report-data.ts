@@ -16,6 +16,7 @@ import {
 } from "./report-model.js";
 import { opOrder } from "./tables.js";
 import { CONNECT, CYCLE } from "../schema/measures.js";
+import { serverSideReport } from "./report-server-side.js";
 
 /** Each run's faults with their availability figures (result files from before faults existed have none). */
 function faultRows(results: NamedResult[]): FaultRow[] {
@@ -211,6 +212,7 @@ export function buildReportData(results: NamedResult[], now = new Date()): Repor
     rows: summaryRows(results),
     sections,
     faults: faultRows(results),
+    serverSide: serverSideReport(results.map((r) => r.result)),
     notes,
   };
 }

@@ -3,6 +3,8 @@ import { createRequire } from "node:module";
 import { VERSION } from "../version.js";
 import type { Chart, ReportData, SummaryRow } from "./report-model.js";
 import { PAGE_SCRIPT, STYLE } from "./report-page.js";
+import { escapeHtml } from "./report-escape.js";
+import { serverSideHtml } from "./report-server-side.js";
 
 /** Run colours (Tableau 10): distinct, and readable for most colour-vision deficiencies. */
 export const PALETTE = [
@@ -19,14 +21,6 @@ export const PALETTE = [
 ];
 
 const color = (run: number) => PALETTE[run % PALETTE.length];
-
-/** Text for HTML element content and attribute values. */
-export function escapeHtml(text: unknown): string {
-  return String(text).replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
-  );
-}
 
 /**
  * JSON that can sit inside <script type="application/json">: no "<" (so no "</script" or "<!--"),
@@ -210,6 +204,15 @@ ${notes}
 <h2>Summary</h2>
 <div class="scroll">${summaryTable(data)}</div>
 ${data.faults.length ? `<h2>Faults and availability</h2>\n<div class="scroll">${faultsTable(data)}</div>` : ""}
+${
+  data.serverSide?.rows.length
+    ? serverSideHtml(
+        data.serverSide,
+        data.runs.map((r) => r.name),
+        color,
+      )
+    : ""
+}
 ${sections}
 <p class="meta">Charts drawn with uPlot ${escapeHtml(lib.version)} (MIT licence), inlined in this file.</p>
 </main>

@@ -1,5 +1,6 @@
 import { CONNECT, CYCLE, ERROR_CLASSES, type OpSummary, type TimelineEntry } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
+import type { ServerSideReport } from "./report-server-side.js";
 
 /**
  * The plain data of `dcpbench report`'s page: what it shows, computed here (no HTML, no presentation).
@@ -13,6 +14,8 @@ export interface ReportData {
   sections: ChartSection[];
   /** --fault runs: each fault and what it did to the clients. */
   faults: FaultRow[];
+  /** What the database paid, side by side (runs with server-side figures). */
+  serverSide?: ServerSideReport;
   /** Caveats about the data, one sentence each. */
   notes: string[];
 }

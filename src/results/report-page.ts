@@ -27,6 +27,10 @@ ul.notes { color: #8a5a00; }
 .plot .uplot { font-family: inherit; width: auto; max-width: 100%; }
 .plot .u-legend { font-size: 12.5px; max-width: 100%; }
 .plot .u-legend th { white-space: normal; overflow-wrap: anywhere; text-align: left; font-weight: 500; }
+#server-side td.cell { vertical-align: top; }
+#server-side .value { font-variant-numeric: tabular-nums; font-weight: 600; }
+#server-side .kind, #server-side .range { color: #777; font-size: 11.5px; font-weight: 400; }
+#top-statements code { font-size: 12px; white-space: pre-wrap; }
 `;
 
 /**

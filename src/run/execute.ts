@@ -74,7 +74,7 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
   } finally {
     side = await services.stop();
   }
-  const result = buildResult(plan, server, outcome, side.observed, side.faults);
+  const result = buildResult(plan, server, outcome, side.observed, side.faults, side.serverSide);
   return { result, files: writeSafely(result, plan.outDir, opts.say) };
 }
 

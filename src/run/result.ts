@@ -6,6 +6,8 @@ import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile, type ServerInfo } from 
 import { evaluateThresholds } from "../results/thresholds.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
+import { CYCLE } from "../schema/measures.js";
+import type { ServerSide } from "../schema/server-side.js";
 
 /** The timeline with each fault named in the interval it was carried out in; the entries given stay as they were. */
 function timelineWithFaults(
@@ -31,6 +33,7 @@ export function buildResult(
   outcome: RunOutcome,
   observed?: ObservedSummary,
   faults: FaultRecord[] = [],
+  serverSide?: (cycles: number) => ServerSide | undefined,
 ): ResultFile {
   const { agg, workers, runner } = outcome;
   const connected = workers.reduce((n, w) => n + w.connected, 0);
@@ -58,6 +61,7 @@ export function buildResult(
     counters: { reconnects: agg.reconnects, missed: agg.missed, abandoned: agg.abandoned },
     errorSamples: agg.errorSamples(),
     observed,
+    serverSide: serverSide?.(summary[CYCLE]?.count ?? 0),
     faults,
     availability: availability(faults, agg.outages, stalls),
     outages: [...agg.outages],

@@ -3,16 +3,23 @@ import type { Fault } from "../faults/fault.js";
 import { FaultScheduler } from "../faults/scheduler.js";
 import type { Aggregator } from "../metrics/aggregate.js";
 import { Observer } from "../observe/observer.js";
+import { ServerSideSampler, type ServerSideOptions } from "../observe/server-side.js";
 import { exposition, servePrometheus } from "../observe/prometheus.js";
 import type { RunPlan } from "../plan.js";
 import type { FaultRecord, ObservedSummary } from "../schema/events.js";
 import type { ServerInfo } from "../schema/result.js";
+import type { ServerSide } from "../schema/server-side.js";
 import type { RunHooks } from "../runner/runner.js";
 
 /** What runs beside the load: where to sample the server side, the live metrics port, the faults. */
 export interface SideServiceOptions {
   /** Direct URI for the database sampler and PgBouncer admin consoles; absent/empty: not sampled. */
-  observe?: { observeUri?: string; pgbouncerAdmins: string[] };
+  observe?: {
+    observeUri?: string;
+    pgbouncerAdmins: string[];
+    /** What the server paid (statistics, /proc); absent: not measured. */
+    server?: Omit<ServerSideOptions, "dialect" | "intervalMs">;
+  };
   prometheusPort?: number;
   /** Faults to carry out on the local stack in `dir` (empty list: none). */
   faults?: { dir: string; list: Fault[] };
@@ -28,7 +35,9 @@ export class SideServices {
   private agg: Aggregator | undefined;
   private prometheus: { close(): void } | undefined;
   private observer: Observer | undefined;
+  private serverSide: ServerSideSampler | undefined;
   private scheduler: FaultScheduler | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(private readonly plan: RunPlan) {}
 
@@ -61,8 +70,16 @@ export class SideServices {
         },
         notice,
       );
+      const target = opts.observe?.server;
+      if (target) {
+        services.serverSide = await ServerSideSampler.start(
+          { ...target, dialect: server.product, intervalMs: plan.intervalMs },
+          notice,
+        );
+      }
     } catch (err) {
       services.prometheus?.close();
+      await services.observer?.stop();
       throw err;
     }
     const faults = opts.faults?.list.length ? opts.faults : undefined;
@@ -71,26 +88,55 @@ export class SideServices {
   }
 
   private exposition(): string {
-    return this.agg ? exposition(this.plan.label, this.agg, this.observer?.latest()) : "";
+    return this.agg ? exposition(this.plan.label, this.agg, this.latest()) : "";
+  }
+
+  /** Both samplers' latest figures, as one record for an interval. */
+  private latest(): Record<string, number> | undefined {
+    const a = this.observer?.active ? this.observer.latest() : undefined;
+    const b = this.serverSide?.latest();
+    return a || b ? { ...a, ...b } : undefined;
+  }
+
+  /** The server-side window is the measured one: from t0 + ramp to the planned end (else to the stop). */
+  private startWindow(t0: number): void {
+    const sampler = this.serverSide;
+    if (!sampler) return;
+    const at = (ms: number, fn: () => Promise<void>) =>
+      this.timers.push(setTimeout(() => void fn().catch(() => {}), Math.max(0, t0 + ms - Date.now())));
+    at(this.plan.rampMs, () => sampler.markStart(t0));
+    if (this.plan.plannedEndMs !== null) at(this.plan.plannedEndMs, () => sampler.markEnd());
   }
 
   /** The runner's hooks these services need: the fault clock, the samples per interval, the live aggregate. */
   hooks(): Required<Pick<RunHooks, "onStart" | "onInterval">> & Pick<RunHooks, "observe"> {
-    const observer = this.observer;
     return {
-      onStart: (t0) => this.scheduler?.start(t0),
-      observe: observer?.active ? () => observer.latest() : undefined,
+      onStart: (t0) => {
+        this.scheduler?.start(t0);
+        this.startWindow(t0);
+      },
+      observe: this.observer?.active || this.serverSide ? () => this.latest() : undefined,
       onInterval: (_entry, agg) => {
         this.agg = agg;
       },
     };
   }
 
-  /** Stops everything; what the observer saw and what the faults did. */
-  async stop(): Promise<{ observed?: ObservedSummary; faults: FaultRecord[] }> {
+  /**
+   * Stops everything; what the observer saw, what the faults did, and the server's bill (given the cycles
+   * completed in the measured window).
+   */
+  async stop(): Promise<{
+    observed?: ObservedSummary;
+    faults: FaultRecord[];
+    serverSide: (cycles: number) => ServerSide | undefined;
+  }> {
+    for (const t of this.timers) clearTimeout(t);
     this.prometheus?.close();
     await this.observer?.stop();
+    await this.serverSide?.stop();
     const faults = (await this.scheduler?.stop()) ?? [];
-    return { observed: this.observer?.summary(), faults };
+    const sampler = this.serverSide;
+    return { observed: this.observer?.summary(), faults, serverSide: (cycles) => sampler?.summary(cycles) };
   }
 }

@@ -8,6 +8,7 @@
 import type { FaultAvailability, FaultRecord, ObservedSummary, ThresholdOutcome } from "./events.js";
 import type { CountedSample, OpSummary, Outage, SystemStall, TimelineEntry } from "./measures.js";
 import type { SavedPlan } from "./plan.js";
+import type { ServerSide } from "./server-side.js";
 
 export const RESULT_SCHEMA = "dcpbench.result";
 export const RESULT_VERSION = 1;
@@ -68,6 +69,8 @@ export interface ResultFile {
    * mean and max over the run, and PgBouncer's wait share. Each timeline entry has the samples in `observed`.
    */
   observed?: ObservedSummary;
+  /** What the database and the poolers paid: CPU, memory, statement time, commits, connections, WAL. */
+  serverSide?: ServerSide;
   /** --fault: what was done to the stack, and when (seconds after the start). */
   faults: FaultRecord[];
   /** Per fault: first error, clients affected, outage window overall and worst client, ambiguous commits, stall. */

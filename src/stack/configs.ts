@@ -12,6 +12,11 @@ export function postgresConf(cfg: StackConfig, paths: StackPaths): string {
     "password_encryption = 'scram-sha-256'",
     // 2000 backends need more lock slots than the default 64 per backend would give a busy schema.
     "max_locks_per_transaction = 128",
+    // What the database paid per run (dcpbench's server-side samplers): statement times, I/O and WAL timings.
+    "shared_preload_libraries = 'pg_stat_statements'",
+    "pg_stat_statements.track = top",
+    "track_io_timing = on",
+    "track_wal_io_timing = on",
     ...(cfg.tls
       ? [
           "ssl = on",

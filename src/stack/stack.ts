@@ -105,6 +105,19 @@ async function bootstrapRole(cfg: StackConfig, paths: StackPaths, verifier: stri
   } finally {
     await client.end();
   }
+  // pg_stat_statements is not a trusted extension: the superuser creates it in the stack's database.
+  const inDb = new pg.Client({
+    host: paths.pgSocket,
+    port: cfg.ports.postgres,
+    user: "postgres",
+    database: STACK_DB,
+  });
+  await inDb.connect();
+  try {
+    await inDb.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  } finally {
+    await inDb.end();
+  }
 }
 
 export function stackStatus(dir: string): StackStatus {

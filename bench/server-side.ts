@@ -1,0 +1,270 @@
+/**
+ * What the database paid (issue 15), measured: the samplers' own cost, pg_stat_statements' cost, and the
+ * seed's side-by-side table for PostgreSQL on this machine. Writes its section into BENCHMARKS.md (between
+ * its markers, which `npm run bench` keeps), or the whole of --out:
+ *
+ *   npm run bench:server                          # about 8 minutes
+ *   npm run bench:server -- --quick --out /tmp/s.md
+ *
+ * Everything runs against stacks of its own (temp dirs, free ports), started and stopped here.
+ */
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { compareResults } from "../src/results/compare.js";
+import type { ResultFile } from "../src/schema/result.js";
+import { stackPaths, type StackConfig } from "../src/stack/layout.js";
+import { readStackConfig } from "../src/stack/layout.js";
+import { stackDown, stackUp, type StackStatus } from "../src/stack/stack.js";
+import { commit, freeBase, median, SERVER_SIDE_BEGIN as BEGIN, SERVER_SIDE_END as END } from "./util.js";
+
+const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+const BIN_FLAGS =
+  /^#!.*?\bnode\s+(.*)$/.exec(readFileSync(CLI, "utf8").split("\n")[0])?.[1].split(/\s+/) ?? [];
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : undefined;
+
+const S = quick
+  ? { pairs: 1, pairSec: 2, tpcbScale: 1, flightScale: 0.01, seedConns: 64, seedSec: 3 }
+  : { pairs: 5, pairSec: 10, tpcbScale: 10, flightScale: 1, seedConns: 512, seedSec: 30 };
+
+const lines: string[] = [];
+const say = (s = "") => {
+  lines.push(s);
+  process.stderr.write(s + "\n");
+};
+
+interface Stack {
+  dir: string;
+  status: StackStatus;
+  cfg: StackConfig;
+  env: NodeJS.ProcessEnv;
+}
+
+async function up(ha: boolean): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), "dcpbench-bench-srv-"));
+  chmodSync(dir, 0o755);
+  const { status } = await stackUp({ dir, ha, poolSize: 64, portBase: await freeBase() });
+  const env = { ...process.env, PGPASSFILE: status.pgpassfile, DCPBENCH_STACK_DIR: dir };
+  return { dir, status, cfg: readStackConfig(stackPaths(dir))!, env };
+}
+
+let n = 0;
+/** `dcpbench ARGS` as the bin runs it; the result it wrote. */
+function dcpbench(stack: Stack, argv: string[]): Promise<ResultFile> {
+  const out = join(stack.dir, "results", String(++n));
+  return new Promise((resolve, reject) => {
+    const run = argv[0] === "run";
+    const all = [...BIN_FLAGS, CLI, ...argv, ...(run ? ["--progress", "off", "--out", out] : [])];
+    const child = spawn(process.execPath, all, {
+      env: stack.env,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("exit", (code) => {
+      if (code !== 0) return reject(new Error(`dcpbench ${argv.join(" ")} exited ${code}: ${stderr}`));
+      if (!run) return resolve(undefined as unknown as ResultFile);
+      const file = readdirSync(out).find((f) => f.endsWith(".json"))!;
+      resolve(JSON.parse(readFileSync(join(out, file), "utf8")) as ResultFile);
+    });
+  });
+}
+
+/** As the superuser, over the stack's socket (pg_stat_statements.track is a superuser setting). */
+async function superuser(stack: Stack, sql: string): Promise<void> {
+  const client = new pg.Client({
+    host: stackPaths(stack.dir).pgSocket,
+    port: stack.cfg.ports.postgres,
+    user: "postgres",
+    database: "postgres",
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+    await client.query("SELECT pg_reload_conf()");
+  } finally {
+    await client.end();
+  }
+}
+
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;
+
+/** Interleaved pairs (A then B, then B then A, …) of select-only runs; per pair B's TPS over A's. */
+async function pairs(
+  stack: Stack,
+  name: [string, string],
+  setup: [() => Promise<string[]>, () => Promise<string[]>],
+): Promise<void> {
+  const ratios: number[] = [];
+  say(`| pair | ${name[0]} TPS | ${name[1]} TPS | ${name[1]} / ${name[0]} |`);
+  say("|---|---:|---:|---:|");
+  for (let i = 0; i < S.pairs; i++) {
+    const tps: number[] = [0, 0];
+    for (const which of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const extra = await setup[which]();
+      const r = await dcpbench(stack, [
+        "run",
+        "tpcb",
+        "--uri",
+        stack.status.uris.direct,
+        "--set",
+        "script=select-only",
+        "--conns",
+        "8",
+        "--workers",
+        "2",
+        "--duration",
+        `${S.pairSec}s`,
+        ...extra,
+      ]);
+      tps[which] = r.summary.__cycle__.rate;
+    }
+    ratios.push(tps[1] / tps[0] - 1);
+    say(`| ${i + 1} | ${tps[0].toFixed(0)} | ${tps[1].toFixed(0)} | ${pct(ratios.at(-1)!)} |`);
+  }
+  say();
+  say(`- median of the pairs: **${pct(median(ratios))}** (${name[1]} against ${name[0]})`);
+  say();
+}
+
+async function overheads(): Promise<void> {
+  const stack = await up(false);
+  try {
+    await dcpbench(stack, [
+      "init",
+      "tpcb",
+      "--scale",
+      String(S.tpcbScale),
+      "--uri",
+      stack.status.uris.direct,
+    ]);
+    say(`## 6. What sampling the server costs: tpcb select-only, 8 clients, ${S.pairs} interleaved pair(s)`);
+    say();
+    say(
+      `Each pair: \`dcpbench run tpcb --set script=select-only --conns 8 --workers 2 --duration ${S.pairSec}s\`, direct, ` +
+        "with `--no-observe` and with the samplers on (the default: pg_stat_activity, pg_stat_database, " +
+        "pg_stat_wal and /proc every second, pg_stat_statements at the start and the end), in alternating order.",
+    );
+    say();
+    await pairs(stack, ["sampling off", "sampling on"], [async () => ["--no-observe"], async () => []]);
+    say(`## 7. What pg_stat_statements costs: the same workload, ${S.pairs} interleaved pair(s)`);
+    say();
+    say(
+      "Each pair: the same run with `--no-observe`, once with `pg_stat_statements.track = none` and once with " +
+        "`top` (the stack's setting), set with ALTER SYSTEM and a reload between the runs.",
+    );
+    say();
+    const track = (v: string) => async () => {
+      await superuser(stack, `ALTER SYSTEM SET pg_stat_statements.track = '${v}'`);
+      return ["--no-observe"];
+    };
+    await pairs(stack, ["track = none", "track = top"], [track("none"), track("top")]);
+  } finally {
+    await stackDown(stack.dir).catch(() => undefined);
+  }
+}
+
+async function seedTable(): Promise<void> {
+  const stack = await up(true);
+  try {
+    const direct = stack.status.uris.direct;
+    await dcpbench(stack, ["init", "flight", "--scale", String(S.flightScale), "--uri", direct]);
+    const flight = (uri: string, extra: string[]) =>
+      dcpbench(
+        stack,
+        ["run", "flight", "--uri", uri, "--conns", String(S.seedConns), "--workers", "2"].concat([
+          "--duration",
+          `${S.seedSec}s`,
+          ...extra,
+        ]),
+      );
+    const d = await flight(direct, []);
+    const p = await flight(stack.status.uris.pooled, ["--txn-pooling"]);
+    const c = compareResults(["direct", "pooled"], [d, p]);
+    say(
+      `## 8. The seed's table for PostgreSQL: flight, ${S.seedConns} clients over 2 workers, direct vs pooled`,
+    );
+    say();
+    say(
+      `\`dcpbench init flight --scale ${S.flightScale}\`, then \`dcpbench run flight --conns ${S.seedConns} ` +
+        `--workers 2 --duration ${S.seedSec}s\` directly, and the same through HAProxy in front of two ` +
+        "PgBouncers × 64 server connections (`stack up --ha --pool-size 64`, the seed's pooled topology) with " +
+        "`--txn-pooling`. One run each, direct first, on fresh tables; the simple query protocol in both.",
+    );
+    say();
+    say("| metric | direct | pooled | change |");
+    say("|---|---:|---:|---:|");
+    const cyc = (r: ResultFile) => r.summary.__cycle__;
+    const row = (name: string, a: number | undefined, b: number | undefined, unit: string, digits = 2) => {
+      const f = (v: number | undefined) => (v === undefined ? "-" : `${v.toFixed(digits)}${unit}`);
+      const ch = a !== undefined && b !== undefined && a !== 0 ? pct(b / a - 1) : "-";
+      say(`| ${name} | ${f(a)} | ${f(b)} | ${ch} |`);
+    };
+    row("cycles/s (client side)", cyc(d).rate, cyc(p).rate, "", 1);
+    row("cycle p50 (client side)", cyc(d).p50, cyc(p).p50, " ms");
+    row("cycle p99 (client side)", cyc(d).p99, cyc(p).p99, " ms");
+    row(
+      "server sessions (max)",
+      d.observed?.series.db_sessions?.max,
+      p.observed?.series.db_sessions?.max,
+      "",
+      0,
+    );
+    for (const r of c.serverSide) {
+      const unit = r.unit === "%" ? "%" : r.unit === "/s" ? "/s" : r.unit ? ` ${r.unit}` : "";
+      row(r.name, r.values[0], r.values[1], unit);
+    }
+    say();
+    const top = (r: ResultFile) => r.serverSide?.topStatements[0];
+    say(
+      `- slowest statement in total, direct: \`${top(d)?.query.slice(0, 80)}\` (${top(d)?.meanMs} ms mean); ` +
+        `pooled: \`${top(p)?.query.slice(0, 80)}\` (${top(p)?.meanMs} ms mean).`,
+    );
+    say(
+      "- What PostgreSQL cannot show of the seed's 17 (CockroachDB) metrics: KV latency, admission control, " +
+        "SQL memory and scheduling latency are CockroachDB's own; read/write IOPS are read here as bytes from " +
+        "/proc (`readMb`/`writeMb` in the result).",
+    );
+    say();
+  } finally {
+    await stackDown(stack.dir).catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  say(BEGIN);
+  say();
+  say(
+    `Written by \`npm run bench:server${quick ? " -- --quick" : ""}\` (bench/server-side.ts) on ` +
+      `${new Date().toISOString()}, at commit ${commit()}.`,
+  );
+  say();
+  await overheads();
+  await seedTable();
+  say(`Total time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  say();
+  say(END);
+  const section = lines.join("\n");
+  if (outFile) writeFileSync(outFile, section + "\n");
+  else {
+    const old = existsSync("BENCHMARKS.md") ? readFileSync("BENCHMARKS.md", "utf8") : "";
+    const a = old.indexOf(BEGIN);
+    const b = old.indexOf(END);
+    const next =
+      a >= 0 && b > a
+        ? old.slice(0, a) + section + old.slice(b + END.length)
+        : `${old.trimEnd()}\n\n${section}\n`;
+    writeFileSync("BENCHMARKS.md", next);
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`bench:server: ${err.message}\n`);
+  process.exit(1);
+});

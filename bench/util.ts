@@ -1,0 +1,55 @@
+/** Helpers shared by the benchmarks. */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { assertPortFree } from "../src/stack/system.js";
+
+/** The checkout (the benches run from dist/bench). */
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** A free base of five loopback ports for a stack of the bench's own. */
+export async function freeBase(): Promise<number> {
+  for (;;) {
+    const base = 20000 + Math.floor(Math.random() * 400) * 100;
+    try {
+      for (let p = base; p < base + 5; p++) await assertPortFree(p, "bench");
+      return base;
+    } catch {
+      // try another
+    }
+  }
+}
+
+/** The commit measured (with "+changes" when the tree differs from it), or "unknown" outside a git checkout. */
+export function commit(): string {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
+    return git("rev-parse", "--short", "HEAD") + (dirty ? "+changes" : "");
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The q-quantile of sorted values (NaN when there are none). */
+export function quantile(sorted: number[], q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+}
+
+export function median(values: number[]): number {
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+/** The markers of bench/server-side.ts's section in BENCHMARKS.md, which `npm run bench` keeps as it was. */
+export const SERVER_SIDE_BEGIN = "<!-- bench:server-side begin -->";
+export const SERVER_SIDE_END = "<!-- bench:server-side end -->";
+
+/** The server-side section of a BENCHMARKS.md, markers included, or undefined. */
+export function serverSideSection(text: string): string | undefined {
+  const a = text.indexOf(SERVER_SIDE_BEGIN);
+  const b = text.indexOf(SERVER_SIDE_END);
+  return a >= 0 && b > a ? text.slice(a, b + SERVER_SIDE_END.length) : undefined;
+}

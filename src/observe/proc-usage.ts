@@ -1,0 +1,135 @@
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in 1/100 s on every architecture Linux exports it for. */
+const TICKS_PER_SEC = 100;
+
+export interface ProcUsage {
+  /** CPU seconds (user + system) of the root, its live children, and its children that have ended. */
+  cpuSec: number;
+  /** Proportional set size summed over the processes (shared memory counted once in all), or null. */
+  pssMb: number | null;
+  /** Bytes the processes read from and wrote to storage (/proc/PID/io; live processes only), or null. */
+  readBytes: number | null;
+  writeBytes: number | null;
+  processes: number;
+}
+
+const read = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+};
+
+/** utime, stime, cutime, cstime (ticks) and the parent of one process; undefined when it is gone. */
+function stat(pid: number): { ppid: number; own: number; reaped: number } | undefined {
+  const text = read(`/proc/${pid}/stat`);
+  if (!text) return undefined;
+  // The command name may hold spaces and parentheses: the fields start after the last ')'.
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+}
+
+/** The direct children of a process, from the kernel's own list when it has one, else a scan of /proc. */
+export function childrenOf(pid: number): number[] {
+  const list = read(`/proc/${pid}/task/${pid}/children`);
+  if (list !== undefined) return list.trim().split(/\s+/).filter(Boolean).map(Number);
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => stat(p)?.ppid === pid);
+}
+
+function pssKb(pid: number): number | undefined {
+  const m = /^Pss:\s+(\d+) kB/m.exec(read(`/proc/${pid}/smaps_rollup`) ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+function ioBytes(pid: number): { read: number; write: number } | undefined {
+  const text = read(`/proc/${pid}/io`);
+  const r = text && /^read_bytes:\s+(\d+)/m.exec(text);
+  const w = text && /^write_bytes:\s+(\d+)/m.exec(text);
+  return r && w ? { read: Number(r[1]), write: Number(w[1]) } : undefined;
+}
+
+/**
+ * What a server process and its children use now: PostgreSQL's postmaster and its backends, or a lone
+ * PgBouncer or HAProxy. The CPU of children that have ended (a backend per connection, with
+ * --connect-per-txn) is in the root's reaped-children times, so a sum over time never loses it.
+ * PSS: reading smaps_rollup costs the kernel ~0.7 ms a process, too much for 500 backends every second, so
+ * it is read for the root and at most `pssSample` children (taken in turn), and the children's mean is
+ * counted for all of them. Undefined when the root is gone.
+ */
+export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage | undefined {
+  const rootStat = stat(root);
+  if (!rootStat) return undefined;
+  const children = childrenOf(root);
+  let ticks = rootStat.reaped + rootStat.own;
+  let readBytes: number | null = 0;
+  let writeBytes: number | null = 0;
+  for (const pid of [root, ...children]) {
+    const s = pid === root ? rootStat : stat(pid);
+    if (!s) continue;
+    if (pid !== root) ticks += s.own;
+    const io = ioBytes(pid);
+    if (!io) readBytes = writeBytes = null;
+    else if (readBytes !== null && writeBytes !== null) {
+      readBytes += io.read;
+      writeBytes += io.write;
+    }
+  }
+  return {
+    cpuSec: ticks / TICKS_PER_SEC,
+    pssMb: estimatePssMb(root, children, pssSample, turn),
+    readBytes,
+    writeBytes,
+    processes: 1 + children.length,
+  };
+}
+
+function estimatePssMb(root: number, children: number[], sample: number, turn: number): number | null {
+  const rootKb = pssKb(root);
+  if (rootKb === undefined) return null;
+  const n = Math.min(sample, children.length);
+  const start = n > 0 ? (turn * n) % children.length : 0;
+  const kbs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const kb = pssKb(children[(start + i) % children.length]);
+    if (kb !== undefined) kbs.push(kb);
+  }
+  if (n > 0 && kbs.length === 0) return null;
+  const mean = kbs.length ? kbs.reduce((a, b) => a + b, 0) / kbs.length : 0;
+  return +((rootKb + mean * children.length) / 1024).toFixed(1);
+}
+
+/** The process listening on a local TCP port (IPv4 or IPv6), found through its socket's inode; needs /proc access to it. */
+export function pidListeningOn(port: number): number | undefined {
+  const inodes = new Set<string>();
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of (read(file) ?? "").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the 10th field.
+      if (f.length > 9 && f[1].endsWith(`:${hex}`) && f[3] === "0A") inodes.add(f[9]);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const dir of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${dir}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${dir}/fd/${fd}`));
+        if (m && inodes.has(m[1])) return Number(dir);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return undefined;
+}

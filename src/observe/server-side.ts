@@ -1,0 +1,323 @@
+import pg from "pg";
+import { clientConfig, findPassword } from "../db/connect.js";
+import { redactUri } from "../db/uri.js";
+import type { Dialect } from "../schema/result.js";
+import {
+  SERVER_SIDE_VERSION,
+  type ServerSide,
+  type ServerSideInterval,
+  type ServerSideSummary,
+  type TopStatement,
+} from "../schema/server-side.js";
+import { PgCounters, type Counters } from "./pg-counters.js";
+import { procUsage, type ProcUsage } from "./proc-usage.js";
+import { OBSERVER_APP, SAMPLER_MARK, StatementStats } from "./statements.js";
+
+/** Backends whose PSS is read each interval (see procUsage). */
+const PSS_SAMPLE = 16;
+
+export interface ServerSideOptions {
+  /** A direct URI of the database the run loads (not through a pooler). */
+  uri: string;
+  /** The role the run's clients log in as: its statements are the run's. */
+  role: string;
+  dialect: Dialect;
+  intervalMs: number;
+  /** The postmaster's pid when the server runs on this host; absent: why not. */
+  postmaster: { pid(): number | undefined } | { absent: string };
+  /** The stack's poolers in front of the server (their pids read each time: a fault may restart one). */
+  poolers: Array<{ member: string; pid(): number | undefined }>;
+}
+
+interface Reading {
+  at: number;
+  counters?: Counters;
+  server?: ProcUsage;
+  poolers: Map<string, ProcUsage | undefined>;
+}
+
+const rate = (a: number | undefined, b: number | undefined, sec: number) =>
+  a === undefined || b === undefined || sec <= 0 ? null : +((b - a) / sec).toFixed(3);
+
+/**
+ * What the server paid during the run, read on a connection of its own every interval: pg_stat_database and
+ * pg_stat_wal deltas, /proc for a local server and its poolers, and pg_stat_statements at the start and the
+ * end of the measured window. It never resets the server's statistics.
+ */
+export class ServerSideSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private busy: Promise<void> | undefined;
+  private turn = 0;
+  private t0 = 0;
+  private first: Reading | undefined;
+  private last: Reading | undefined;
+  private peakPssMb: number | null = null;
+  private readonly intervals: ServerSideInterval[] = [];
+  private current: Record<string, number> | undefined;
+  private topStatements: TopStatement[] | undefined;
+  private ended = false;
+
+  private constructor(
+    private readonly opts: ServerSideOptions,
+    private readonly client: pg.Client | undefined,
+    private readonly counters: PgCounters | undefined,
+    private readonly statements: StatementStats | undefined,
+    private readonly missing: Partial<Record<keyof ServerSideSummary, string>>,
+  ) {}
+
+  /** Connects and finds out what can be measured; says once, through `warn`, what cannot and why. */
+  static async start(opts: ServerSideOptions, warn: (line: string) => void): Promise<ServerSideSampler> {
+    const missing: Partial<Record<keyof ServerSideSummary, string>> = {};
+    const stats = ["statementMeanMs", "statementCalls"] as const;
+    const db = [
+      "commitsPerSec",
+      "rollbacksPerSec",
+      "sessionsOpenedPerSec",
+      "cacheHitRatio",
+      "deadlocks",
+      "tempBytes",
+      "walBytesPerTxn",
+      "walSyncMeanMs",
+    ] as const;
+    if ("absent" in opts.postmaster) {
+      for (const k of ["cpuSec", "cpuPct", "cpuPerTxnMs", "memoryMb", "readMb", "writeMb"] as const)
+        missing[k] = opts.postmaster.absent;
+      warn(`server CPU and memory not measured: ${opts.postmaster.absent}`);
+    }
+    if (opts.dialect === "cockroach") {
+      const why = "CockroachDB: no pg_stat_database, pg_stat_wal or pg_stat_statements (see its DB Console)";
+      for (const k of [...stats, ...db]) missing[k] = why;
+      return new ServerSideSampler(opts, undefined, undefined, undefined, missing);
+    }
+    let client: pg.Client | undefined;
+    try {
+      client = new pg.Client(
+        clientConfig(
+          { uri: opts.uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 },
+          await findPassword(opts.uri),
+        ),
+      );
+      client.on("error", () => {});
+      await client.connect();
+      const version = Number(
+        (await client.query(`${SAMPLER_MARK} SHOW server_version_num`)).rows[0].server_version_num,
+      );
+      const counters = new PgCounters(client, version);
+      const probe = await counters.read();
+      for (const [k, why] of Object.entries(probe.missing)) {
+        if (k === "sessions") missing.sessionsOpenedPerSec = why;
+        if (k === "wal_bytes") missing.walBytesPerTxn = why;
+        if (k === "wal_sync_time") missing.walSyncMeanMs = why;
+      }
+      if (Object.keys(probe.missing).length) warn(Object.values(probe.missing)[0]);
+      const walTiming = await client.query(
+        `${SAMPLER_MARK} SELECT current_setting('track_wal_io_timing') AS on`,
+      );
+      if (walTiming.rows[0].on !== "on" && !missing.walSyncMeanMs)
+        missing.walSyncMeanMs = "track_wal_io_timing is off (SET it on, as a superuser, to time WAL syncs)";
+      const statements = await StatementStats.open(client, opts.role, version);
+      if (typeof statements === "string") {
+        for (const k of stats) missing[k] = statements;
+        warn(`statement times not measured: ${statements}`);
+      }
+      return new ServerSideSampler(
+        opts,
+        client,
+        counters,
+        typeof statements === "string" ? undefined : statements,
+        missing,
+      );
+    } catch (err) {
+      await client?.end().catch(() => {});
+      const why = `cannot read the server's statistics at ${redactUri(opts.uri)}: ${(err as Error).message}`;
+      for (const k of [...stats, ...db]) missing[k] = why;
+      warn(`server statistics not measured: ${why}`);
+      return new ServerSideSampler(opts, undefined, undefined, undefined, missing);
+    }
+  }
+
+  private async read(): Promise<Reading> {
+    const at = performance.now();
+    const postmaster = "pid" in this.opts.postmaster ? this.opts.postmaster.pid() : undefined;
+    const turn = this.turn++;
+    const server = postmaster !== undefined ? procUsage(postmaster, PSS_SAMPLE, turn) : undefined;
+    const poolers = new Map(
+      this.opts.poolers.map((p) => {
+        const pid = p.pid();
+        return [p.member, pid !== undefined ? procUsage(pid, 0) : undefined] as const;
+      }),
+    );
+    const counters = await this.counters?.read().catch(() => undefined);
+    if (server?.pssMb != null) this.peakPssMb = Math.max(this.peakPssMb ?? 0, server.pssMb);
+    return { at, counters, server, poolers };
+  }
+
+  /** The start of the measured window (t0 + ramp): the baseline of every delta. */
+  async markStart(t0: number): Promise<void> {
+    this.t0 = t0;
+    await this.busy;
+    this.first = this.last = await this.read();
+    await this.statements?.markStart().catch(() => undefined);
+    this.timer = setInterval(() => void this.tick(), this.opts.intervalMs);
+  }
+
+  private tick(): Promise<void> {
+    if (this.busy || !this.last || this.ended) return this.busy ?? Promise.resolve();
+    this.busy = (async () => {
+      const prev = this.last!;
+      const now = await this.read();
+      this.last = now;
+      const entry = intervalOf(prev, now, (Date.now() - this.t0) / 1000);
+      this.intervals.push(entry);
+      this.current = Object.fromEntries(
+        Object.entries({
+          srv_cpu_pct: entry.cpuPct,
+          srv_mem_mb: entry.memoryMb,
+          srv_commits_s: entry.commitsPerSec,
+          srv_sessions_opened_s: entry.sessionsOpenedPerSec,
+          srv_wal_bytes_s: entry.walBytesPerSec,
+          ...Object.fromEntries(Object.entries(entry.poolerCpuPct).map(([m, v]) => [`${m}_cpu_pct`, v])),
+        }).filter((kv): kv is [string, number] => kv[1] !== null),
+      );
+    })().finally(() => (this.busy = undefined));
+    return this.busy;
+  }
+
+  /** The latest interval's figures, for the progress line, the timeline and Prometheus. */
+  latest(): Record<string, number> | undefined {
+    return this.current && { ...this.current };
+  }
+
+  /** The end of the measured window: the last reading, and the statements' delta. */
+  async markEnd(): Promise<void> {
+    if (this.ended || !this.first) return;
+    clearInterval(this.timer);
+    await this.tick();
+    this.ended = true;
+    this.topStatements = await this.statements?.delta().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    await this.markEnd();
+    clearInterval(this.timer);
+    await this.client?.end().catch(() => {});
+  }
+
+  /** The run's bill; `cycles`: the cycles completed in the measured window. */
+  summary(cycles: number): ServerSide | undefined {
+    const { first, last } = this;
+    if (!first || !last || last === first) return undefined;
+    const sec = (last.at - first.at) / 1000;
+    const missing = { ...this.missing };
+    const summary = summarize(first, last, sec, cycles, this.peakPssMb, this.topStatements, missing);
+    const poolers = this.opts.poolers.map((p) => {
+      const a = first.poolers.get(p.member);
+      const b = last.poolers.get(p.member);
+      const cpuSec = a && b ? +(b.cpuSec - a.cpuSec).toFixed(3) : null;
+      return {
+        member: p.member,
+        cpuSec,
+        cpuPct: cpuSec === null ? null : +((100 * cpuSec) / sec).toFixed(1),
+        memoryMb: b?.pssMb ?? null,
+      };
+    });
+    return {
+      version: SERVER_SIDE_VERSION,
+      dialect: this.opts.dialect,
+      windowSec: +sec.toFixed(3),
+      summary,
+      poolers,
+      topStatements: (this.topStatements ?? []).slice(0, 10),
+      missing,
+      intervals: this.intervals,
+    };
+  }
+}
+
+function intervalOf(a: Reading, b: Reading, t: number): ServerSideInterval {
+  const sec = (b.at - a.at) / 1000;
+  const v = (r: Reading, k: string) => r.counters?.values[k];
+  const cpu = (x?: ProcUsage, y?: ProcUsage) =>
+    x && y && sec > 0 ? +((100 * (y.cpuSec - x.cpuSec)) / sec).toFixed(1) : null;
+  return {
+    t: +t.toFixed(3),
+    cpuPct: cpu(a.server, b.server),
+    memoryMb: b.server?.pssMb ?? null,
+    commitsPerSec: rate(v(a, "commits"), v(b, "commits"), sec),
+    rollbacksPerSec: rate(v(a, "rollbacks"), v(b, "rollbacks"), sec),
+    sessionsOpenedPerSec: rate(v(a, "sessions"), v(b, "sessions"), sec),
+    walBytesPerSec: rate(v(a, "wal_bytes"), v(b, "wal_bytes"), sec),
+    poolerCpuPct: Object.fromEntries([...b.poolers].map(([m, u]) => [m, cpu(a.poolers.get(m), u)])),
+  };
+}
+
+function summarize(
+  first: Reading,
+  last: Reading,
+  sec: number,
+  cycles: number,
+  peakPssMb: number | null,
+  statements: TopStatement[] | undefined,
+  missing: Partial<Record<keyof ServerSideSummary, string>>,
+): ServerSideSummary {
+  // A counter that went down was reset (a crash restart of the server): no delta over the window.
+  const d = (k: string) => {
+    const a = first.counters?.values[k];
+    const b = last.counters?.values[k];
+    return a === undefined || b === undefined || b < a ? null : b - a;
+  };
+  const per = (n: number | null, by: number, digits = 3) =>
+    n === null || by <= 0 ? null : +(n / by).toFixed(digits);
+  const cpuDelta = first.server && last.server ? last.server.cpuSec - first.server.cpuSec : null;
+  if (cpuDelta !== null && cpuDelta < 0) missing.cpuSec = "the server restarted during the window";
+  const cpuSec = cpuDelta === null || cpuDelta < 0 ? null : +cpuDelta.toFixed(3);
+  const calls = statements ? statements.reduce((n, s) => n + s.calls, 0) : null;
+  const totalMs = statements ? statements.reduce((n, s) => n + s.totalMs, 0) : null;
+  const hit = d("blks_hit");
+  const readBlocks = d("blks_read");
+  const syncs = d("wal_sync");
+  if (cycles === 0) {
+    for (const k of ["cpuPerTxnMs", "walBytesPerTxn"] as const) missing[k] ??= "no cycle completed";
+  }
+  const io = (k: "readBytes" | "writeBytes") =>
+    first.server?.[k] != null && last.server?.[k] != null
+      ? +((last.server[k]! - first.server[k]!) / 2 ** 20).toFixed(2)
+      : null;
+  if (first.server && io("readBytes") === null) {
+    missing.readMb ??= "/proc/PID/io of the server's processes is not readable by this user";
+    missing.writeMb ??= missing.readMb;
+  }
+  if (first.server && peakPssMb === null)
+    missing.memoryMb ??= "smaps_rollup of the server's processes is not readable";
+  if (statements === undefined) missing.statementMeanMs ??= "pg_stat_statements could not be read at the end";
+  if (syncs === 0) missing.walSyncMeanMs ??= "no WAL sync in the window";
+  const summary: ServerSideSummary = {
+    cpuSec,
+    cpuPct: per(cpuSec === null ? null : 100 * cpuSec, sec, 1),
+    cpuPerTxnMs: per(cpuSec === null ? null : 1000 * cpuSec, cycles, 4),
+    memoryMb: peakPssMb,
+    readMb: io("readBytes"),
+    writeMb: io("writeBytes"),
+    statementMeanMs: per(totalMs, calls ?? 0, 4),
+    statementCalls: calls,
+    commitsPerSec: per(d("commits"), sec, 1),
+    rollbacksPerSec: per(d("rollbacks"), sec, 1),
+    sessionsOpenedPerSec: per(d("sessions"), sec, 2),
+    cacheHitRatio:
+      hit === null || readBlocks === null || hit + readBlocks === 0
+        ? null
+        : +(hit / (hit + readBlocks)).toFixed(4),
+    deadlocks: d("deadlocks"),
+    tempBytes: d("temp_bytes"),
+    walBytesPerTxn: per(d("wal_bytes"), cycles, 1),
+    walSyncMeanMs: syncs ? per(d("wal_sync_time"), syncs, 4) : null,
+  };
+  if (hit !== null && readBlocks !== null && hit + readBlocks === 0)
+    missing.cacheHitRatio ??= "no block was read";
+  for (const [k, v] of Object.entries(summary) as Array<[keyof ServerSideSummary, number | null]>) {
+    if (v === null)
+      missing[k] ??= missing.cpuSec && k.startsWith("cpu") ? missing.cpuSec : "its reading failed";
+    else delete missing[k];
+  }
+  return summary;
+}
