@@ -14,6 +14,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { Observer } from "../src/observe/observer.js";
+import { ServerSideSampler } from "../src/observe/server-side.js";
+import { OBSERVER_APP } from "../src/observe/statements.js";
 import { compareResults } from "../src/results/compare.js";
 import type { ResultFile } from "../src/schema/result.js";
 import { stackPaths, type StackConfig } from "../src/stack/layout.js";
@@ -29,8 +32,8 @@ const quick = args.includes("--quick");
 const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : undefined;
 
 const S = quick
-  ? { pairs: 1, pairSec: 2, tpcbScale: 1, flightScale: 0.01, seedConns: 64, seedSec: 3 }
-  : { pairs: 5, pairSec: 10, tpcbScale: 10, flightScale: 1, seedConns: 512, seedSec: 30 };
+  ? { pairs: 1, pairSec: 2, tpcbScale: 1, flightScale: 0.01, seedConns: 64, seedSec: 3, ticks: 5 }
+  : { pairs: 7, pairSec: 15, tpcbScale: 10, flightScale: 1, seedConns: 512, seedSec: 30, ticks: 60 };
 
 const lines: string[] = [];
 const say = (s = "") => {
@@ -132,6 +135,75 @@ async function pairs(
   say();
 }
 
+/** CPU ms of the processes of `pids` (user + system), from /proc. */
+function cpuMs(pids: number[]): number {
+  return pids.reduce((n, pid) => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const x = f.slice(f.lastIndexOf(")") + 2).split(" ");
+    return n + (Number(x[11]) + Number(x[12])) * 10;
+  }, 0);
+}
+
+/**
+ * The samplers' own CPU per interval, counted directly (less noisy than a TPS difference): this process's CPU
+ * for the ticks (the /proc reads run here, as in the runner), and the CPU of the samplers' backends.
+ */
+async function samplerCost(stack: Stack, clients: number): Promise<void> {
+  const uri = stack.status.uris.direct;
+  // The samplers and these clients find the password as libpq would.
+  process.env.PGPASSFILE = stack.status.pgpassfile;
+  const idle = await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const c = new pg.Client({ connectionString: uri });
+      await c.connect();
+      return c;
+    }),
+  );
+  const pm = Number(readFileSync(stackPaths(stack.dir).pgPid, "utf8").split("\n")[0]);
+  const observer = await Observer.start(
+    {
+      observeUri: uri,
+      pgbouncerAdmins: [],
+      appName: "x",
+      database: "dcpbench",
+      dialect: "postgres",
+      intervalMs: 3_600_000,
+    },
+    () => {},
+  );
+  const server = await ServerSideSampler.start(
+    {
+      uri,
+      role: "dcpbench",
+      dialect: "postgres",
+      intervalMs: 3_600_000,
+      postmaster: { pid: () => pm },
+      poolers: [],
+    },
+    () => {},
+  );
+  await server.markStart(Date.now());
+  const probe = idle[0];
+  const { rows } = await probe.query(
+    `SELECT pid FROM pg_stat_activity WHERE application_name = '${OBSERVER_APP}'`,
+  );
+  const backends = rows.map((r: { pid: number }) => r.pid);
+  const b0 = cpuMs(backends);
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < S.ticks; i++) await Promise.all([observer.tick(), server.tick()]);
+  const c = process.cpuUsage(c0);
+  const b = cpuMs(backends) - b0;
+  await observer.stop();
+  await server.stop();
+  await Promise.all(idle.map((cl) => cl.end()));
+  const own = (c.user + c.system) / 1000 / S.ticks;
+  say(
+    `- the samplers' own CPU per interval, ${clients} client sessions open, mean of ${S.ticks} intervals: ` +
+      `**${own.toFixed(1)} ms** in the runner (the /proc reads) + **${(b / S.ticks).toFixed(1)} ms** in their backends ` +
+      `(the queries): ${(((own + b / S.ticks) / 1000) * 100).toFixed(2)}% of one CPU at one interval a second.`,
+  );
+}
+
 async function overheads(): Promise<void> {
   const stack = await up(false);
   try {
@@ -152,6 +224,9 @@ async function overheads(): Promise<void> {
     );
     say();
     await pairs(stack, ["sampling off", "sampling on"], [async () => ["--no-observe"], async () => []]);
+    await samplerCost(stack, 8);
+    await samplerCost(stack, 512);
+    say();
     say(`## 7. What pg_stat_statements costs: the same workload, ${S.pairs} interleaved pair(s)`);
     say();
     say(

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 
 const BENCH = fileURLToPath(new URL("../bench/run.js", import.meta.url));
+const SERVER_BENCH = fileURLToPath(new URL("../bench/server-side.js", import.meta.url));
 
 // The benchmark's numbers live in BENCHMARKS.md, measured by its own command; a timed assertion here would
 // flake on a shared machine. The suite only proves that the benchmark runs end to end at a tiny size.
@@ -50,5 +51,27 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
       /median of the pairs' differences: p50 \*\*-?\d+% \(-?[\d.]+ ms\)\*\*, p99 \*\*-?\d+% \(-?[\d.]+ ms\)\*\*/,
     );
     assert.match(md, /each tool's median over the pairs: p50 [\d.]+ vs [\d.]+ ms .* p99 [\d.]+ vs [\d.]+ ms/);
+  });
+
+  it("the server-side benchmark runs every part at a tiny size and writes its section", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "dcpbench-bench-srv-")), "server.md");
+    const code = await new Promise<number>((resolve) =>
+      execFile(process.execPath, [SERVER_BENCH, "--quick", "--out", out], { timeout: 240_000 }, (err) =>
+        resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+      ),
+    );
+    assert.equal(code, 0);
+    const md = readFileSync(out, "utf8");
+    assert.match(md, /^<!-- bench:server-side begin -->/);
+    assert.match(md, /<!-- bench:server-side end -->\n$/);
+    for (const section of [
+      "6. What sampling the server costs",
+      "7. What pg_stat_statements costs",
+      "8. The seed's table",
+    ])
+      assert.match(md, new RegExp(`## ${section.replace(".", "\\.")}`), section);
+    assert.match(md, /median of the pairs: \*\*[+-][\d.]+%\*\* \(sampling on against sampling off\)/);
+    assert.match(md, /\| server memory \| [\d.]+ MB \| [\d.]+ MB \| [+-][\d.]+% \|/);
+    assert.match(md, /\| PgBouncer CPU % \| - \| [\d.]+% \| - \|/);
   });
 });

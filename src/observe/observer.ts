@@ -138,7 +138,8 @@ export class Observer {
     }
   }
 
-  private async tick(): Promise<void> {
+  /** One sample now (the timer calls it every interval). */
+  async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
