@@ -175,6 +175,7 @@ async function samplerCost(stack: Stack, clients: number): Promise<void> {
     {
       uri,
       role: "dcpbench",
+      appName: "x",
       dialect: "postgres",
       intervalMs: 3_600_000,
       postmaster: { pid: () => pm },

@@ -9,9 +9,68 @@ import {
   type ServerSideSummary,
   type TopStatement,
 } from "../schema/server-side.js";
+import { CrdbCounters, crdbStatements } from "./crdb-counters.js";
 import { PgCounters, type Counters } from "./pg-counters.js";
 import { procUsage, type ProcUsage } from "./proc-usage.js";
 import { OBSERVER_APP, SAMPLER_MARK, StatementStats } from "./statements.js";
+
+type Missing = Partial<Record<keyof ServerSideSummary, string>>;
+
+const STATEMENT_FIGURES = ["statementMeanMs", "statementCalls"] as const;
+const DATABASE_FIGURES = [
+  "commitsPerSec",
+  "rollbacksPerSec",
+  "sessionsOpenedPerSec",
+  "cacheHitRatio",
+  "deadlocks",
+  "tempBytes",
+  "walBytesPerTxn",
+  "walSyncMeanMs",
+] as const;
+
+/** PostgreSQL: pg_stat_database and pg_stat_wal, pg_stat_statements when it is there. */
+async function postgresParts(
+  client: pg.Client,
+  opts: ServerSideOptions,
+  missing: Missing,
+  warn: (line: string) => void,
+): Promise<{ counters: PgCounters; statements?: StatementStats }> {
+  const version = Number(
+    (await client.query(`${SAMPLER_MARK} SHOW server_version_num`)).rows[0].server_version_num,
+  );
+  const counters = new PgCounters(client, version);
+  const probe = await counters.read();
+  for (const [k, why] of Object.entries(probe.missing)) {
+    if (k === "sessions") missing.sessionsOpenedPerSec = why;
+    if (k === "wal_bytes") missing.walBytesPerTxn = why;
+    if (k === "wal_sync_time") missing.walSyncMeanMs = why;
+  }
+  if (Object.keys(probe.missing).length) warn(Object.values(probe.missing)[0]);
+  const walTiming = await client.query(`${SAMPLER_MARK} SELECT current_setting('track_wal_io_timing') AS on`);
+  if (walTiming.rows[0].on !== "on" && !missing.walSyncMeanMs)
+    missing.walSyncMeanMs = "track_wal_io_timing is off (SET it on, as a superuser, to time WAL syncs)";
+  const statements = await StatementStats.open(client, opts.role, version);
+  if (typeof statements !== "string") return { counters, statements };
+  for (const k of STATEMENT_FIGURES) missing[k] = statements;
+  warn(`statement times not measured: ${statements}`);
+  return { counters };
+}
+
+/** CockroachDB: the gateway node's metrics and statement statistics (see crdb-counters.ts). */
+async function cockroachParts(
+  client: pg.Client,
+  opts: ServerSideOptions,
+  missing: Missing,
+): Promise<{ counters: CrdbCounters; statements: StatementStats }> {
+  const why =
+    "CockroachDB keeps no PostgreSQL-style buffer, temp-file or WAL statistics (see its DB Console)";
+  for (const k of ["cacheHitRatio", "deadlocks", "tempBytes", "walBytesPerTxn", "walSyncMeanMs"] as const)
+    missing[k] = why;
+  return {
+    counters: new CrdbCounters(client),
+    statements: StatementStats.reading(() => crdbStatements(client, opts.appName)),
+  };
+}
 
 /** Backends whose PSS is read each interval (see procUsage): ~0.7 ms of kernel time each. */
 const PSS_SAMPLE = 8;
@@ -19,8 +78,10 @@ const PSS_SAMPLE = 8;
 export interface ServerSideOptions {
   /** A direct URI of the database the run loads (not through a pooler). */
   uri: string;
-  /** The role the run's clients log in as: its statements are the run's. */
+  /** The role the run's clients log in as: its statements are the run's (PostgreSQL). */
   role: string;
+  /** The run's application_name: its statements are the run's (CockroachDB). */
+  appName: string;
   dialect: Dialect;
   intervalMs: number;
   /** The postmaster's pid when the server runs on this host; absent: why not. */
@@ -60,34 +121,18 @@ export class ServerSideSampler {
   private constructor(
     private readonly opts: ServerSideOptions,
     private readonly client: pg.Client | undefined,
-    private readonly counters: PgCounters | undefined,
+    private readonly counters: { read(): Promise<Counters> } | undefined,
     private readonly statements: StatementStats | undefined,
     private readonly missing: Partial<Record<keyof ServerSideSummary, string>>,
   ) {}
 
   /** Connects and finds out what can be measured; says once, through `warn`, what cannot and why. */
   static async start(opts: ServerSideOptions, warn: (line: string) => void): Promise<ServerSideSampler> {
-    const missing: Partial<Record<keyof ServerSideSummary, string>> = {};
-    const stats = ["statementMeanMs", "statementCalls"] as const;
-    const db = [
-      "commitsPerSec",
-      "rollbacksPerSec",
-      "sessionsOpenedPerSec",
-      "cacheHitRatio",
-      "deadlocks",
-      "tempBytes",
-      "walBytesPerTxn",
-      "walSyncMeanMs",
-    ] as const;
+    const missing: Missing = {};
     if ("absent" in opts.postmaster) {
       for (const k of ["cpuSec", "cpuPct", "cpuPerTxnMs", "memoryMb", "readMb", "writeMb"] as const)
         missing[k] = opts.postmaster.absent;
-      warn(`server CPU and memory not measured: ${opts.postmaster.absent}`);
-    }
-    if (opts.dialect === "cockroach") {
-      const why = "CockroachDB: no pg_stat_database, pg_stat_wal or pg_stat_statements (see its DB Console)";
-      for (const k of [...stats, ...db]) missing[k] = why;
-      return new ServerSideSampler(opts, undefined, undefined, undefined, missing);
+      if (opts.dialect === "postgres") warn(`server CPU and memory not measured: ${opts.postmaster.absent}`);
     }
     let client: pg.Client | undefined;
     try {
@@ -99,38 +144,15 @@ export class ServerSideSampler {
       );
       client.on("error", () => {});
       await client.connect();
-      const version = Number(
-        (await client.query(`${SAMPLER_MARK} SHOW server_version_num`)).rows[0].server_version_num,
-      );
-      const counters = new PgCounters(client, version);
-      const probe = await counters.read();
-      for (const [k, why] of Object.entries(probe.missing)) {
-        if (k === "sessions") missing.sessionsOpenedPerSec = why;
-        if (k === "wal_bytes") missing.walBytesPerTxn = why;
-        if (k === "wal_sync_time") missing.walSyncMeanMs = why;
-      }
-      if (Object.keys(probe.missing).length) warn(Object.values(probe.missing)[0]);
-      const walTiming = await client.query(
-        `${SAMPLER_MARK} SELECT current_setting('track_wal_io_timing') AS on`,
-      );
-      if (walTiming.rows[0].on !== "on" && !missing.walSyncMeanMs)
-        missing.walSyncMeanMs = "track_wal_io_timing is off (SET it on, as a superuser, to time WAL syncs)";
-      const statements = await StatementStats.open(client, opts.role, version);
-      if (typeof statements === "string") {
-        for (const k of stats) missing[k] = statements;
-        warn(`statement times not measured: ${statements}`);
-      }
-      return new ServerSideSampler(
-        opts,
-        client,
-        counters,
-        typeof statements === "string" ? undefined : statements,
-        missing,
-      );
+      const parts =
+        opts.dialect === "cockroach"
+          ? await cockroachParts(client, opts, missing)
+          : await postgresParts(client, opts, missing, warn);
+      return new ServerSideSampler(opts, client, parts.counters, parts.statements, missing);
     } catch (err) {
       await client?.end().catch(() => {});
       const why = `cannot read the server's statistics at ${redactUri(opts.uri)}: ${(err as Error).message}`;
-      for (const k of [...stats, ...db]) missing[k] = why;
+      for (const k of [...STATEMENT_FIGURES, ...DATABASE_FIGURES]) missing[k] = why;
       warn(`server statistics not measured: ${why}`);
       return new ServerSideSampler(opts, undefined, undefined, undefined, missing);
     }
@@ -148,7 +170,10 @@ export class ServerSideSampler {
       }),
     );
     const counters = await this.counters?.read().catch(() => undefined);
-    if (server?.pssMb != null) this.peakPssMb = Math.max(this.peakPssMb ?? 0, server.pssMb);
+    // CockroachDB off this host: its node's own RSS (one Go process: no shared memory counted twice).
+    const rss = counters?.values.rss_bytes;
+    const memory = server?.pssMb ?? (rss !== undefined ? +(rss / 2 ** 20).toFixed(1) : null);
+    if (memory !== null) this.peakPssMb = Math.max(this.peakPssMb ?? 0, memory);
     return { at, counters, server, poolers };
   }
 
@@ -269,7 +294,20 @@ function summarize(
   };
   const per = (n: number | null, by: number, digits = 3) =>
     n === null || by <= 0 ? null : +(n / by).toFixed(digits);
-  const cpuDelta = first.server && last.server ? last.server.cpuSec - first.server.cpuSec : null;
+  // A local server from /proc; else CockroachDB's node metrics (the gateway node's process CPU).
+  const nodeCpu = (r: Reading) => {
+    const v = r.counters?.values;
+    return v?.cpu_user_ns !== undefined && v.cpu_sys_ns !== undefined
+      ? (v.cpu_user_ns + v.cpu_sys_ns) / 1e9
+      : undefined;
+  };
+  const [n0, n1] = [nodeCpu(first), nodeCpu(last)];
+  const cpuDelta =
+    first.server && last.server
+      ? last.server.cpuSec - first.server.cpuSec
+      : n0 !== undefined && n1 !== undefined
+        ? n1 - n0
+        : null;
   if (cpuDelta !== null && cpuDelta < 0) missing.cpuSec = "the server restarted during the window";
   const cpuSec = cpuDelta === null || cpuDelta < 0 ? null : +cpuDelta.toFixed(3);
   const calls = statements ? statements.reduce((n, s) => n + s.calls, 0) : null;

@@ -22,12 +22,12 @@ export const SAMPLER_MARK = "/* dcpbench sampler */";
 export class StatementStats {
   private before: Map<string, Row> | undefined;
 
-  private constructor(
-    private readonly client: pg.Client,
-    private readonly role: string,
-    /** PostgreSQL 14+ tells top-level statements from those run inside functions. */
-    private readonly toplevel: boolean,
-  ) {}
+  private constructor(private readonly read: () => Promise<Map<string, Row>>) {}
+
+  /** Statistics from another source of cumulative per-statement figures (CockroachDB's). */
+  static reading(read: () => Promise<Map<string, Row>>): StatementStats {
+    return new StatementStats(read);
+  }
 
   /** Undefined, with the reason, when the extension is not there to read. */
   static async open(client: pg.Client, role: string, version: number): Promise<StatementStats | string> {
@@ -44,34 +44,7 @@ export class StatementStats {
     } catch (err) {
       return `pg_stat_statements cannot be read: ${(err as Error).message}`;
     }
-    return new StatementStats(client, role, version >= 140000);
-  }
-
-  private async read(): Promise<Map<string, Row>> {
-    const { rows } = await this.client.query<{
-      queryid: string;
-      calls: string;
-      total: number;
-      rows: string;
-      query: string;
-    }>(
-      `${SAMPLER_MARK} SELECT s.queryid::text AS queryid, s.calls, s.total_exec_time AS total, s.rows, s.query
-         FROM pg_stat_statements s
-        WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND s.userid = (SELECT oid FROM pg_roles WHERE rolname = $1)${this.toplevel ? " AND s.toplevel" : ""}`,
-      [this.role],
-    );
-    const out = new Map<string, Row>();
-    for (const r of rows) {
-      if (r.query.includes(SAMPLER_MARK)) continue;
-      out.set(r.queryid, {
-        calls: Number(r.calls),
-        totalMs: Number(r.total),
-        rows: Number(r.rows),
-        query: r.query,
-      });
-    }
-    return out;
+    return new StatementStats(() => readPgStatStatements(client, role, version >= 140000));
   }
 
   async markStart(): Promise<void> {
@@ -98,4 +71,35 @@ export class StatementStats {
     }
     return out.sort((x, y) => y.totalMs - x.totalMs);
   }
+}
+
+async function readPgStatStatements(
+  client: pg.Client,
+  role: string,
+  toplevel: boolean,
+): Promise<Map<string, Row>> {
+  const { rows } = await client.query<{
+    queryid: string;
+    calls: string;
+    total: number;
+    rows: string;
+    query: string;
+  }>(
+    `${SAMPLER_MARK} SELECT s.queryid::text AS queryid, s.calls, s.total_exec_time AS total, s.rows, s.query
+       FROM pg_stat_statements s
+      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND s.userid = (SELECT oid FROM pg_roles WHERE rolname = $1)${toplevel ? " AND s.toplevel" : ""}`,
+    [role],
+  );
+  const out = new Map<string, Row>();
+  for (const r of rows) {
+    if (r.query.includes(SAMPLER_MARK)) continue;
+    out.set(r.queryid, {
+      calls: Number(r.calls),
+      totalMs: Number(r.total),
+      rows: Number(r.rows),
+      query: r.query,
+    });
+  }
+  return out;
 }

@@ -18,7 +18,7 @@ export interface SideServiceOptions {
     observeUri?: string;
     pgbouncerAdmins: string[];
     /** What the server paid (statistics, /proc); absent: not measured. */
-    server?: Omit<ServerSideOptions, "dialect" | "intervalMs">;
+    server?: Omit<ServerSideOptions, "dialect" | "intervalMs" | "appName">;
   };
   prometheusPort?: number;
   /** Faults to carry out on the local stack in `dir` (empty list: none). */
@@ -73,7 +73,7 @@ export class SideServices {
       const target = opts.observe?.server;
       if (target) {
         services.serverSide = await ServerSideSampler.start(
-          { ...target, dialect: server.product, intervalMs: plan.intervalMs },
+          { ...target, appName: plan.appName, dialect: server.product, intervalMs: plan.intervalMs },
           notice,
         );
       }
