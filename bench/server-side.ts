@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Observer } from "../src/observe/observer.js";
+import { childrenOf, procUsage } from "../src/observe/proc-usage.js";
 import { ServerSideSampler } from "../src/observe/server-side.js";
 import { OBSERVER_APP } from "../src/observe/statements.js";
 import { compareResults } from "../src/results/compare.js";
@@ -194,14 +195,23 @@ async function samplerCost(stack: Stack, clients: number): Promise<void> {
   for (let i = 0; i < S.ticks; i++) await Promise.all([observer.tick(), server.tick()]);
   const c = process.cpuUsage(c0);
   const b = cpuMs(backends) - b0;
+  const own = (c.user + c.system) / 1000 / S.ticks;
+  // The PSS estimate against reading every process once (the samplers read the root, the auxiliaries and 8 backends).
+  const kids = childrenOf(pm);
+  const pss = (pid: number) =>
+    Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+  const fullMb = [pm, ...kids].reduce((n2, pid) => n2 + pss(pid), 0) / 1024;
+  const estimates = Array.from({ length: 12 }, (_, t) => procUsage(pm, 8, t)!.pssMb!);
+  const worst = Math.max(...estimates.map((e) => Math.abs(e / fullMb - 1)));
   await observer.stop();
   await server.stop();
   await Promise.all(idle.map((cl) => cl.end()));
-  const own = (c.user + c.system) / 1000 / S.ticks;
   say(
     `- the samplers' own CPU per interval, ${clients} client sessions open, mean of ${S.ticks} intervals: ` +
       `**${own.toFixed(1)} ms** in the runner (the /proc reads) + **${(b / S.ticks).toFixed(1)} ms** in their backends ` +
-      `(the queries): ${(((own + b / S.ticks) / 1000) * 100).toFixed(2)}% of one CPU at one interval a second.`,
+      `(the queries): ${(((own + b / S.ticks) / 1000) * 100).toFixed(2)}% of one CPU at one interval a second. ` +
+      `PSS of all ${kids.length + 1} processes read one by one: ${fullMb.toFixed(1)} MB; the samplers' estimate, ` +
+      `12 turns: ${Math.min(...estimates).toFixed(1)}–${Math.max(...estimates).toFixed(1)} MB (at worst ${(worst * 100).toFixed(1)}% off).`,
   );
 }
 

@@ -88,19 +88,30 @@ export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage 
   };
 }
 
+/** PostgreSQL's auxiliary processes (checkpointer, writers, launchers) start first: the oldest children. */
+const AUXILIARY = 8;
+
+/**
+ * The root and the oldest children (for PostgreSQL its auxiliary processes, which hold most of the shared
+ * buffers' pages) are read exactly; the younger ones (the backends, alike) by a sample taken in turn, whose
+ * mean counts for each of them. Checked against reading every process (BENCHMARKS.md, section 6).
+ */
 function estimatePssMb(root: number, children: number[], sample: number, turn: number): number | null {
-  const rootKb = pssKb(root);
-  if (rootKb === undefined) return null;
-  const n = Math.min(sample, children.length);
-  const start = n > 0 ? (turn * n) % children.length : 0;
+  const sorted = [...children].sort((a, b) => a - b);
+  const exact = [root, ...(sample > 0 ? sorted.slice(0, AUXILIARY) : [])].map(pssKb);
+  if (exact.some((kb) => kb === undefined)) return null;
+  const rest = sample > 0 ? sorted.slice(AUXILIARY) : [];
+  const n = Math.min(sample, rest.length);
+  const start = n > 0 ? (turn * n) % rest.length : 0;
   const kbs: number[] = [];
   for (let i = 0; i < n; i++) {
-    const kb = pssKb(children[(start + i) % children.length]);
+    const kb = pssKb(rest[(start + i) % rest.length]);
     if (kb !== undefined) kbs.push(kb);
   }
   if (n > 0 && kbs.length === 0) return null;
   const mean = kbs.length ? kbs.reduce((a, b) => a + b, 0) / kbs.length : 0;
-  return +((rootKb + mean * children.length) / 1024).toFixed(1);
+  const known = exact.reduce((a, b) => a! + b!, 0)!;
+  return +((known + mean * rest.length) / 1024).toFixed(1);
 }
 
 /** The process listening on a local TCP port (IPv4 or IPv6), found through its socket's inode; needs /proc access to it. */
