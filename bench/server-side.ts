@@ -280,7 +280,7 @@ async function seedTable(): Promise<void> {
       `\`dcpbench init flight --scale ${S.flightScale}\`, then \`dcpbench run flight --conns ${S.seedConns} ` +
         `--workers 2 --duration ${S.seedSec}s\` directly, and the same through HAProxy in front of two ` +
         "PgBouncers × 64 server connections (`stack up --ha --pool-size 64`, the seed's pooled topology) with " +
-        "`--txn-pooling`. One run each, direct first, on fresh tables; the simple query protocol in both.",
+        "`--txn-pooling`. One run each, direct first, then pooled on the tables the direct run updated; the simple query protocol in both.",
     );
     say();
     say("| metric | direct | pooled | change |");

@@ -23,12 +23,17 @@ const read = (path: string): string | undefined => {
 };
 
 /** utime, stime, cutime, cstime (ticks) and the parent of one process; undefined when it is gone. */
-function stat(pid: number): { ppid: number; own: number; reaped: number } | undefined {
+function stat(pid: number): { ppid: number; own: number; reaped: number; started: number } | undefined {
   const text = read(`/proc/${pid}/stat`);
   if (!text) return undefined;
-  // The command name may hold spaces and parentheses: the fields start after the last ')'.
+  // The command name may hold spaces and parentheses: the fields start after the last ')' (field 3 on).
   const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+  return {
+    ppid: Number(f[1]),
+    own: Number(f[11]) + Number(f[12]),
+    reaped: Number(f[13]) + Number(f[14]),
+    started: Number(f[19]),
+  };
 }
 
 /** The direct children of a process, from the kernel's own list when it has one, else a scan of /proc. */
@@ -68,10 +73,14 @@ export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage 
   let ticks = rootStat.reaped + rootStat.own;
   let readBytes: number | null = 0;
   let writeBytes: number | null = 0;
+  const started = new Map<number, number>();
   for (const pid of [root, ...children]) {
     const s = pid === root ? rootStat : stat(pid);
     if (!s) continue;
-    if (pid !== root) ticks += s.own;
+    if (pid !== root) {
+      ticks += s.own;
+      started.set(pid, s.started);
+    }
     const io = ioBytes(pid);
     if (!io) readBytes = writeBytes = null;
     else if (readBytes !== null && writeBytes !== null) {
@@ -81,7 +90,13 @@ export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage 
   }
   return {
     cpuSec: ticks / TICKS_PER_SEC,
-    pssMb: estimatePssMb(root, children, pssSample, turn),
+    // Oldest first by start time, not pid: pids wrap around.
+    pssMb: estimatePssMb(
+      root,
+      [...started.keys()].sort((a, b) => started.get(a)! - started.get(b)!),
+      pssSample,
+      turn,
+    ),
     readBytes,
     writeBytes,
     processes: 1 + children.length,
@@ -92,12 +107,12 @@ export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage 
 const AUXILIARY = 8;
 
 /**
- * The root and the oldest children (for PostgreSQL its auxiliary processes, which hold most of the shared
+ * `children` oldest first. The root and the oldest children (for PostgreSQL its auxiliary processes, which hold most of the shared
  * buffers' pages) are read exactly; the younger ones (the backends, alike) by a sample taken in turn, whose
  * mean counts for each of them. Checked against reading every process (BENCHMARKS.md, section 6).
  */
 function estimatePssMb(root: number, children: number[], sample: number, turn: number): number | null {
-  const sorted = [...children].sort((a, b) => a - b);
+  const sorted = children;
   const exact = [root, ...(sample > 0 ? sorted.slice(0, AUXILIARY) : [])].map(pssKb);
   if (exact.some((kb) => kb === undefined)) return null;
   const rest = sample > 0 ? sorted.slice(AUXILIARY) : [];

@@ -46,7 +46,10 @@ async function postgresParts(
     if (k === "wal_sync_time") missing.walSyncMeanMs = why;
   }
   if (Object.keys(probe.missing).length) warn(Object.values(probe.missing)[0]);
-  const walTiming = await client.query(`${SAMPLER_MARK} SELECT current_setting('track_wal_io_timing') AS on`);
+  // The setting exists from PostgreSQL 14 on (missing_ok: null before).
+  const walTiming = await client.query(
+    `${SAMPLER_MARK} SELECT current_setting('track_wal_io_timing', true) AS on`,
+  );
   if (walTiming.rows[0].on !== "on" && !missing.walSyncMeanMs)
     missing.walSyncMeanMs = "track_wal_io_timing is off (SET it on, as a superuser, to time WAL syncs)";
   const statements = await StatementStats.open(client, opts.role, version);
@@ -97,8 +100,9 @@ interface Reading {
   poolers: Map<string, ProcUsage | undefined>;
 }
 
+/** Per second between two readings; null across a reset (a counter that went down). */
 const rate = (a: number | undefined, b: number | undefined, sec: number) =>
-  a === undefined || b === undefined || sec <= 0 ? null : +((b - a) / sec).toFixed(3);
+  a === undefined || b === undefined || sec <= 0 || b < a ? null : +((b - a) / sec).toFixed(3);
 
 /**
  * What the server paid during the run, read on a connection of its own every interval: pg_stat_database and
@@ -117,6 +121,9 @@ export class ServerSideSampler {
   private current: Record<string, number> | undefined;
   private topStatements: TopStatement[] | undefined;
   private ended = false;
+  private stopped = false;
+  private starting: Promise<void> | undefined;
+  private ending: Promise<void> | undefined;
 
   private constructor(
     private readonly opts: ServerSideOptions,
@@ -178,12 +185,16 @@ export class ServerSideSampler {
   }
 
   /** The start of the measured window (t0 + ramp): the baseline of every delta. */
-  async markStart(t0: number): Promise<void> {
-    this.t0 = t0;
-    await this.busy;
-    this.first = this.last = await this.read();
-    await this.statements?.markStart().catch(() => undefined);
-    this.timer = setInterval(() => void this.tick(), this.opts.intervalMs);
+  markStart(t0: number): Promise<void> {
+    this.starting ??= (async () => {
+      this.t0 = t0;
+      await this.busy;
+      if (this.stopped) return;
+      this.first = this.last = await this.read();
+      await this.statements?.markStart().catch(() => undefined);
+      if (!this.stopped) this.timer = setInterval(() => void this.tick(), this.opts.intervalMs);
+    })();
+    return this.starting;
   }
 
   /** One reading now (the timer calls it every interval). */
@@ -214,28 +225,39 @@ export class ServerSideSampler {
     return this.current && { ...this.current };
   }
 
-  /** The end of the measured window: the last reading, and the statements' delta. */
-  async markEnd(): Promise<void> {
-    if (this.ended || !this.first) return;
-    clearInterval(this.timer);
-    await this.tick();
-    this.ended = true;
-    this.topStatements = await this.statements?.delta().catch(() => undefined);
+  /** The end of the measured window: the last reading, and the statements' delta (once). */
+  markEnd(): Promise<void> {
+    this.ending ??= (async () => {
+      await this.starting;
+      if (!this.first) return;
+      clearInterval(this.timer);
+      await this.tick();
+      this.ended = true;
+      this.topStatements = await this.statements?.delta().catch(() => undefined);
+    })();
+    return this.ending;
   }
 
+  /** Ends the window if it is still open (a run with no planned end), waits for readings in flight, disconnects. */
   async stop(): Promise<void> {
-    await this.markEnd();
+    if (this.starting) await this.markEnd();
+    this.stopped = true;
     clearInterval(this.timer);
+    await this.busy;
     await this.client?.end().catch(() => {});
   }
 
-  /** The run's bill; `cycles`: the cycles completed in the measured window. */
-  summary(cycles: number): ServerSide | undefined {
+  /**
+   * The run's bill. `cycles` completed over the client's measured window of `clientSec`: per-transaction
+   * figures divide the server's rate by the client's, since the two windows differ by the interval edges.
+   */
+  summary(cycles: number, clientSec: number): ServerSide | undefined {
     const { first, last } = this;
     if (!first || !last || last === first) return undefined;
     const sec = (last.at - first.at) / 1000;
     const missing = { ...this.missing };
-    const summary = summarize(first, last, sec, cycles, this.peakPssMb, this.topStatements, missing);
+    const txnInWindow = clientSec > 0 ? (cycles / clientSec) * sec : cycles;
+    const summary = summarize(first, last, sec, txnInWindow, this.peakPssMb, this.topStatements, missing);
     const poolers = this.opts.poolers.map((p) => {
       const a = first.poolers.get(p.member);
       const b = last.poolers.get(p.member);
@@ -318,10 +340,14 @@ function summarize(
   if (cycles === 0) {
     for (const k of ["cpuPerTxnMs", "walBytesPerTxn"] as const) missing[k] ??= "no cycle completed";
   }
-  const io = (k: "readBytes" | "writeBytes") =>
-    first.server?.[k] != null && last.server?.[k] != null
-      ? +((last.server[k]! - first.server[k]!) / 2 ** 20).toFixed(2)
-      : null;
+  // Only live processes are counted: one that exits takes its bytes with it, and the sum can go down.
+  const io = (k: "readBytes" | "writeBytes") => {
+    const [a, b] = [first.server?.[k], last.server?.[k]];
+    if (a == null || b == null) return null;
+    if (b < a)
+      missing[k === "readBytes" ? "readMb" : "writeMb"] = "processes that did I/O exited during the window";
+    return b < a ? null : +((b - a) / 2 ** 20).toFixed(2);
+  };
   if (first.server && io("readBytes") === null) {
     missing.readMb ??= "/proc/PID/io of the server's processes is not readable by this user";
     missing.writeMb ??= missing.readMb;
@@ -329,6 +355,7 @@ function summarize(
   if (first.server && peakPssMb === null)
     missing.memoryMb ??= "smaps_rollup of the server's processes is not readable";
   if (statements === undefined) missing.statementMeanMs ??= "pg_stat_statements could not be read at the end";
+  const walUntimed = missing.walSyncMeanMs !== undefined;
   if (syncs === 0) missing.walSyncMeanMs ??= "no WAL sync in the window";
   const summary: ServerSideSummary = {
     cpuSec,
@@ -349,7 +376,8 @@ function summarize(
     deadlocks: d("deadlocks"),
     tempBytes: d("temp_bytes"),
     walBytesPerTxn: per(d("wal_bytes"), cycles, 1),
-    walSyncMeanMs: syncs ? per(d("wal_sync_time"), syncs, 4) : null,
+    // Without track_wal_io_timing the syncs are counted but not timed: no mean, not 0.
+    walSyncMeanMs: syncs && !walUntimed ? per(d("wal_sync_time"), syncs, 4) : null,
   };
   if (hit !== null && readBlocks !== null && hit + readBlocks === 0)
     missing.cacheHitRatio ??= "no block was read";

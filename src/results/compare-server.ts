@@ -26,7 +26,8 @@ const poolerCpu = (r: ResultFile, prefix: string) => {
 function withPoolers(r: ResultFile): number | undefined {
   const s = ss(r);
   if (!s || s.cpuPerTxnMs === null || !s.cpuSec) return undefined;
-  const poolers = r.serverSide!.poolers.reduce((n, p) => n + (p.cpuSec ?? 0), 0);
+  if (r.serverSide!.poolers.some((p) => p.cpuSec === null)) return undefined;
+  const poolers = r.serverSide!.poolers.reduce((n, p) => n + p.cpuSec!, 0);
   return +(s.cpuPerTxnMs * (1 + poolers / s.cpuSec)).toFixed(4);
 }
 

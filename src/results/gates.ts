@@ -62,6 +62,10 @@ function serverGate(g: Gate, key: string, c: Comparison): GateFailure[] {
   const row = c.serverSide.find((r) => r.key === key);
   if (!row) return [{ gate: g.expr, message: `no server-side figure '${key}' in these results` }];
   const out: GateFailure[] = [];
+  row.values.forEach((v, i) => {
+    if (i > 0 && v === undefined)
+      out.push({ gate: g.expr, message: `${row.name}: not measured in ${c.runs[i].label}` });
+  });
   row.changes.forEach((pct, i) => {
     if (pct === undefined || !holds(pct, g.cmp, g.pct)) return;
     const shown = pct === Infinity ? "+∞% (from 0)" : `${pct > 0 ? "+" : ""}${pct.toFixed(1)}%`;

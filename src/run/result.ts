@@ -33,7 +33,7 @@ export function buildResult(
   outcome: RunOutcome,
   observed?: ObservedSummary,
   faults: FaultRecord[] = [],
-  serverSide?: (cycles: number) => ServerSide | undefined,
+  serverSide?: (cycles: number, clientSec: number) => ServerSide | undefined,
 ): ResultFile {
   const { agg, workers, runner } = outcome;
   const connected = workers.reduce((n, w) => n + w.connected, 0);
@@ -61,7 +61,7 @@ export function buildResult(
     counters: { reconnects: agg.reconnects, missed: agg.missed, abandoned: agg.abandoned },
     errorSamples: agg.errorSamples(),
     observed,
-    serverSide: serverSide?.(summary[CYCLE]?.count ?? 0),
+    serverSide: serverSide?.(summary[CYCLE]?.count ?? 0, agg.measuredSeconds),
     faults,
     availability: availability(faults, agg.outages, stalls),
     outages: [...agg.outages],

@@ -129,7 +129,7 @@ export class SideServices {
   async stop(): Promise<{
     observed?: ObservedSummary;
     faults: FaultRecord[];
-    serverSide: (cycles: number) => ServerSide | undefined;
+    serverSide: (cycles: number, clientSec: number) => ServerSide | undefined;
   }> {
     for (const t of this.timers) clearTimeout(t);
     this.prometheus?.close();
@@ -137,6 +137,10 @@ export class SideServices {
     await this.serverSide?.stop();
     const faults = (await this.scheduler?.stop()) ?? [];
     const sampler = this.serverSide;
-    return { observed: this.observer?.summary(), faults, serverSide: (cycles) => sampler?.summary(cycles) };
+    return {
+      observed: this.observer?.summary(),
+      faults,
+      serverSide: (cycles, clientSec) => sampler?.summary(cycles, clientSec),
+    };
   }
 }
