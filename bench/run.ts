@@ -22,16 +22,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decode } from "../src/metrics/histogram.js";
-import { commit, freeBase, median, quantile, serverSideSection } from "./util.js";
+import { BIN_FLAGS, CLI, commit, freeBase, median, quantile, serverSideSection } from "./util.js";
 import { allowedCpus, findTaskset } from "../src/runner/cpu-pin.js";
 import { stackDown, stackUp } from "../src/stack/stack.js";
 import { pgProgram } from "../src/stack/system.js";
 import type { ResultFile } from "../src/schema/result.js";
 
-const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
-/** The Node flags of the `dcpbench` bin (its first line), so that the bench runs dcpbench as users do. */
-const BIN_FLAGS =
-  /^#!.*?\bnode\s+(.*)$/.exec(readFileSync(CLI, "utf8").split("\n")[0])?.[1].split(/\s+/) ?? [];
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 /** Hand-written notes on the measurements behind choices in the code, kept across re-measurements. */

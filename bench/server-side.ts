@@ -12,7 +12,6 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Observer } from "../src/observe/observer.js";
 import { childrenOf, procUsage } from "../src/observe/proc-usage.js";
@@ -23,11 +22,16 @@ import type { ResultFile } from "../src/schema/result.js";
 import { stackPaths, type StackConfig } from "../src/stack/layout.js";
 import { readStackConfig } from "../src/stack/layout.js";
 import { stackDown, stackUp, type StackStatus } from "../src/stack/stack.js";
-import { commit, freeBase, median, SERVER_SIDE_BEGIN as BEGIN, SERVER_SIDE_END as END } from "./util.js";
+import {
+  BIN_FLAGS,
+  CLI,
+  commit,
+  freeBase,
+  median,
+  SERVER_SIDE_BEGIN as BEGIN,
+  SERVER_SIDE_END as END,
+} from "./util.js";
 
-const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
-const BIN_FLAGS =
-  /^#!.*?\bnode\s+(.*)$/.exec(readFileSync(CLI, "utf8").split("\n")[0])?.[1].split(/\s+/) ?? [];
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : undefined;

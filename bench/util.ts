@@ -1,7 +1,13 @@
 /** Helpers shared by the benchmarks. */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { assertPortFree } from "../src/stack/system.js";
+
+/** dcpbench's CLI, and the Node flags of the `dcpbench` bin (its first line): the benches run it as users do. */
+export const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+export const BIN_FLAGS =
+  /^#!.*?\bnode\s+(.*)$/.exec(readFileSync(CLI, "utf8").split("\n")[0])?.[1].split(/\s+/) ?? [];
 
 /** The checkout (the benches run from dist/bench). */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

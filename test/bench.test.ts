@@ -9,18 +9,23 @@ import { describe, it } from "node:test";
 const BENCH = fileURLToPath(new URL("../bench/run.js", import.meta.url));
 const SERVER_BENCH = fileURLToPath(new URL("../bench/server-side.js", import.meta.url));
 
+/** Runs a benchmark script at its tiny size into a file of its own; asserts it succeeded; its Markdown. */
+async function quickReport(script: string): Promise<string> {
+  const out = join(mkdtempSync(join(tmpdir(), "dcpbench-bench-")), "report.md");
+  const code = await new Promise<number>((resolve) =>
+    execFile(process.execPath, [script, "--quick", "--out", out], { timeout: 240_000 }, (err) =>
+      resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+    ),
+  );
+  assert.equal(code, 0);
+  return readFileSync(out, "utf8");
+}
+
 // The benchmark's numbers live in BENCHMARKS.md, measured by its own command; a timed assertion here would
 // flake on a shared machine. The suite only proves that the benchmark runs end to end at a tiny size.
 describe("the benchmark command", { timeout: 300_000 }, () => {
   it("runs every part at a tiny size and writes its report", async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "dcpbench-bench-")), "bench.md");
-    const code = await new Promise<number>((resolve) =>
-      execFile(process.execPath, [BENCH, "--quick", "--out", out], { timeout: 240_000 }, (err) =>
-        resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
-      ),
-    );
-    assert.equal(code, 0);
-    const md = readFileSync(out, "utf8");
+    const md = await quickReport(BENCH);
     for (const section of [
       "1. Ceiling",
       "2. Harness overhead",
@@ -54,14 +59,7 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
   });
 
   it("the server-side benchmark runs every part at a tiny size and writes its section", async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "dcpbench-bench-srv-")), "server.md");
-    const code = await new Promise<number>((resolve) =>
-      execFile(process.execPath, [SERVER_BENCH, "--quick", "--out", out], { timeout: 240_000 }, (err) =>
-        resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
-      ),
-    );
-    assert.equal(code, 0);
-    const md = readFileSync(out, "utf8");
+    const md = await quickReport(SERVER_BENCH);
     assert.match(md, /^<!-- bench:server-side begin -->/);
     assert.match(md, /<!-- bench:server-side end -->\n$/);
     for (const section of [
