@@ -34,7 +34,7 @@ export default tseslint.config(
   ),
   layer(
     ["src/results/**/*.ts"],
-    ["**/runner/*", "**/observe/*", "**/faults/*", "**/commands/*", "**/run/*", "**/stack/*"],
+    ["**/runner/*", "**/observe/*", "**/faults/*", "**/commands/*", "**/run/*", "**/stack/*", "**/sweep/*"],
     "results/ reads result files: it may import src/schema, metrics/, db/ and options/, not the parts that produce a run",
   ),
   layer(
@@ -49,8 +49,13 @@ export default tseslint.config(
   ),
   layer(
     ["src/run/**/*.ts"],
+    ["**/commands/*", "**/sweep/*"],
+    "run/ is driven by commands/ and sweep/ (and later shard), never the other way round",
+  ),
+  layer(
+    ["src/sweep/**/*.ts"],
     ["**/commands/*"],
-    "run/ is driven by commands/ (and later sweep and shard), never the other way round",
+    "sweep/ makes many runs through run/; commands/ drive it, never the other way round",
   ),
   layer(
     ["src/runner/**/*.ts", "src/observe/**/*.ts", "src/faults/**/*.ts", "src/stack/**/*.ts"],

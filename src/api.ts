@@ -76,6 +76,11 @@ export interface InitSpec {
   vars(scale: number, dialect: Dialect): Record<string, string | number>;
   /** Refuses a scale the workload cannot use (e.g. tpcb: a whole number, as pgbench -s); returns an error. */
   checkScale?(scale: number): string | undefined;
+  /**
+   * What the cycles do to the tables that a later run would notice (rows added, moved, deleted), in a phrase;
+   * absent when a run leaves them as it found them in all that matters. `sweep` says it when not re-initialising.
+   */
+  cyclesChangeData?: string;
 }
 
 export interface Workload<S extends KnobSpecs = KnobSpecs, K extends Knobs = KnobsOf<S>> {

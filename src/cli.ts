@@ -13,6 +13,7 @@ import { newWorkloadCommand } from "./commands/new-workload.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
 import { stackCommand } from "./commands/stack.js";
+import { sweepCommand } from "./commands/sweep.js";
 
 function fail(message: string, code: number): never {
   // One line, always: messages may quote a file or a server's multi-line text.
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     )
     .command(initCommand)
     .command(runCommand)
+    .command(sweepCommand)
     .command(compareCommand)
     .command(reportCommand)
     .command(checkCommand)

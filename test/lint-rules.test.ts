@@ -49,6 +49,22 @@ describe("the architecture rules are lint errors (eslint.config.js)", () => {
     assert.ok(schema.includes(IMPORTS), schema.join(", "));
   });
 
+  it("run/ is driven by sweep/, and sweep/ by commands/, never the other way round", async () => {
+    const cases: Array<[string, string]> = [
+      ["src/run/x.ts", "../sweep/execute.js"],
+      ["src/sweep/x.ts", "../commands/sweep.js"],
+      ["src/results/x.ts", "../sweep/plan.js"],
+    ];
+    for (const [file, from] of cases) {
+      const rules = await rulesFor(file, `import type { X } from "${from}";\nexport type Y = X;\n`);
+      assert.ok(rules.includes(IMPORTS), `${file} importing ${from}: ${rules.join(", ")}`);
+    }
+    assert.deepEqual(
+      await rulesFor("src/sweep/x.ts", 'import type { X } from "../run/execute.js";\nexport type Y = X;\n'),
+      [],
+    );
+  });
+
   it("a workload imports only src/api.ts", async () => {
     for (const from of ["../src/db/session.js", "pg", "node:fs"]) {
       const rules = await rulesFor("workloads/x.ts", `import { x } from "${from}";\nexport const y = x;\n`);

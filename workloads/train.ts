@@ -125,6 +125,8 @@ export default defineWorkload({
     ],
     types: ["train_event_type"],
     vars: (scale) => ({ events: Math.max(100, Math.round(20_000 * scale)), payload: PAYLOAD_SQL }),
+    cyclesChangeData:
+      "its cycles add events, move them through their states and archive them: a later run finds more rows, in other states",
   },
   think: (ctx) => ctx.knobs.delay,
   cycle(ctx) {

@@ -4,6 +4,9 @@ import { UsageError } from "../errors.js";
 import { buildReportData } from "../results/report-data.js";
 import { renderReportHtml } from "../results/report-html.js";
 import { readResult } from "../results/read.js";
+import { isSweepIndex, loadSweepPoints, readSweepIndex } from "../results/sweep-index.js";
+import { renderSweepHtml } from "../results/sweep-report.js";
+import { sweepSeries } from "../results/sweep-summary.js";
 
 interface ReportArgs {
   results: string[];
@@ -19,7 +22,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
         type: "string",
         array: true,
         demandOption: true,
-        describe: "result files (.json) written by run, e.g. a direct and a pooled run",
+        describe: "result files (.json) written by run, e.g. a direct and a pooled run; or one sweep index",
       })
       .option("html", {
         type: "string",
@@ -30,13 +33,13 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
       .example(
         "$0 report results/direct_*.json results/pooled_*.json --html report.html",
         "direct vs pooled, side by side",
-      ),
+      )
+      .example("$0 report results/sweep_tpcb_*.json --html sweep.html", "a sweep's curves and crossover"),
   handler: (args) => {
     const paths = args.results.map(String);
     if (paths.length === 0) throw new UsageError("report: give at least one result file");
     if (!args.html || typeof args.html !== "string") throw new UsageError("--html: give the page's path");
-    const results = paths.map((path) => ({ path, result: readResult(path) }));
-    const html = renderReportHtml(buildReportData(results));
+    const html = paths.length === 1 && isSweepIndex(paths[0]) ? sweepPage(paths[0]) : runsPage(paths);
     try {
       writeFileSync(args.html, html);
     } catch (err) {
@@ -45,3 +48,13 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     console.log(args.html);
   },
 };
+
+function runsPage(paths: string[]): string {
+  const results = paths.map((path) => ({ path, result: readResult(path) }));
+  return renderReportHtml(buildReportData(results));
+}
+
+function sweepPage(path: string): string {
+  const index = readSweepIndex(path);
+  return renderSweepHtml(index, sweepSeries(index.plan, loadSweepPoints(path, index)));
+}

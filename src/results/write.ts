@@ -49,7 +49,7 @@ export function ensureDir(dir: string): void {
   mkdirSync(abs);
 }
 
-function writeAtomically(path: string, text: string): void {
+export function writeAtomically(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);

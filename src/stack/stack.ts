@@ -62,7 +62,7 @@ export function openFileLimit(): number {
   return Number.isFinite(soft) ? soft : 1024;
 }
 
-function writeOwned(path: string, text: string, mode: number, owner?: ServiceUser): void {
+export function writeOwned(path: string, text: string, mode: number, owner?: ServiceUser): void {
   writeFileSync(path, text, { mode });
   chmodSync(path, mode);
   if (owner?.switchUser) chownSync(path, owner.uid, owner.gid);

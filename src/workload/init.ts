@@ -45,18 +45,37 @@ export type InitState = "absent" | "interrupted" | "ready";
 /** Written last by `init` as the comment of the workload's first table: an init that stopped before has none. */
 const MARK = "dcpbench init complete";
 
-async function initState(client: pg.Client, spec: InitSpec): Promise<InitState> {
-  const table = spec.tables[0];
+/** The comment of the workload's first table in the current schema; undefined: no such table. */
+async function markOf(client: pg.Client, spec: InitSpec): Promise<{ mark: string | null } | undefined> {
   const { rows } = await client.query<{ mark: string | null }>(
     `SELECT obj_description(c.oid, 'pg_class') AS mark FROM pg_catalog.pg_class c
       WHERE c.relname = $1 AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema())`,
-    [table],
+    [spec.tables[0]],
   );
-  if (rows.length === 0) return "absent";
-  if (rows[0].mark?.startsWith(MARK)) return "ready";
+  return rows[0];
+}
+
+async function initState(client: pg.Client, spec: InitSpec): Promise<InitState> {
+  const table = spec.tables[0];
+  const found = await markOf(client, spec);
+  if (!found) return "absent";
+  if (found.mark?.startsWith(MARK)) return "ready";
   // No mark: tables filled by other means (pgbench -i for tpcb) or by an older dcpbench count as ready.
   const filled = await client.query(`SELECT 1 FROM ${table} LIMIT 1`);
   return filled.rowCount ? "ready" : "interrupted";
+}
+
+/** The scale the workload's tables were initialised at, from the completion mark; undefined when unknown. */
+export async function initScale(workload: Workload, uri: string): Promise<number | undefined> {
+  if (!workload.init) return undefined;
+  const client = await connectFor(uri, "dcpbench-init");
+  try {
+    const mark = (await markOf(client, workload.init))?.mark ?? "";
+    const scale = Number(/ scale (\S+) /.exec(mark)?.[1]);
+    return mark.startsWith(MARK) && scale > 0 ? scale : undefined;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 async function connectFor(uri: string, appName: string): Promise<pg.Client> {

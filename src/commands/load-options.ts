@@ -1,0 +1,76 @@
+import type { Argv } from "yargs";
+import { builtinWorkloads } from "../workload/registry.js";
+
+/** The workload to run: a built-in's name or a module's path. */
+export function workloadArg<T>(y: Argv<T>) {
+  return y.positional("workload", {
+    type: "string",
+    demandOption: true,
+    describe: `built-in (${builtinWorkloads().join(", ")}) or a path to a workload .js module`,
+  });
+}
+
+/**
+ * The options of `run` that shape the load itself, shared by every command that makes runs (`run`, `sweep`):
+ * one definition, one help text.
+ */
+export function loadOptions<T>(y: Argv<T>) {
+  return y
+    .option("workers", {
+      type: "number",
+      describe: "worker processes [default: CPU count, at most --conns]",
+    })
+    .option("duration", { type: "string", describe: "stop after this long (60s, 5m), after the ramp" })
+    .option("iterations", { type: "number", describe: "stop after N cycles per worker (the seed's -i)" })
+    .option("ramp", {
+      type: "string",
+      describe:
+        "closed loop: start clients spread over this time; open loop: raise the rate from 0 over it; left out of the summary",
+    })
+    .option("rate", {
+      type: "string",
+      describe: "open loop: cycles per second across all workers (500, 500/s)",
+    })
+    .option("arrival", { type: "string", choices: ["uniform", "poisson"], describe: "open-loop arrivals" })
+    .option("pin", {
+      type: "string",
+      describe: "pin each worker process to one CPU of this list, in turn (Linux, taskset): 1, 0,2, 2-5",
+    })
+    .option("set", {
+      type: "string",
+      array: true,
+      default: [],
+      describe: "workload knob key=value (repeatable)",
+    })
+    .option("args", {
+      type: "string",
+      describe: "knobs as JSON, or a .json / .yaml file (like dbworkload)",
+    })
+    .option("query-mode", {
+      type: "string",
+      choices: ["simple", "extended", "prepared"],
+      describe: "protocol [default: simple]",
+    })
+    .option("driver", {
+      type: "string",
+      choices: ["lean", "pg"],
+      describe:
+        "how clients send queries: lean (straight to the socket pg opened; rows parsed only when read) or pg (pg's Client.query) [default: lean]",
+    })
+    .option("connect-per-txn", {
+      type: "boolean",
+      describe: "open and close a connection around every cycle (pgbench -C)",
+    })
+    .option("progress", { type: "string", describe: "progress interval (1s) or off [default: 1s]" })
+    .option("connect-timeout", { type: "string", describe: "per connection attempt [default: 10s]" })
+    .option("max-errors", { type: "number", describe: "give up (exit 1) after more errors than this" })
+    .option("observe", {
+      type: "boolean",
+      default: true,
+      describe: "sample the server side every interval (--no-observe: off)",
+    })
+    .option("observe-uri", {
+      type: "string",
+      describe: "direct URI for pg_stat_activity [default: the local stack's direct URI, else --uri]",
+    });
+}

@@ -1,0 +1,316 @@
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { CommandModule } from "yargs";
+import { CliError, ThresholdCrossed, UsageError } from "../errors.js";
+import { redactUri } from "../db/uri.js";
+import { parseDuration, parseRate } from "../options/units.js";
+import { buildPlan, type RunPlan } from "../plan.js";
+import { evaluateSweepGates, parseSweepGate } from "../results/sweep-gates.js";
+import { loadSweepPoints, readSweepIndex } from "../results/sweep-index.js";
+import { seriesKey, sweepSeries } from "../results/sweep-summary.js";
+import { crossoverLines, sweepTable } from "../results/sweep-table.js";
+import { preflight } from "../run/preflight.js";
+import { processInterrupts } from "../runner/interrupts.js";
+import type { SweepPlan } from "../schema/sweep.js";
+import { defaultStackDir } from "../stack/default-dir.js";
+import { readStackConfig, stackPaths, stackUris, type StackConfig } from "../stack/layout.js";
+import { closeStackServerConnections, setStackPoolSize, stackForPoolSizes } from "../stack/pooler-control.js";
+import { pointKey, runSweep } from "../sweep/execute.js";
+import {
+  checkTargets,
+  parseCounts,
+  parseTarget,
+  planDifference,
+  pointLabel,
+  pointOrder,
+  type LiveTarget,
+} from "../sweep/plan.js";
+import { initScale, initWorkload, requireInitialised } from "../workload/init.js";
+import { resolveKnobs } from "../workload/knobs.js";
+import { loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
+import type { Workload } from "../api.js";
+import { loadOptions, workloadArg } from "./load-options.js";
+import { observeTargets, type RunArgs } from "./run-options.js";
+import { targetUri } from "./target.js";
+
+type SweepArgs = Omit<RunArgs, "conns" | "fault" | "threshold" | "label" | "txnPooling" | "uri"> & {
+  conns: string;
+  target: string[];
+  poolSize?: string;
+  repeat: number;
+  pause: string;
+  reinit: boolean;
+  resume?: string;
+  failIf?: string[];
+};
+
+const say = (line: string) => process.stderr.write(line + "\n");
+
+/** --target as given, else the local stack's direct and pooled URIs. */
+function targetsOf(args: SweepArgs): LiveTarget[] {
+  const given = args.target.map(String).map(parseTarget);
+  const stackDir = args.stackDir ?? defaultStackDir();
+  targetUri(undefined, stackDir); // points PGPASSFILE at the stack's password file when nothing else does
+  if (given.length === 0) {
+    const cfg = readStackConfig(stackPaths(stackDir));
+    if (!cfg)
+      throw new UsageError(
+        "no --target and no local stack: give --target NAME=URI (twice or more), or 'dcpbench stack up'",
+      );
+    const uris = stackUris(cfg);
+    given.push({ name: "direct", liveUri: uris.direct, txnPooling: false });
+    given.push({ name: "pooled", liveUri: uris.pooled, txnPooling: true });
+  }
+  checkTargets(given);
+  return given.map((t) => ({ ...t, uri: redactUri(t.liveUri) }));
+}
+
+/** Whether a target is the local stack's pooler (one of its PgBouncers, or its HAProxy). */
+function onStackPooler(t: LiveTarget, cfg: StackConfig): boolean {
+  const u = new URL(t.liveUri);
+  const ports = [cfg.ports.pgbouncer1, cfg.ports.pgbouncer2, cfg.ports.haproxy];
+  return ["127.0.0.1", "localhost"].includes(u.hostname) && ports.includes(Number(u.port || 5432));
+}
+
+/** A pool-size sweep changes the stack's own PgBouncers: every pooled target must be one of them. */
+function checkPoolSizeTargets(targets: LiveTarget[], sizes: number[], stackDir: string): void {
+  const cfg = stackForPoolSizes(stackDir, sizes);
+  const pooled = targets.filter((t) => t.txnPooling);
+  if (pooled.length === 0) throw new UsageError("--pool-size needs a target marked ,txn-pooling");
+  for (const t of pooled) {
+    if (!onStackPooler(t, cfg))
+      throw new UsageError(
+        `--pool-size sets the local stack's PgBouncer pool size; target '${t.name}' (${t.uri}) is not the stack's pooler`,
+      );
+  }
+}
+
+function sweepPlanOf(
+  args: SweepArgs,
+  workload: Workload,
+  targets: LiveTarget[],
+  knobs: SweepPlan["run"]["knobs"],
+) {
+  const repeat = args.repeat;
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new UsageError(`--repeat must be a positive integer, got ${repeat}`);
+  const pauseMs = parseDuration(args.pause, "--pause");
+  const duration = args.duration ?? (args.iterations === undefined ? "30s" : undefined);
+  const plan: SweepPlan = {
+    workload: workload.name,
+    conns: parseCounts(args.conns, "--conns"),
+    poolSizes: args.poolSize !== undefined ? parseCounts(args.poolSize, "--pool-size") : null,
+    repeat,
+    targets: targets.map(({ name, uri, txnPooling }) => ({ name, uri, txnPooling })),
+    run: {
+      knobs,
+      workers: args.workers ?? null,
+      durationMs: duration !== undefined ? parseDuration(duration, "--duration") : null,
+      iterations: args.iterations ?? null,
+      rampMs: args.ramp !== undefined ? parseDuration(args.ramp, "--ramp") : 0,
+      rate: args.rate !== undefined ? parseRate(args.rate, "--rate") : null,
+      arrival: (args.arrival ?? "uniform") as SweepPlan["run"]["arrival"],
+      queryMode: (args.queryMode ?? "simple") as SweepPlan["run"]["queryMode"],
+      driver: (args.driver ?? "lean") as SweepPlan["run"]["driver"],
+      connectPerTxn: args.connectPerTxn ?? false,
+    },
+    reinit: args.reinit,
+    pauseMs,
+  };
+  return { plan, duration };
+}
+
+export const sweepCommand: CommandModule<object, SweepArgs> = {
+  command: "sweep <workload>",
+  describe:
+    "many runs: client counts × targets (× PgBouncer pool sizes), repeated (each --duration, default 30s); the curve and the crossover",
+  builder: (y) =>
+    loadOptions(
+      workloadArg(y)
+        .option("conns", {
+          type: "string",
+          default: "8,32,128,512",
+          describe: "client counts, comma-separated: one point each",
+        })
+        .option("target", {
+          type: "string",
+          array: true,
+          default: [],
+          describe:
+            "NAME=URI, or NAME=URI,txn-pooling for a transaction pooler (repeatable) [default: the local stack's direct and pooled]",
+        })
+        .option("pool-size", {
+          type: "string",
+          describe:
+            "PgBouncer default_pool_size values to sweep for the pooled targets (local stack only): 16,32,64",
+        })
+        .option("repeat", { type: "number", default: 3, describe: "runs per point, spread over the sweep" }),
+    )
+      .option("pause", {
+        type: "string",
+        default: "2s",
+        describe: "between points, for the server to close sessions",
+      })
+      .option("reinit", {
+        type: "boolean",
+        default: false,
+        describe: "re-initialise the workload's tables (at the scale init used) before every point",
+      })
+      .option("out", {
+        type: "string",
+        describe: "directory for the points' result files and the index [default: results]",
+      })
+      .option("resume", {
+        type: "string",
+        describe:
+          "continue the sweep of this index (give the same options): finished points are not run again",
+      })
+      .option("fail-if", {
+        type: "string",
+        array: true,
+        default: [],
+        describe:
+          "exit 3 when it holds, medians over repeats: 'pooled.throughput@512<direct', 'pooled.p99@512>direct+10%'",
+      })
+      .option("stack-dir", {
+        type: "string",
+        describe: "the local stack [default: $DCPBENCH_STACK_DIR or .dcpbench/stack]",
+      })
+      .example(
+        "$0 sweep tpcb --set script=select-only --conns 8,64,256 --duration 20s",
+        "direct vs pooled on the local stack",
+      )
+      .example(
+        "$0 sweep flight --target direct=$DIRECT --target pooled=$POOLED,txn-pooling --conns 64,512 --repeat 3",
+        "your own servers",
+      )
+      .example(
+        "$0 sweep tpcb --conns 64,512 --pool-size 16,64 --fail-if 'pooled:64.throughput@512<direct'",
+        "pool sizes, a CI gate",
+      ),
+  handler: async (args) => {
+    const stackDir = args.stackDir ?? defaultStackDir();
+    const targets = targetsOf(args);
+    const workloadRef = resolveWorkloadRef(args.workload);
+    const workload = await loadWorkload(workloadRef);
+    const knobs = resolveKnobs(workload.name, workload.knobs, args.args, args.set.map(String));
+    const { plan, duration } = sweepPlanOf(args, workload, targets, knobs);
+    if (plan.poolSizes) checkPoolSizeTargets(targets, plan.poolSizes, stackDir);
+    const keys = targets.flatMap((t) =>
+      t.txnPooling && plan.poolSizes ? plan.poolSizes.map((p) => seriesKey(t.name, p)) : [t.name],
+    );
+    const gates = (args.failIf ?? []).map(String).map((g) => parseSweepGate(g, keys, plan.conns));
+
+    const outDir = args.out ?? "results";
+    const resumed = args.resume !== undefined ? readSweepIndex(args.resume) : undefined;
+    if (resumed) {
+      const diff = planDifference(resumed.plan, plan);
+      if (diff)
+        throw new UsageError(
+          `--resume ${args.resume}: this sweep differs from the index in ${diff}; give the same options`,
+        );
+    }
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z");
+    const indexPath =
+      args.resume ?? join(outDir, `sweep_${workload.name.replace(/[^\w.-]/g, "_")}_${stamp}.json`);
+    const pointsDir = resumed ? join(args.resume!, "..") : outDir;
+
+    const byName = new Map(targets.map((t) => [t.name, t]));
+    const runPlans = new Map<string, RunPlan>();
+    for (const p of pointOrder(plan)) {
+      const t = byName.get(p.target)!;
+      const runPlan = buildPlan({
+        ...args,
+        duration,
+        conns: p.conns,
+        workload: workload.name,
+        workloadRef,
+        knobs,
+        opNames: workload.opNames?.(knobs),
+        uri: t.liveUri,
+        txnPooling: t.txnPooling,
+        label: pointLabel(p),
+        out: pointsDir,
+        cpus: availableParallelism(),
+        thresholds: [],
+      });
+      preflight(runPlan);
+      runPlans.set(pointKey(p), runPlan);
+    }
+    for (const t of targets) await requireInitialised(workload, t.liveUri);
+    const reinit = args.reinit ? await reinitFor(workload, targets) : undefined;
+    if (!args.reinit && workload.init?.cyclesChangeData)
+      say(
+        `sweep: not re-initialising ${workload.name} between points (--reinit to do so): ${workload.init.cyclesChangeData}`,
+      );
+
+    const cfg = readStackConfig(stackPaths(stackDir));
+    const originalPool = plan.poolSizes ? cfg!.poolSize : undefined;
+    const settle =
+      cfg && targets.some((t) => onStackPooler(t, cfg))
+        ? () => closeStackServerConnections(stackDir)
+        : undefined;
+    let outcome;
+    try {
+      outcome = await runSweep({
+        plan,
+        indexPath,
+        resumed,
+        runPlans,
+        runOptions: (_p, runPlan) => ({
+          observe: observeTargets(runPlan.uri, args),
+          checkTarget: undefined,
+        }),
+        setPoolSize: (size) => setStackPoolSize(stackDir, size),
+        settle,
+        reinit,
+        say,
+        interrupts: processInterrupts,
+      });
+    } finally {
+      if (originalPool !== undefined) await setStackPoolSize(stackDir, originalPool).catch(() => {});
+    }
+    report(indexPath, plan, gates, outcome.interrupted);
+  },
+};
+
+async function reinitFor(workload: Workload, targets: LiveTarget[]): Promise<() => Promise<void>> {
+  const uri = (targets.find((t) => !t.txnPooling) ?? targets[0]).liveUri;
+  const scale = await initScale(workload, uri);
+  if (scale === undefined)
+    throw new UsageError(
+      `--reinit: the scale ${workload.name} was initialised at is not recorded (tables not made by dcpbench init): run 'dcpbench init ${workload.name} --drop' first`,
+    );
+  return async () => {
+    await initWorkload(workload, { uri, scale, drop: true, log: () => {} });
+  };
+}
+
+function report(
+  indexPath: string,
+  plan: SweepPlan,
+  gates: ReturnType<typeof parseSweepGate>[],
+  interrupted: boolean,
+): void {
+  const index = readSweepIndex(indexPath);
+  const series = sweepSeries(plan, loadSweepPoints(indexPath, index));
+  process.stdout.write(`${sweepTable(series)}\n`);
+  for (const line of crossoverLines(series, plan.repeat)) process.stdout.write(line + "\n");
+  process.stdout.write(`sweep index: ${indexPath}\n`);
+  process.stdout.write(`curves: dcpbench report ${indexPath} --html sweep.html\n`);
+  if (interrupted) {
+    const done = index.points.filter((p) => p.file !== null && !p.partial).length;
+    say(
+      `sweep interrupted after ${done} of ${pointOrder(plan).length} points; continue it with the same options and --resume ${indexPath}`,
+    );
+    throw new CliError("sweep interrupted", 130);
+  }
+  const failures = evaluateSweepGates(gates, series);
+  for (const f of failures) say(`FAIL ${f.gate}: ${f.message}`);
+  if (gates.length > 0 && failures.length === 0) say(`all ${gates.length} gates passed`);
+  if (failures.length > 0) throw new ThresholdCrossed(`${failures.length} sweep gate(s) crossed`);
+  if (!index.complete) throw new CliError(`some points failed: see ${indexPath}`, 1);
+}

@@ -1,0 +1,137 @@
+import { sumErrors } from "../metrics/aggregate.js";
+import { CONNECT, CYCLE, LAG } from "../schema/measures.js";
+import type { ResultFile } from "../schema/result.js";
+import type { SweepPlan } from "../schema/sweep.js";
+import type { LoadedPoint } from "./sweep-index.js";
+
+interface MetricSpec {
+  label: string;
+  /** For the crossover and the report: which way is better. */
+  higherBetter: boolean;
+  of(r: ResultFile): number | null | undefined;
+}
+
+/** What a sweep shows per point, each read from the point's ordinary result file. */
+export const SWEEP_METRICS = {
+  throughput: { label: "cycles/s", higherBetter: true, of: (r) => r.summary[CYCLE]?.rate },
+  p50: { label: "p50 ms", higherBetter: false, of: (r) => r.summary[CYCLE]?.p50 },
+  p99: { label: "p99 ms", higherBetter: false, of: (r) => r.summary[CYCLE]?.p99 },
+  errors: {
+    label: "errors",
+    higherBetter: false,
+    of: (r) => (r.summary[CYCLE] ? sumErrors(r.summary[CYCLE].errors) : undefined),
+  },
+  sessions: {
+    label: "server sessions (max)",
+    higherBetter: false,
+    of: (r) => r.observed?.series.db_sessions?.max,
+  },
+  cpuPerTxnMs: {
+    label: "server CPU/txn ms",
+    higherBetter: false,
+    of: (r) => r.serverSide?.summary.cpuPerTxnMs,
+  },
+  memoryMb: { label: "server memory MB", higherBetter: false, of: (r) => r.serverSide?.summary.memoryMb },
+  waitShare: {
+    label: "PgBouncer wait share",
+    higherBetter: false,
+    of: (r) => r.observed?.poolWait?.share,
+  },
+} satisfies Record<string, MetricSpec>;
+
+export type SweepMetric = keyof typeof SWEEP_METRICS;
+export const SWEEP_METRIC_NAMES = Object.keys(SWEEP_METRICS) as SweepMetric[];
+
+/** A value over a point's repeats. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+
+export interface SeriesPoint {
+  conns: number;
+  runs: number;
+  values: Partial<Record<SweepMetric, Spread>>;
+  /** Median p50 per workload op (ms): the hop, op by op. */
+  opP50: Record<string, number>;
+}
+
+/** One line of the curves: a target, or a pooled target at one pool size. */
+export interface SweepSeries {
+  key: string;
+  name: string;
+  target: string;
+  poolSize: number | null;
+  txnPooling: boolean;
+  points: SeriesPoint[];
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export function spreadOf(values: number[]): Spread | undefined {
+  if (values.length === 0) return undefined;
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length };
+}
+
+export const seriesKey = (target: string, poolSize: number | null) =>
+  poolSize === null ? target : `${target}:${poolSize}`;
+
+function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
+  const values: SeriesPoint["values"] = {};
+  for (const name of SWEEP_METRIC_NAMES) {
+    const spec: MetricSpec = SWEEP_METRICS[name];
+    const spread = spreadOf(
+      results.map((r) => spec.of(r)).filter((v): v is number => typeof v === "number" && Number.isFinite(v)),
+    );
+    if (spread) values[name] = spread;
+  }
+  const ops = new Set(results.flatMap((r) => Object.keys(r.summary)));
+  const opP50: Record<string, number> = {};
+  for (const op of ops) {
+    if ([CYCLE, CONNECT, LAG].includes(op)) continue;
+    const p50s = results
+      .map((r) => r.summary[op])
+      .filter((o) => o && o.count > 0)
+      .map((o) => o.p50);
+    if (p50s.length) opP50[op] = median(p50s);
+  }
+  return { conns, runs: results.length, values, opP50 };
+}
+
+/** The sweep's curves: per target (and pool size), per client count, the spread over the repeats. */
+export function sweepSeries(plan: SweepPlan, loaded: LoadedPoint[]): SweepSeries[] {
+  const out: SweepSeries[] = [];
+  for (const t of plan.targets) {
+    const sizes = t.txnPooling && plan.poolSizes ? plan.poolSizes : [null];
+    for (const poolSize of sizes) {
+      const points = plan.conns
+        .map((conns) => {
+          const runs = loaded.filter(
+            (l) => l.point.target === t.name && l.point.conns === conns && l.point.poolSize === poolSize,
+          );
+          return runs.length
+            ? seriesPoint(
+                conns,
+                runs.map((l) => l.result),
+              )
+            : undefined;
+        })
+        .filter((p): p is SeriesPoint => p !== undefined);
+      out.push({
+        key: seriesKey(t.name, poolSize),
+        name: poolSize === null ? t.name : `${t.name} (pool ${poolSize})`,
+        target: t.name,
+        poolSize,
+        txnPooling: t.txnPooling,
+        points,
+      });
+    }
+  }
+  return out;
+}

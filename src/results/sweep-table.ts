@@ -1,0 +1,56 @@
+import Table from "cli-table3";
+import { crossovers, hopLine, hopOf } from "./sweep-crossover.js";
+import type { Spread, SweepMetric, SweepSeries } from "./sweep-summary.js";
+
+const fmt = (n: number) =>
+  n === 0 ? "0" : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2);
+
+/** The median, and the range over the repeats when there was more than one. */
+export function spreadText(s: Spread | undefined, digits: (n: number) => string = fmt): string {
+  if (!s) return "–";
+  return s.n > 1 ? `${digits(s.median)} [${digits(s.min)}–${digits(s.max)}]` : digits(s.median);
+}
+
+const COLUMNS: Array<[SweepMetric, string]> = [
+  ["throughput", "cycles/s"],
+  ["p50", "p50 ms"],
+  ["p99", "p99 ms"],
+  ["errors", "errors"],
+  ["sessions", "server sessions"],
+  ["cpuPerTxnMs", "server CPU/txn ms"],
+];
+
+/** One row per client count and target (and pool size): median [min–max] over the repeats. */
+export function sweepTable(series: SweepSeries[]): string {
+  const conns = [...new Set(series.flatMap((s) => s.points.map((p) => p.conns)))].sort((a, b) => a - b);
+  const table = new Table({
+    head: ["clients", "target", "runs", ...COLUMNS.map(([, h]) => h)],
+    style: { head: [], border: [], compact: true },
+    colAligns: ["right", "left", "right", ...COLUMNS.map(() => "right" as const)],
+  });
+  for (const c of conns) {
+    for (const s of series) {
+      const p = s.points.find((q) => q.conns === c);
+      if (!p) continue;
+      table.push([c, s.name, p.runs, ...COLUMNS.map(([m]) => spreadText(p.values[m]))]);
+    }
+  }
+  return table.toString();
+}
+
+/** The crossover lines, then the hop where the baseline wins somewhere. */
+export function crossoverLines(series: SweepSeries[], repeat: number): string[] {
+  const list = crossovers(series);
+  const lines = list.map((c) => `crossover, ${c.line}`);
+  if (repeat < 2 && list.length > 0)
+    lines.push(
+      "(one run per point: no spread to tell a difference from noise; --repeat 3 to claim a crossover)",
+    );
+  for (const hop of hopOf(series)) {
+    const baselineWins = list.some(
+      (c) => c.challenger === hop.challenger && c.verdicts.some((v) => v.verdict === "behind"),
+    );
+    if (baselineWins) lines.push(hopLine(hop));
+  }
+  return lines;
+}
