@@ -22,7 +22,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decode } from "../src/metrics/histogram.js";
-import { BIN_FLAGS, CLI, commit, freeBase, median, quantile, serverSideSection } from "./util.js";
+import {
+  BIN_FLAGS,
+  CLI,
+  commit,
+  freeBase,
+  keptSection,
+  median,
+  quantile,
+  SERVER_SIDE_BEGIN,
+  SERVER_SIDE_END,
+  SWEEP_BEGIN,
+  SWEEP_END,
+} from "./util.js";
 import { allowedCpus, findTaskset } from "../src/runner/cpu-pin.js";
 import { stackDown, stackUp } from "../src/stack/stack.js";
 import { pgProgram } from "../src/stack/system.js";
@@ -493,11 +505,17 @@ async function main(): Promise<void> {
     );
     say();
     say(`Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
-    // bench/server-side.ts's section, measured by its own command, is kept as it was.
-    const kept = existsSync(outFile) ? serverSideSection(readFileSync(outFile, "utf8")) : undefined;
-    if (kept) {
-      say();
-      say(kept);
+    // The sections of bench/server-side.ts and bench/sweep.ts, measured by their own commands, are kept as they were.
+    const old = existsSync(outFile) ? readFileSync(outFile, "utf8") : "";
+    for (const [begin, end] of [
+      [SERVER_SIDE_BEGIN, SERVER_SIDE_END],
+      [SWEEP_BEGIN, SWEEP_END],
+    ]) {
+      const kept = keptSection(old, begin, end);
+      if (kept) {
+        say();
+        say(kept);
+      }
     }
     say();
     say(readFileSync(CODE_CHOICES, "utf8").trimEnd());

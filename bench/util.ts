@@ -49,13 +49,15 @@ export function median(values: number[]): number {
   );
 }
 
-/** The markers of bench/server-side.ts's section in BENCHMARKS.md, which `npm run bench` keeps as it was. */
+/** The markers of the sections other benches own in BENCHMARKS.md, which `npm run bench` keeps as they were. */
 export const SERVER_SIDE_BEGIN = "<!-- bench:server-side begin -->";
 export const SERVER_SIDE_END = "<!-- bench:server-side end -->";
+export const SWEEP_BEGIN = "<!-- bench:sweep begin -->";
+export const SWEEP_END = "<!-- bench:sweep end -->";
 
-/** The server-side section of a BENCHMARKS.md, markers included, or undefined. */
-export function serverSideSection(text: string): string | undefined {
-  const a = text.indexOf(SERVER_SIDE_BEGIN);
-  const b = text.indexOf(SERVER_SIDE_END);
-  return a >= 0 && b > a ? text.slice(a, b + SERVER_SIDE_END.length) : undefined;
+/** A section of a BENCHMARKS.md between its markers, markers included, or undefined. */
+export function keptSection(text: string, begin: string, end: string): string | undefined {
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  return a >= 0 && b > a ? text.slice(a, b + end.length) : undefined;
 }

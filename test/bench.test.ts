@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 
 const BENCH = fileURLToPath(new URL("../bench/run.js", import.meta.url));
 const SERVER_BENCH = fileURLToPath(new URL("../bench/server-side.js", import.meta.url));
+const SWEEP_BENCH = fileURLToPath(new URL("../bench/sweep.js", import.meta.url));
 
 /** Runs a benchmark script at its tiny size into a file of its own; asserts it succeeded; its Markdown. */
 async function quickReport(script: string): Promise<string> {
@@ -71,5 +72,19 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     assert.match(md, /median of the pairs: \*\*[+-][\d.]+%\*\* \(sampling on against sampling off\)/);
     assert.match(md, /\| server memory \| [\d.]+ MB \| [\d.]+ MB \| [+-][\d.]+% \|/);
     assert.match(md, /\| PgBouncer CPU % \| - \| [\d.]+% \| - \|/);
+  });
+
+  it("the sweep benchmark runs dcpbench's sweeps and pgbench at the same points, and writes its section", async () => {
+    const md = await quickReport(SWEEP_BENCH);
+    assert.match(md, /^<!-- bench:sweep begin -->\n## 9\. Where pooling starts to pay/);
+    assert.match(md, /<!-- bench:sweep end -->\n$/);
+    for (const script of ["select-only", "tpcb-like"]) {
+      assert.match(md, new RegExp(`### tpcb ${script}`));
+    }
+    assert.match(md, /│\s+4 │ pooled │\s+1 │/, "a row of dcpbench's table");
+    assert.match(md, /│ clients │ target │ runs │\s+tps │/, "pgbench's table");
+    assert.match(md, /^- dcpbench, throughput \(pooled vs direct\): /m);
+    assert.match(md, /^- pgbench, p99 \(pooled vs direct\): /m);
+    assert.match(md, /### flight/);
   });
 });

@@ -20,19 +20,20 @@ const COLUMNS: Array<[SweepMetric, string]> = [
   ["cpuPerTxnMs", "server CPU/txn ms"],
 ];
 
-/** One row per client count and target (and pool size): median [min–max] over the repeats. */
-export function sweepTable(series: SweepSeries[]): string {
+/** One row per client count and target (and pool size): median [min–max] over the repeats (of `metrics`, or all). */
+export function sweepTable(series: SweepSeries[], metrics?: SweepMetric[]): string {
+  const columns = metrics ? COLUMNS.filter(([m]) => metrics.includes(m)) : COLUMNS;
   const conns = [...new Set(series.flatMap((s) => s.points.map((p) => p.conns)))].sort((a, b) => a - b);
   const table = new Table({
-    head: ["clients", "target", "runs", ...COLUMNS.map(([, h]) => h)],
+    head: ["clients", "target", "runs", ...columns.map(([, h]) => h)],
     style: { head: [], border: [], compact: true },
-    colAligns: ["right", "left", "right", ...COLUMNS.map(() => "right" as const)],
+    colAligns: ["right", "left", "right", ...columns.map(() => "right" as const)],
   });
   for (const c of conns) {
     for (const s of series) {
       const p = s.points.find((q) => q.conns === c);
       if (!p) continue;
-      table.push([c, s.name, p.runs, ...COLUMNS.map(([m]) => spreadText(p.values[m]))]);
+      table.push([c, s.name, p.runs, ...columns.map(([m]) => spreadText(p.values[m]))]);
     }
   }
   return table.toString();

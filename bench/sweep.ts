@@ -1,0 +1,260 @@
+/**
+ * Where pooling starts to pay (issue 16), measured: `dcpbench sweep` of tpcb select-only and tpcb-like, direct vs
+ * the stack's PgBouncer, with pgbench at the same points as referee (interleaved the same way, judged by the same
+ * rule), and a flight sweep. Writes its section into BENCHMARKS.md between its markers (which the other benches
+ * keep), or the whole of --out:
+ *
+ *   npm run bench:sweep                           # about 25 minutes
+ *   npm run bench:sweep -- --quick --out /tmp/s.md
+ */
+import { spawn } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { crossovers, hopLine, hopOf } from "../src/results/sweep-crossover.js";
+import { loadSweepPoints, readSweepIndex } from "../src/results/sweep-index.js";
+import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweep-summary.js";
+import { sweepTable } from "../src/results/sweep-table.js";
+import { stackDown, stackUp, type StackStatus } from "../src/stack/stack.js";
+import { pgProgram } from "../src/stack/system.js";
+import { BIN_FLAGS, CLI, commit, freeBase, keptSection, quantile, SWEEP_BEGIN, SWEEP_END } from "./util.js";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : undefined;
+
+const S = quick
+  ? { conns: [2, 4], repeat: 1, sec: 1, tpcbScale: 1, flightScale: 0.01, flightConns: [4, 8] }
+  : {
+      conns: [8, 64, 256, 1024],
+      repeat: 3,
+      sec: 8,
+      tpcbScale: 10,
+      flightScale: 0.1,
+      flightConns: [64, 256, 1024],
+    };
+
+const lines: string[] = [];
+const say = (s = "") => {
+  lines.push(s);
+  process.stderr.write(s + "\n");
+};
+
+function exec(cmd: string, argv: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.once("exit", (code) =>
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${cmd} ${argv.join(" ")} exited ${code}: ${err.slice(-2000)}`)),
+    );
+  });
+}
+
+const dcpbench = (argv: string[], env: NodeJS.ProcessEnv) =>
+  exec(process.execPath, [...BIN_FLAGS, CLI, ...argv], env);
+
+/** One dcpbench sweep; its series, read back through the index as `report` reads them. */
+async function sweep(argv: string[], out: string, env: NodeJS.ProcessEnv): Promise<SweepSeries[]> {
+  await dcpbench(
+    [
+      "sweep",
+      ...argv,
+      "--repeat",
+      String(S.repeat),
+      "--duration",
+      `${S.sec}s`,
+      "--progress",
+      "off",
+      "--out",
+      out,
+    ],
+    env,
+  );
+  const file = readdirSync(out).find((f) => f.startsWith("sweep_"))!;
+  const path = join(out, file);
+  const index = readSweepIndex(path);
+  return sweepSeries(index.plan, loadSweepPoints(path, index));
+}
+
+interface PgbenchRun {
+  tps: number;
+  p50: number;
+  p99: number;
+}
+
+/** pgbench at one point: tps without connection time, and p50/p99 from its per-transaction log (ms). */
+async function pgbench(
+  bin: string,
+  uri: string,
+  script: string,
+  conns: number,
+  env: NodeJS.ProcessEnv,
+): Promise<PgbenchRun> {
+  const dir = mkdtempSync(join(tmpdir(), "dcpbench-bench-pgb-"));
+  try {
+    const flags = script === "select-only" ? ["-S"] : [];
+    const out = await exec(
+      bin,
+      ["-n", ...flags, "-c", String(conns), "-j", "2", "-T", String(S.sec), "--log", uri],
+      env,
+      dir,
+    );
+    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
+    const latencies: number[] = [];
+    for (const f of readdirSync(dir)) {
+      for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
+        const us = Number(line.split(" ")[2]);
+        if (Number.isFinite(us) && line) latencies.push(us / 1000);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    return { tps, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** pgbench at every point, in the sweep's order (rounds of repeats, targets alternating), as series. */
+async function pgbenchSweep(
+  bin: string,
+  uris: { direct: string; pooled: string },
+  script: string,
+  env: NodeJS.ProcessEnv,
+) {
+  const runs = new Map<string, PgbenchRun[]>();
+  for (let r = 1; r <= S.repeat; r++) {
+    for (const c of S.conns) {
+      const targets = r % 2 ? (["direct", "pooled"] as const) : (["pooled", "direct"] as const);
+      for (const t of targets) {
+        const run = await pgbench(bin, uris[t], script, c, env);
+        runs.set(`${t}@${c}`, [...(runs.get(`${t}@${c}`) ?? []), run]);
+        process.stderr.write(
+          `pgbench ${script} ${t} ${c} clients: ${run.tps.toFixed(0)} tps, p99 ${run.p99.toFixed(2)} ms\n`,
+        );
+      }
+    }
+  }
+  const series = (name: "direct" | "pooled"): SweepSeries => ({
+    key: name,
+    name,
+    target: name,
+    poolSize: null,
+    txnPooling: name === "pooled",
+    points: S.conns.map((c) => {
+      const rs = runs.get(`${name}@${c}`) ?? [];
+      return {
+        conns: c,
+        runs: rs.length,
+        values: {
+          throughput: spreadOf(rs.map((x) => x.tps)),
+          p50: spreadOf(rs.map((x) => x.p50)),
+          p99: spreadOf(rs.map((x) => x.p99)),
+        },
+        opP50: {},
+      };
+    }),
+  });
+  return [series("direct"), series("pooled")];
+}
+
+function crossoverSay(series: SweepSeries[], who: string): void {
+  for (const c of crossovers(series)) say(`- ${who}, ${c.line}`);
+}
+
+async function main(): Promise<void> {
+  const bin = pgProgram("pgbench");
+  if (!bin) throw new Error("pgbench not found (postgresql-15)");
+  const dir = mkdtempSync(join(tmpdir(), "dcpbench-bench-sweep-"));
+  chmodSync(dir, 0o755);
+  let status: StackStatus | undefined;
+  const started = Date.now();
+  try {
+    ({ status } = await stackUp({ dir, poolSize: 64, portBase: await freeBase() }));
+    const env = { ...process.env, PGPASSFILE: status.pgpassfile, DCPBENCH_STACK_DIR: dir };
+    const uris = { direct: status.uris.direct, pooled: status.uris.pooled };
+    await dcpbench(["init", "tpcb", "--scale", String(S.tpcbScale)], env);
+    say(SWEEP_BEGIN);
+    say("## 9. Where pooling starts to pay: sweeps, with pgbench as referee");
+    say();
+    say(
+      `Measured at ${commit()} on ${new Date().toISOString().slice(0, 10)} by \`npm run bench:sweep\`` +
+        `${quick ? " (--quick: a smoke test, not a measurement)" : ""}: the local stack (PostgreSQL, one PgBouncer, ` +
+        `transaction pooling, pool size 64), tpcb at scale ${S.tpcbScale}; ${S.conns.join(", ")} clients; ` +
+        `${S.repeat} runs per point of ${S.sec} s; every point \`--workers\` default (2). ` +
+        "dcpbench: `dcpbench sweep tpcb --set script=S --conns … --repeat … --duration …`. pgbench: " +
+        "`pgbench -n [-S] -c C -j 2 -T … --log` at the same points in the same order (rounds of repeats, the two " +
+        "targets alternating), its p50/p99 from its per-transaction log, tps without connection time. Both judged " +
+        "by the same rule: ahead only where the repeats' ranges do not overlap.",
+    );
+    for (const script of ["select-only", "tpcb-like"]) {
+      say();
+      say(`### tpcb ${script}`);
+      say();
+      const ours = await sweep(
+        ["tpcb", "--set", `script=${script}`, "--conns", S.conns.join(",")],
+        join(dir, script),
+        env,
+      );
+      const ref = await pgbenchSweep(bin, uris, script, env);
+      say("```");
+      say(sweepTable(ours));
+      say("```");
+      say();
+      say("pgbench at the same points (tps; p50 and p99 in ms):");
+      say();
+      say("```");
+      say(sweepTable(ref, ["throughput", "p50", "p99"]).replace(/cycles\/s/, "     tps"));
+      say("```");
+      say();
+      crossoverSay(ours, "dcpbench");
+      crossoverSay(ref, "pgbench");
+      for (const h of hopOf(ours)) say(`- dcpbench, ${hopLine(h)}`);
+    }
+    say();
+    say("### flight");
+    say();
+    await dcpbench(["init", "flight", "--scale", String(S.flightScale)], env);
+    const flight = await sweep(["flight", "--conns", S.flightConns.join(",")], join(dir, "flight"), env);
+    say(
+      `\`dcpbench sweep flight --conns ${S.flightConns.join(",")}\` (the seed's knobs: delay 100 ms, batch 64; ` +
+        `flight at scale ${S.flightScale}):`,
+    );
+    say();
+    say("```");
+    say(sweepTable(flight));
+    say("```");
+    say();
+    crossoverSay(flight, "dcpbench");
+    say();
+    say(`(The bench took ${((Date.now() - started) / 60_000).toFixed(1)} minutes.)`);
+    say(SWEEP_END);
+  } finally {
+    await stackDown(dir).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const section = lines.join("\n");
+  if (outFile) writeFileSync(outFile, section + "\n");
+  else {
+    const old = existsSync("BENCHMARKS.md") ? readFileSync("BENCHMARKS.md", "utf8") : "";
+    const kept = keptSection(old, SWEEP_BEGIN, SWEEP_END);
+    writeFileSync("BENCHMARKS.md", kept ? old.replace(kept, section) : `${old.trimEnd()}\n\n${section}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
