@@ -17,12 +17,13 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { crossovers, hopLine, hopOf } from "../src/results/sweep-crossover.js";
 import { loadSweepPoints, readSweepIndex } from "../src/results/sweep-index.js";
 import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweep-summary.js";
 import { sweepTable } from "../src/results/sweep-table.js";
+import { closeStackServerConnections } from "../src/stack/pooler-control.js";
 import { stackDown, stackUp, type StackStatus } from "../src/stack/stack.js";
 import { pgProgram } from "../src/stack/system.js";
 import { BIN_FLAGS, CLI, commit, freeBase, keptSection, quantile, SWEEP_BEGIN, SWEEP_END } from "./util.js";
@@ -76,6 +77,8 @@ async function sweep(argv: string[], out: string, env: NodeJS.ProcessEnv): Promi
       String(S.repeat),
       "--duration",
       `${S.sec}s`,
+      // --quick is a smoke test: no need to wait for sessions to close between points.
+      ...(quick ? ["--pause", "200ms"] : []),
       "--progress",
       "off",
       "--out",
@@ -129,6 +132,7 @@ async function pgbench(
 
 /** pgbench at every point, in the sweep's order (rounds of repeats, targets alternating), as series. */
 async function pgbenchSweep(
+  stackDir: string,
   bin: string,
   uris: { direct: string; pooled: string },
   script: string,
@@ -139,6 +143,9 @@ async function pgbenchSweep(
     for (const c of S.conns) {
       const targets = r % 2 ? (["direct", "pooled"] as const) : (["pooled", "direct"] as const);
       for (const t of targets) {
+        // As before each dcpbench point: a pause, and no idle server connection left in PgBouncer.
+        await new Promise((resolve) => setTimeout(resolve, quick ? 200 : 2000));
+        await closeStackServerConnections(stackDir);
         const run = await pgbench(bin, uris[t], script, c, env);
         runs.set(`${t}@${c}`, [...(runs.get(`${t}@${c}`) ?? []), run]);
         process.stderr.write(
@@ -193,10 +200,11 @@ async function main(): Promise<void> {
       `Measured at ${commit()} on ${new Date().toISOString().slice(0, 10)} by \`npm run bench:sweep\`` +
         `${quick ? " (--quick: a smoke test, not a measurement)" : ""}: the local stack (PostgreSQL, one PgBouncer, ` +
         `transaction pooling, pool size 64), tpcb at scale ${S.tpcbScale}; ${S.conns.join(", ")} clients; ` +
-        `${S.repeat} runs per point of ${S.sec} s; every point \`--workers\` default (2). ` +
+        `${S.repeat} runs per point of ${S.sec} s; every point \`--workers\` default (${availableParallelism()} on this machine). ` +
         "dcpbench: `dcpbench sweep tpcb --set script=S --conns … --repeat … --duration …`. pgbench: " +
         "`pgbench -n [-S] -c C -j 2 -T … --log` at the same points in the same order (rounds of repeats, the two " +
-        "targets alternating), its p50/p99 from its per-transaction log, tps without connection time. Both judged " +
+        "targets alternating, each after the same pause and PgBouncer RECONNECT as dcpbench's points), its p50/p99 " +
+        "from its per-transaction log, tps without connection time. Both judged " +
         "by the same rule: ahead only where the repeats' ranges do not overlap.",
     );
     for (const script of ["select-only", "tpcb-like"]) {
@@ -208,7 +216,7 @@ async function main(): Promise<void> {
         join(dir, script),
         env,
       );
-      const ref = await pgbenchSweep(bin, uris, script, env);
+      const ref = await pgbenchSweep(dir, bin, uris, script, env);
       say("```");
       say(sweepTable(ours));
       say("```");
@@ -227,17 +235,22 @@ async function main(): Promise<void> {
     say("### flight");
     say();
     await dcpbench(["init", "flight", "--scale", String(S.flightScale)], env);
-    const flight = await sweep(["flight", "--conns", S.flightConns.join(",")], join(dir, "flight"), env);
-    say(
-      `\`dcpbench sweep flight --conns ${S.flightConns.join(",")}\` (the seed's knobs: delay 100 ms, batch 64; ` +
-        `flight at scale ${S.flightScale}):`,
-    );
-    say();
-    say("```");
-    say(sweepTable(flight));
-    say("```");
-    say();
-    crossoverSay(flight, "dcpbench");
+    // The seed's ops (an id read in the hot first tenth, then the UPDATE), then the uniform pick beside them.
+    for (const pick of ["seed", "uniform"]) {
+      const argv = ["flight", "--set", `pick=${pick}`, "--conns", S.flightConns.join(",")];
+      const flight = await sweep(argv, join(dir, `flight-${pick}`), env);
+      say(
+        `\`dcpbench sweep ${argv.join(" ")}\` (the seed's other knobs: delay 100 ms, batch 64; flight at scale ` +
+          `${S.flightScale}):`,
+      );
+      say();
+      say("```");
+      say(sweepTable(flight));
+      say("```");
+      say();
+      crossoverSay(flight, "dcpbench");
+      say();
+    }
     say();
     say(`(The bench took ${((Date.now() - started) / 60_000).toFixed(1)} minutes.)`);
     say(SWEEP_END);

@@ -80,7 +80,7 @@ export interface InitSpec {
    * What the cycles do to the tables that a later run would notice (rows added, moved, deleted), in a phrase;
    * absent when a run leaves them as it found them in all that matters. `sweep` says it when not re-initialising.
    */
-  cyclesChangeData?: string;
+  cyclesChangeData?: string | ((knobs: Knobs) => string | undefined);
 }
 
 export interface Workload<S extends KnobSpecs = KnobSpecs, K extends Knobs = KnobsOf<S>> {

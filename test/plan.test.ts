@@ -120,6 +120,11 @@ describe("db helpers", () => {
   });
   it("redacts passwords, also where the URL parser cannot help", () => {
     assert.equal(redactUri("postgresql://u:12#34@h/db"), "postgresql://u:***@h/db");
+    assert.equal(
+      redactUri("x=postgresql://u:s3cret@h/db"),
+      "x=postgresql://u:***@h/db",
+      "a URI after other text",
+    );
     assert.equal(redactUri("host=db user=u password=s3cret"), "host=db user=u password=***");
     assert.equal(redactUri("postgresql://u:p@ss@h/db?x=1"), "postgresql://u:***@h/db?x=1");
     assert.equal(redactUri("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { pidListeningOn, procUsage } from "../src/observe/proc-usage.js";
+import { pidListeningOn, postmasterOf, procUsage } from "../src/observe/proc-usage.js";
 import type { ResultFile } from "../src/schema/result.js";
 import { runCli, runToResult } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
@@ -158,6 +158,30 @@ describe("what the database paid: server-side figures per run", { timeout: 300_0
     assert.equal(s.summary.statementMeanMs, null);
     assert.match(s.missing.statementMeanMs!, /CREATE EXTENSION pg_stat_statements/);
     assert.ok(s.summary.commitsPerSec! > 0, "the rest is measured");
+  });
+
+  it("a local PostgreSQL that is not the stack: its postmaster is the parent of the sampler's own backend", async () => {
+    const recorded = Number(
+      readFileSync(join(stack.dir, "postgres", "data", "postmaster.pid"), "utf8").split("\n")[0],
+    );
+    const client = await stack.client(stack.status.uris.direct);
+    const { rows } = await client.query(
+      "SELECT pg_backend_pid() AS pid, extract(epoch FROM pg_postmaster_start_time()) AS started",
+    );
+    const [backend, started] = [Number(rows[0].pid), Number(rows[0].started)];
+    assert.equal(postmasterOf(backend, started), recorded);
+    assert.match(String(postmasterOf(process.pid, started)), /is not a postgres process of this host/);
+    // The same pids, but a server that started at another time: a container's, not this one.
+    assert.match(String(postmasterOf(backend, started - 3600)), /did not start when the server did/);
+    // No stack where dcpbench looks for one: the URI alone says "this host".
+    const env = { ...stack.env, DCPBENCH_STACK_DIR: mkdtempSync(join(tmpdir(), "dcpbench-nostack-")) };
+    const { result } = await runToResult(
+      ["select1", "--uri", stack.status.uris.direct, "--conns", "2", "--duration", "2s", "--progress", "off"],
+      { env },
+    );
+    const s = result.serverSide!;
+    assert.ok(s.summary.cpuSec! > 0 && s.summary.memoryMb! > 0, JSON.stringify(s.missing));
+    assert.equal(s.missing.cpuSec, undefined);
   });
 
   it("/proc: the stack's postmaster is found by its port; its CPU, PSS and backends are read", () => {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { crossovers, hopOf, verdictOf } from "../src/results/sweep-crossover.js";
 import { evaluateSweepGates, parseSweepGate } from "../src/results/sweep-gates.js";
 import { spreadOf, type SweepSeries } from "../src/results/sweep-summary.js";
+import { crossoverLines } from "../src/results/sweep-table.js";
 import { parseCounts, parseTarget, planDifference, pointLabel, pointOrder } from "../src/sweep/plan.js";
 import type { SweepPlan } from "../src/schema/sweep.js";
 
@@ -63,7 +64,20 @@ describe("sweep: parsing targets and client counts", () => {
 
   it("refuses a target without NAME=, with a bad name or a non-postgres URI, and never prints its password", () => {
     assert.throws(() => parseTarget("postgresql://u:secret@x/db"), /expected NAME=URI/);
-    assert.throws(() => parseTarget("9x=postgresql://u@x/db"), /must be a letter/);
+    assert.throws(() => parseTarget("9x=postgresql://u@x/db"), /NAME= must come first/);
+    for (const spec of [
+      "postgresql://u:secret@h/db?sslmode=require",
+      "postgresql://u:se=cret@h/db",
+      "d=postgresql://u:se=cret@[bad/db",
+      "d=x=postgresql://u:secret@h/db",
+      "a.b=postgresql://u:secret@x/db",
+    ]) {
+      assert.throws(
+        () => parseTarget(spec),
+        (e: Error) => !/secret|se=|cret/.test(e.message),
+        spec,
+      );
+    }
     assert.throws(() => parseTarget("a=http://x/db"), /scheme must be postgresql/);
     assert.throws(
       () => parseTarget("a.b=postgresql://u:secret@x/db"),
@@ -141,7 +155,7 @@ describe("sweep: the crossover, from repeats", () => {
     assert.equal(tput.from, 256);
     assert.equal(
       tput.line,
-      "throughput (pooled vs direct): direct ahead at 4 clients (pooled −19%); no clear winner at 64 clients; " +
+      "throughput (pooled vs direct): direct ahead at 4 clients (pooled −19%); no clear winner at 64 clients (pooled +1%); " +
         "pooled ahead from 256 clients (pooled +53% to +163%)",
     );
     assert.equal(p99.from, 64, "p99: pooled's worst repeat beats direct's best from 64 clients");
@@ -165,8 +179,39 @@ describe("sweep: the crossover, from repeats", () => {
     ]);
     const [tput, p99] = crossovers([direct, pooled]);
     assert.equal(tput.from, null);
-    assert.equal(tput.line, "throughput (pooled vs direct): no clear winner between 8 and 128 clients");
+    assert.equal(
+      tput.line,
+      "throughput (pooled vs direct): no clear winner between 8 and 128 clients (pooled −7% to +9%)",
+    );
     assert.equal(p99.from, null);
+    assert.equal(tput.single, false);
+  });
+
+  it("one run at a point: nothing is claimed there, however far apart the two runs are", () => {
+    const direct = series("direct", false, [
+      [8, [100], [1]],
+      [128, [50, 52], [9, 10]],
+    ]);
+    const pooled = series("pooled", true, [
+      [8, [10], [9]],
+      [128, [90, 95], [2, 3]],
+    ]);
+    const [tput] = crossovers([direct, pooled]);
+    assert.deepEqual(
+      tput.verdicts.map((v) => v.verdict),
+      ["tie", "ahead"],
+    );
+    assert.equal(tput.single, true);
+    assert.equal(tput.from, 128);
+    const lines = crossoverLines([direct, pooled]);
+    assert.ok(
+      lines.some((l) => /one run at some points: .* nothing is claimed/.test(l)),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith("the hop at 8 clients")),
+      "direct's throughput is higher there",
+    );
   });
 
   it("gates: medians at one client count, against another series (with a margin) or a number", () => {

@@ -131,6 +131,61 @@ describe("the seed workloads on the local stack, direct and pooled", { timeout: 
     });
   }
 
+  it("flight, as the seed runs it: each op reads its ids (key order, first tenth) and then updates them", async () => {
+    const db = await stack.client(stack.status.uris.direct);
+    const readCalls = async () =>
+      Number(
+        (
+          await db.query(
+            "SELECT coalesce(sum(calls), 0) AS n FROM pg_stat_statements WHERE query LIKE 'SELECT id FROM flights ORDER BY id OFFSET%'",
+          )
+        ).rows[0].n,
+      );
+    await db.query("UPDATE flight_status SET updated_at = '2000-01-01'");
+    const before = await readCalls();
+    const only = ["schedule_freq=0", "status_freq=100", "inventory_freq=0", "price_freq=0"];
+    const knobs = [...only, "batch_size=16", "delay=0"].flatMap((k) => ["--set", k]);
+    const r = await run("flight", "direct", ["--iterations", "50", ...knobs]);
+    assert.equal(r.summary.status.count, 100);
+    assert.equal((await readCalls()) - before, 100, "one id read per op");
+    const updated = (
+      await db.query<{ id: string }>(
+        "SELECT flight_id AS id FROM flight_status WHERE updated_at > '2000-01-02'",
+      )
+    ).rows.map((row) => Number(row.id));
+    const ids = new Set(updated);
+    const n = Number((await db.query("SELECT count(*) AS n FROM flights")).rows[0].n);
+    assert.ok(updated.length >= 16, `${updated.length} flights updated`);
+    assert.ok(
+      updated.every((id) => id <= n / 10 + 16),
+      "every updated flight is in the first tenth (the offset's range, plus one batch)",
+    );
+    const withNeighbour = updated.filter((id) => ids.has(id - 1) || ids.has(id + 1)).length;
+    assert.equal(withNeighbour, updated.length, "batches are contiguous runs of ids");
+    const uniform = await run("flight", "direct", ["--iterations", "5", ...knobs, "--set", "pick=uniform"]);
+    assert.equal(uniform.summary.status.count, 10);
+    assert.equal((await readCalls()) - before, 100, "pick=uniform reads no ids");
+  });
+
+  it("train: FAILED is a tenth of the terminal transitions (the seed's CASE: 60/36/4)", async () => {
+    const db = await stack.client(stack.status.uris.direct);
+    const t = "train_events_text";
+    const counts = async () => {
+      const q = await db.query(
+        `SELECT (SELECT count(*) FROM ${t}_status WHERE status = 'FAILED') AS failed,
+                (SELECT count(*) FROM ${t}_status WHERE status = 'COMPLETE') + (SELECT count(*) FROM ${t}_archive) AS complete`,
+      );
+      return { failed: Number(q.rows[0].failed), complete: Number(q.rows[0].complete) };
+    };
+    const a = await counts();
+    await run("train", "direct", ["--iterations", "60", "--set", "payload=text", "--set", "delay=0"]);
+    const b = await counts();
+    const failed = b.failed - a.failed;
+    const terminal = failed + b.complete - a.complete;
+    assert.ok(terminal >= 2000, `${terminal} terminal transitions`);
+    assert.ok(Math.abs(failed / terminal - 0.1) <= 0.04, `FAILED ${failed} of ${terminal}`);
+  });
+
   it("bank: transfers keep the sum of balances; check catches a broken invariant", async () => {
     assert.equal((await cli(["init", "bank", "--scale", "0.05", "--uri", stack.status.uris.direct])).code, 0);
     for (const mode of ["direct", "pooled"] as const) {

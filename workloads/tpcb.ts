@@ -32,6 +32,10 @@ export default defineWorkload({
     checkScale: (scale) =>
       Number.isInteger(scale) && scale >= 1 ? undefined : "tpcb needs a whole scale ≥ 1 (pgbench -s)",
     vars: (scale) => ({ scale, tellers: scale * 10, accounts: scale * 100_000 }),
+    cyclesChangeData: (knobs) =>
+      knobs.script === "select-only"
+        ? undefined
+        : `its ${String(knobs.script)} script changes balances and adds a pgbench_history row per cycle (pgbench -i restores them)`,
   },
   async setup(session, ctx) {
     const { rows } = await session.query<{ n: string }>("SELECT count(*) AS n FROM pgbench_branches");

@@ -92,9 +92,14 @@ const SQL: Record<Variant, ReturnType<typeof statements>> = {
 
 const ids = (rows: Array<{ id?: string; event_id?: string }>) => rows.map((r) => (r.id ?? r.event_id)!);
 
-/** The next state of an event being processed: PROCESSING 60%, COMPLETE 30%, FAILED 10%. */
-function nextStatus(r: number): string {
-  return r < 0.6 ? "PROCESSING" : r < 0.9 ? "COMPLETE" : "FAILED";
+/**
+ * The next state of an event being processed, as the seed's CASE draws it: `WHEN random() < 0.6 THEN
+ * 'PROCESSING' WHEN random() < 0.9 THEN 'COMPLETE' ELSE 'FAILED'` evaluates random() once per WHEN, so the
+ * second draw is a fresh one: PROCESSING 60%, COMPLETE 36%, FAILED 4% (a tenth of the terminal transitions).
+ */
+function nextStatus(random: () => number): string {
+  if (random() < 0.6) return "PROCESSING";
+  return random() < 0.9 ? "COMPLETE" : "FAILED";
 }
 
 export default defineWorkload({
@@ -109,7 +114,7 @@ export default defineWorkload({
     },
     min_batch_size: { default: 10, min: 1, description: "fewest events per transaction" },
     max_batch_size: { default: 100, min: 1, description: "most events per transaction" },
-    delay: { default: 100, min: 0, description: "ms to wait before each cycle" },
+    delay: { default: 100, min: 0, description: "ms to wait before each cycle (× U(0.75, 1.25))" },
   },
   init: {
     tables: [
@@ -128,7 +133,7 @@ export default defineWorkload({
     cyclesChangeData:
       "its cycles add events, move them through their states and archive them: a later run finds more rows, in other states",
   },
-  think: (ctx) => ctx.knobs.delay,
+  think: (ctx) => ctx.knobs.delay * (0.75 + ctx.random() * 0.5),
   cycle(ctx) {
     const sql = SQL[ctx.knobs.payload as Variant];
     const lo = Math.min(ctx.knobs.min_batch_size, ctx.knobs.max_batch_size);
@@ -150,7 +155,7 @@ export default defineWorkload({
           s.transaction(async (tx) => {
             const locked = ids((await tx.query<{ event_id: string }>(sql.lockActive, [batch()])).rows);
             if (locked.length === 0) return;
-            await tx.query(sql.setStatus, [locked, locked.map(() => nextStatus(ctx.random()))]);
+            await tx.query(sql.setStatus, [locked, locked.map(() => nextStatus(() => ctx.random()))]);
             await thinkInTxn(tx);
             await tx.query(sql.rewrite, [locked]);
           }),

@@ -4,7 +4,6 @@ import { parseFault, readScenario, type Fault } from "../faults/fault.js";
 import type { PlanInput, RunPlan } from "../plan.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { userInfo } from "node:os";
-import { pidListeningOn } from "../observe/proc-usage.js";
 import type { SideServiceOptions } from "../run/services.js";
 import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
 import { memberPid } from "../stack/members.js";
@@ -36,9 +35,10 @@ export type RunArgs = Omit<PlanInput, "workloadRef" | "knobs" | "uri" | "cpus" |
 export function observeTargets(
   uri: string,
   args: Pick<RunArgs, "observe" | "observeUri" | "pgbouncerAdmin">,
+  stackDir = defaultStackDir(),
 ): NonNullable<SideServiceOptions["observe"]> {
   if (args.observe === false) return { pgbouncerAdmins: [] };
-  const paths = stackPaths(defaultStackDir());
+  const paths = stackPaths(stackDir);
   const cfg = readStackConfig(paths);
   const target = new URL(uri);
   const local = ["127.0.0.1", "localhost"].includes(target.hostname);
@@ -75,18 +75,14 @@ function withPath(uri: string, path: string): string {
   return u.toString();
 }
 
-/** The postmaster of a server on this host, found by the port it listens on; else why it cannot be read. */
-function localServer(uri: string): { pid(): number | undefined } | { absent: string } {
+/** A server on this host (its processes are then found by the sampler), or why its processes cannot be read. */
+function localServer(uri: string): { local: { port: number } } | { absent: string } {
   const u = new URL(uri);
   const socketDir = u.searchParams.get("host")?.startsWith("/");
   const host = u.hostname.replace(/^\[|\]$/g, "");
   if (!socketDir && !["127.0.0.1", "localhost", "::1", ""].includes(host) && !host.startsWith("127."))
     return { absent: `the server (${host}) is not on this host: its processes cannot be read from /proc` };
-  const port = Number(u.searchParams.get("port") ?? (u.port || 5432));
-  const pid = pidListeningOn(port);
-  return pid !== undefined
-    ? { pid: () => pid }
-    : { absent: `no process of this host that this user may inspect listens on port ${port}` };
+  return { local: { port: Number(u.searchParams.get("port") ?? (u.port || 5432)) } };
 }
 
 /** --fault and --faults, checked against the local stack they will act on and the run's planned end. */

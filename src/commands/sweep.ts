@@ -15,7 +15,7 @@ import type { SweepPlan } from "../schema/sweep.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { readStackConfig, stackPaths, stackUris, type StackConfig } from "../stack/layout.js";
 import { closeStackServerConnections, setStackPoolSize, stackForPoolSizes } from "../stack/pooler-control.js";
-import { pointKey, runSweep } from "../sweep/execute.js";
+import { pointKey, runSweep, type SweepOutcome } from "../sweep/execute.js";
 import {
   checkTargets,
   parseCounts,
@@ -25,13 +25,13 @@ import {
   pointOrder,
   type LiveTarget,
 } from "../sweep/plan.js";
-import { initScale, initWorkload, requireInitialised } from "../workload/init.js";
+import { cyclesChangeData, initScale, initWorkload, requireInitialised } from "../workload/init.js";
 import { resolveKnobs } from "../workload/knobs.js";
 import { loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
 import type { Workload } from "../api.js";
 import { loadOptions, workloadArg } from "./load-options.js";
 import { observeTargets, type RunArgs } from "./run-options.js";
-import { targetUri } from "./target.js";
+import { usePgpassOf } from "./target.js";
 
 type SweepArgs = Omit<RunArgs, "conns" | "fault" | "threshold" | "label" | "txnPooling" | "uri"> & {
   conns: string;
@@ -50,7 +50,7 @@ const say = (line: string) => process.stderr.write(line + "\n");
 function targetsOf(args: SweepArgs): LiveTarget[] {
   const given = args.target.map(String).map(parseTarget);
   const stackDir = args.stackDir ?? defaultStackDir();
-  targetUri(undefined, stackDir); // points PGPASSFILE at the stack's password file when nothing else does
+  usePgpassOf(stackDir);
   if (given.length === 0) {
     const cfg = readStackConfig(stackPaths(stackDir));
     if (!cfg)
@@ -242,16 +242,19 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     }
     for (const t of targets) await requireInitialised(workload, t.liveUri);
     const reinit = args.reinit ? await reinitFor(workload, targets) : undefined;
-    if (!args.reinit && workload.init?.cyclesChangeData)
-      say(
-        `sweep: not re-initialising ${workload.name} between points (--reinit to do so): ${workload.init.cyclesChangeData}`,
-      );
+    const changes = cyclesChangeData(workload, knobs);
+    if (!args.reinit && changes)
+      say(`sweep: not re-initialising ${workload.name} between points (--reinit to do so): ${changes}`);
 
     const cfg = readStackConfig(stackPaths(stackDir));
     const originalPool = plan.poolSizes ? cfg!.poolSize : undefined;
     const settle =
       cfg && targets.some((t) => onStackPooler(t, cfg))
-        ? () => closeStackServerConnections(stackDir)
+        ? async () => {
+            const left = await closeStackServerConnections(stackDir);
+            if (left > 0)
+              say(`sweep: the stack's PgBouncer still holds ${left} server connection(s) after RECONNECT`);
+          }
         : undefined;
     let outcome;
     try {
@@ -261,7 +264,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         resumed,
         runPlans,
         runOptions: (_p, runPlan) => ({
-          observe: observeTargets(runPlan.uri, args),
+          observe: observeTargets(runPlan.uri, args, stackDir),
           checkTarget: undefined,
         }),
         setPoolSize: (size) => setStackPoolSize(stackDir, size),
@@ -271,21 +274,30 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         interrupts: processInterrupts,
       });
     } finally {
-      if (originalPool !== undefined) await setStackPoolSize(stackDir, originalPool).catch(() => {});
+      if (originalPool !== undefined)
+        await setStackPoolSize(stackDir, originalPool).catch((err: Error) =>
+          say(`sweep: could not put PgBouncer's pool size back to ${originalPool}: ${err.message}`),
+        );
     }
-    report(indexPath, plan, gates, outcome.interrupted);
+    report(indexPath, plan, gates, outcome);
   },
 };
 
-async function reinitFor(workload: Workload, targets: LiveTarget[]): Promise<() => Promise<void>> {
+/** --reinit, through the first direct target (else the first): the tables every target reaches, when they share a server. */
+async function reinitFor(
+  workload: Workload,
+  targets: LiveTarget[],
+): Promise<(interrupt: AbortSignal) => Promise<void>> {
+  if (!workload.init)
+    throw new UsageError(`--reinit: workload ${workload.name} has no tables to re-initialise`);
   const uri = (targets.find((t) => !t.txnPooling) ?? targets[0]).liveUri;
   const scale = await initScale(workload, uri);
   if (scale === undefined)
     throw new UsageError(
       `--reinit: the scale ${workload.name} was initialised at is not recorded (tables not made by dcpbench init): run 'dcpbench init ${workload.name} --drop' first`,
     );
-  return async () => {
-    await initWorkload(workload, { uri, scale, drop: true, log: () => {} });
+  return async (interrupt) => {
+    await initWorkload(workload, { uri, scale, drop: true, log: () => {}, interrupt });
   };
 }
 
@@ -293,24 +305,25 @@ function report(
   indexPath: string,
   plan: SweepPlan,
   gates: ReturnType<typeof parseSweepGate>[],
-  interrupted: boolean,
+  outcome: SweepOutcome,
 ): void {
   const index = readSweepIndex(indexPath);
   const series = sweepSeries(plan, loadSweepPoints(indexPath, index));
   process.stdout.write(`${sweepTable(series)}\n`);
-  for (const line of crossoverLines(series, plan.repeat)) process.stdout.write(line + "\n");
+  for (const line of crossoverLines(series)) process.stdout.write(line + "\n");
   process.stdout.write(`sweep index: ${indexPath}\n`);
   process.stdout.write(`curves: dcpbench report ${indexPath} --html sweep.html\n`);
-  if (interrupted) {
-    const done = index.points.filter((p) => p.file !== null && !p.partial).length;
-    say(
-      `sweep interrupted after ${done} of ${pointOrder(plan).length} points; continue it with the same options and --resume ${indexPath}`,
-    );
-    throw new CliError("sweep interrupted", 130);
+  const resume = `continue it with the same options and --resume ${indexPath}`;
+  if (outcome.interrupted) {
+    const done = index.points.filter((p) => p.file !== null && !p.partial && !p.error).length;
+    say(`sweep interrupted after ${done} of ${pointOrder(plan).length} points; ${resume}`);
+    throw new CliError("sweep interrupted", outcome.interrupted === "SIGTERM" ? 143 : 130);
   }
+  if (outcome.failure) throw new CliError(`sweep stopped: ${outcome.failure}; ${resume}`, 1);
   const failures = evaluateSweepGates(gates, series);
   for (const f of failures) say(`FAIL ${f.gate}: ${f.message}`);
   if (gates.length > 0 && failures.length === 0) say(`all ${gates.length} gates passed`);
   if (failures.length > 0) throw new ThresholdCrossed(`${failures.length} sweep gate(s) crossed`);
-  if (!index.complete) throw new CliError(`some points failed: see ${indexPath}`, 1);
+  if (!index.complete)
+    throw new CliError(`some points failed (see ${indexPath}); ${resume} to run them again`, 1);
 }

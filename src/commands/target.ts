@@ -29,6 +29,12 @@ export function targetUri(given: string | undefined, stackDir = defaultStackDir(
       "no target: give --uri, set PGURI, or start the local stack with 'dcpbench stack up'",
     );
   }
-  if (!env.PGPASSFILE && existsSync(paths.pgpass)) env.PGPASSFILE = paths.pgpass;
+  usePgpassOf(stackDir);
   return uri;
+}
+
+/** Points PGPASSFILE at the local stack's password file, when there is one and nothing else says where it is. */
+export function usePgpassOf(stackDir = defaultStackDir()): void {
+  const paths = stackPaths(stackDir);
+  if (!process.env.PGPASSFILE && existsSync(paths.pgpass)) process.env.PGPASSFILE = paths.pgpass;
 }

@@ -7,8 +7,9 @@ import { UsageError } from "../errors.js";
  */
 export function redactUri(uri: string): string {
   const masked = String(uri)
-    // scheme://user:password@host — up to the last '@' of the authority, whatever the password holds.
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^/]*@/i, "$1:***@")
+    // scheme://user:password@host — up to the last '@' of the authority, whatever the password holds; also
+    // where the URI does not start the text (`name=postgresql://…` as typed in a wrong place).
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^/]*@/gi, "$1:***@")
     // password=… in a keyword/value string or a query string.
     .replace(/((?:^|[\s?&])[\w-]*(?:pass|secret)[\w-]*\s*=\s*)('[^']*'|[^\s&]*)/gi, "$1***");
   try {

@@ -129,6 +129,34 @@ function estimatePssMb(root: number, children: number[], sample: number, turn: n
   return +((known + mean * rest.length) / 1024).toFixed(1);
 }
 
+/**
+ * The postmaster of a PostgreSQL backend, when the backend is a process of this host: its parent, if that is a
+ * postgres process. Otherwise why it cannot be read (a server in a container or on another host has pids of its
+ * own; a port found another way could belong to a proxy in front of the server).
+ */
+export function postmasterOf(backendPid: number, startedEpochSec: number): number | string {
+  // A backend's title is "postgres: user db host state" (or the postmaster's own command line, titles off).
+  const isPostgres = (pid: number) =>
+    /^postgres[:\0 ]|(^|\/)(postgres|postmaster)\0/.test(read(`/proc/${pid}/cmdline`) ?? "");
+  const parent = stat(backendPid)?.ppid;
+  if (parent === undefined || !isPostgres(backendPid))
+    return `the server's backend (pid ${backendPid}) is not a postgres process of this host that this user may read (a container, or another host)`;
+  if (!isPostgres(parent))
+    return `the parent of the server's backend (pid ${parent}) is not a postgres process`;
+  // A server in a container numbers its processes itself: the same pid on this host may be another postgres.
+  const started = startedEpoch(parent);
+  if (started === undefined || Math.abs(started - startedEpochSec) > 2)
+    return `the postgres process ${parent} of this host did not start when the server did (the server runs in a container, or on another host)`;
+  return parent;
+}
+
+/** When a process started, in seconds since the epoch (boot time plus its start in ticks after boot). */
+function startedEpoch(pid: number): number | undefined {
+  const boot = Number(/^btime (\d+)/m.exec(read("/proc/stat") ?? "")?.[1]);
+  const ticks = stat(pid)?.started;
+  return ticks !== undefined && boot > 0 ? boot + ticks / TICKS_PER_SEC : undefined;
+}
+
 /** The process listening on a local TCP port (IPv4 or IPv6), found through its socket's inode; needs /proc access to it. */
 export function pidListeningOn(port: number): number | undefined {
   const inodes = new Set<string>();

@@ -11,7 +11,7 @@ import {
 } from "../schema/server-side.js";
 import { CrdbCounters, crdbStatements } from "./crdb-counters.js";
 import { PgCounters, type Counters } from "./pg-counters.js";
-import { procUsage, type ProcUsage } from "./proc-usage.js";
+import { pidListeningOn, postmasterOf, procUsage, type ProcUsage } from "./proc-usage.js";
 import { OBSERVER_APP, SAMPLER_MARK, StatementStats } from "./statements.js";
 
 type Missing = Partial<Record<keyof ServerSideSummary, string>>;
@@ -27,6 +27,36 @@ const DATABASE_FIGURES = [
   "walBytesPerTxn",
   "walSyncMeanMs",
 ] as const;
+
+/** A server on this host, found from the sampler's own connection; else why its processes cannot be read. */
+async function findPostmaster(
+  client: pg.Client | undefined,
+  opts: ServerSideOptions,
+  unreachable?: string,
+): Promise<{ pid(): number | undefined } | { absent: string }> {
+  if (!("local" in opts.postmaster)) return opts.postmaster;
+  const port = opts.postmaster.local.port;
+  if (opts.dialect === "cockroach") {
+    const pid = pidListeningOn(port);
+    return pid !== undefined
+      ? { pid: () => pid }
+      : { absent: `no process of this host that this user may inspect listens on port ${port}` };
+  }
+  if (!client) return { absent: unreachable ?? "no connection to the server" };
+  const { rows } = await client.query<{ pid: number; started: string }>(
+    `${SAMPLER_MARK} SELECT pg_backend_pid() AS pid, extract(epoch FROM pg_postmaster_start_time()) AS started`,
+  );
+  const found = postmasterOf(Number(rows[0].pid), Number(rows[0].started));
+  return typeof found === "number" ? { pid: () => found } : { absent: found };
+}
+
+/** The figures /proc would give are null, with the reason, when the server's processes cannot be read. */
+function noProcesses(opts: ServerSideOptions, missing: Missing, warn: (line: string) => void): void {
+  if (!("absent" in opts.postmaster)) return;
+  for (const k of ["cpuSec", "cpuPct", "cpuPerTxnMs", "memoryMb", "readMb", "writeMb"] as const)
+    missing[k] = opts.postmaster.absent;
+  if (opts.dialect === "postgres") warn(`server CPU and memory not measured: ${opts.postmaster.absent}`);
+}
 
 /** PostgreSQL: pg_stat_database and pg_stat_wal, pg_stat_statements when it is there. */
 async function postgresParts(
@@ -87,8 +117,12 @@ export interface ServerSideOptions {
   appName: string;
   dialect: Dialect;
   intervalMs: number;
-  /** The postmaster's pid when the server runs on this host; absent: why not. */
-  postmaster: { pid(): number | undefined } | { absent: string };
+  /**
+   * The postmaster's pid when the server runs on this host; absent: why not; `local`: the server's host is this
+   * one, and the sampler finds the process itself (PostgreSQL: the parent of its own backend; CockroachDB: the
+   * process listening on the port).
+   */
+  postmaster: { pid(): number | undefined } | { absent: string } | { local: { port: number } };
   /** The stack's poolers in front of the server (their pids read each time: a fault may restart one). */
   poolers: Array<{ member: string; pid(): number | undefined }>;
 }
@@ -136,12 +170,8 @@ export class ServerSideSampler {
   /** Connects and finds out what can be measured; says once, through `warn`, what cannot and why. */
   static async start(opts: ServerSideOptions, warn: (line: string) => void): Promise<ServerSideSampler> {
     const missing: Missing = {};
-    if ("absent" in opts.postmaster) {
-      for (const k of ["cpuSec", "cpuPct", "cpuPerTxnMs", "memoryMb", "readMb", "writeMb"] as const)
-        missing[k] = opts.postmaster.absent;
-      if (opts.dialect === "postgres") warn(`server CPU and memory not measured: ${opts.postmaster.absent}`);
-    }
     let client: pg.Client | undefined;
+    let found: ServerSideOptions | undefined;
     try {
       client = new pg.Client(
         clientConfig(
@@ -151,17 +181,23 @@ export class ServerSideSampler {
       );
       client.on("error", () => {});
       await client.connect();
+      found = { ...opts, postmaster: await findPostmaster(client, opts) };
+      noProcesses(found, missing, warn);
       const parts =
         opts.dialect === "cockroach"
           ? await cockroachParts(client, opts, missing)
           : await postgresParts(client, opts, missing, warn);
-      return new ServerSideSampler(opts, client, parts.counters, parts.statements, missing);
+      return new ServerSideSampler(found, client, parts.counters, parts.statements, missing);
     } catch (err) {
       await client?.end().catch(() => {});
       const why = `cannot read the server's statistics at ${redactUri(opts.uri)}: ${(err as Error).message}`;
       for (const k of [...STATEMENT_FIGURES, ...DATABASE_FIGURES]) missing[k] = why;
       warn(`server statistics not measured: ${why}`);
-      return new ServerSideSampler(opts, undefined, undefined, undefined, missing);
+      if (!found) {
+        found = { ...opts, postmaster: await findPostmaster(undefined, opts, why) };
+        noProcesses(found, missing, warn);
+      }
+      return new ServerSideSampler(found, undefined, undefined, undefined, missing);
     }
   }
 

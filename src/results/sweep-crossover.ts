@@ -20,6 +20,8 @@ export interface Crossover {
   verdicts: PointVerdict[];
   /** The smallest client count from which the challenger is clearly ahead at every point; null: nowhere. */
   from: number | null;
+  /** Some point had one run of either series: nothing is claimed there (no range to tell noise from a difference). */
+  single: boolean;
   line: string;
 }
 
@@ -34,7 +36,7 @@ export interface Hop {
 
 /**
  * Clearly ahead only where the repeats' ranges do not overlap: the worst repeat of one beats the best of the
- * other. With one run per point the ranges are single values, which is why the line then says so.
+ * other. (A point with one run of either has no range: `crossovers` claims nothing there.)
  */
 export function verdictOf(base: Spread, other: Spread, higherBetter: boolean): Verdict {
   if (higherBetter) {
@@ -74,7 +76,9 @@ function describe(verdicts: PointVerdict[], base: string, challenger: string): s
       const toEnd = i === segments.length - 1;
       const by = `(${challenger} ${range(seg.map((v) => v.changePct))})`;
       if (seg[0].verdict === "tie")
-        return a === b ? `no clear winner at ${a} clients` : `no clear winner between ${a} and ${b} clients`;
+        return a === b
+          ? `no clear winner at ${a} clients ${by}`
+          : `no clear winner between ${a} and ${b} clients ${by}`;
       if (seg[0].verdict === "behind") return `${base} ahead at ${clients(a, b)} ${by}`;
       if (segments.length === 1) return `${challenger} ahead at every point, ${clients(a, b)} ${by}`;
       return toEnd
@@ -98,13 +102,16 @@ export function crossovers(series: SweepSeries[]): Crossover[] {
   for (const other of series.filter((s) => s !== base)) {
     for (const metric of CROSSOVER_METRICS) {
       const verdicts: PointVerdict[] = [];
+      let single = false;
       for (const [p, q] of common(base, other)) {
         const a = p.values[metric];
         const b = q.values[metric];
         if (!a || !b) continue;
+        const one = a.n < 2 || b.n < 2;
+        single ||= one;
         verdicts.push({
           conns: p.conns,
-          verdict: verdictOf(a, b, SWEEP_METRICS[metric].higherBetter),
+          verdict: one ? "tie" : verdictOf(a, b, SWEEP_METRICS[metric].higherBetter),
           changePct: a.median > 0 ? (b.median / a.median - 1) * 100 : 0,
         });
       }
@@ -117,6 +124,7 @@ export function crossovers(series: SweepSeries[]): Crossover[] {
         challenger: other.name,
         verdicts,
         from: k < verdicts.length ? verdicts[k].conns : null,
+        single,
         line: `${metric} (${other.name} vs ${base.name}): ${describe(verdicts, base.name, other.name)}`,
       });
     }

@@ -56,7 +56,7 @@ export interface LoadedPoint {
 export function loadSweepPoints(indexPath: string, index: SweepIndex): LoadedPoint[] {
   const dir = dirname(resolve(indexPath));
   return index.points
-    .filter((p) => p.file !== null && !p.partial)
+    .filter((p) => p.file !== null && !p.partial && !p.error)
     .map((point) => {
       const file = join(dir, point.file!);
       if (!existsSync(file)) throw new UsageError(`${indexPath} lists ${point.file}, which is not there`);

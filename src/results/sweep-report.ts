@@ -3,7 +3,7 @@ import type { SweepIndex } from "../schema/sweep.js";
 import { VERSION } from "../version.js";
 import { escapeHtml } from "./report-escape.js";
 import { PALETTE } from "./report-html.js";
-import { crossovers, hopLine, hopOf, type Crossover } from "./sweep-crossover.js";
+import { crossovers, type Crossover } from "./sweep-crossover.js";
 import { SWEEP_METRICS, type SweepMetric, type SweepSeries } from "./sweep-summary.js";
 import { crossoverLines, spreadText } from "./sweep-table.js";
 
@@ -157,8 +157,7 @@ ul.lines li{margin:2px 0}code{background:#f4f4f4;padding:1px 4px}`;
 export function renderSweepHtml(index: SweepIndex, series: SweepSeries[]): string {
   const plan = index.plan;
   const marks = crossovers(series);
-  const lines = [...crossoverLines(series, plan.repeat), ...hopOf(series).map(hopLine)];
-  const uniq = [...new Set(lines)];
+  const uniq = crossoverLines(series);
   const run = plan.run;
   const stop = [
     run.durationMs !== null ? formatDuration(run.durationMs) : "",

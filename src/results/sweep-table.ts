@@ -40,16 +40,21 @@ export function sweepTable(series: SweepSeries[], metrics?: SweepMetric[]): stri
 }
 
 /** The crossover lines, then the hop where the baseline wins somewhere. */
-export function crossoverLines(series: SweepSeries[], repeat: number): string[] {
+export function crossoverLines(series: SweepSeries[]): string[] {
   const list = crossovers(series);
   const lines = list.map((c) => `crossover, ${c.line}`);
-  if (repeat < 2 && list.length > 0)
+  if (list.some((c) => c.single))
     lines.push(
-      "(one run per point: no spread to tell a difference from noise; --repeat 3 to claim a crossover)",
+      "(one run at some points: no range there to tell a difference from noise, so nothing is claimed; --repeat 3)",
     );
   for (const hop of hopOf(series)) {
+    // Where the baseline wins (or, with single runs, where its throughput is higher), the hop says why.
     const baselineWins = list.some(
-      (c) => c.challenger === hop.challenger && c.verdicts.some((v) => v.verdict === "behind"),
+      (c) =>
+        c.challenger === hop.challenger &&
+        c.verdicts.some(
+          (v) => v.verdict === "behind" || (c.single && c.metric === "throughput" && v.changePct < 0),
+        ),
     );
     if (baselineWins) lines.push(hopLine(hop));
   }

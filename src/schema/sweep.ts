@@ -55,7 +55,7 @@ export interface SweepPoint {
   /** The run was cut short (Ctrl-C): `--resume` runs it again. */
   partial: boolean;
   exitCode: number;
-  /** Why the run failed to start (e.g. no client could connect). */
+  /** Why the point does not count: its run failed to start (no client could connect), or failed on its own. */
   error?: string;
 }
 

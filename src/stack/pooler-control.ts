@@ -26,16 +26,17 @@ export function stackForPoolSizes(dir: string, sizes: number[]): StackConfig {
 }
 
 /**
- * Sets default_pool_size of every PgBouncer of the local stack: rewrites their ini files and stack.json, then
- * RELOADs each (no restart: clients stay connected) and reads the value back from SHOW CONFIG.
+ * Sets default_pool_size of every PgBouncer of the local stack: rewrites their ini files, then RELOADs each (no
+ * restart: clients stay connected) and reads the value back from SHOW CONFIG.
  */
 export async function setStackPoolSize(dir: string, size: number): Promise<void> {
   const paths = stackPaths(dir);
   const cfg = { ...stackForPoolSizes(dir, [size]), poolSize: size };
   const user = serviceUser();
   const bouncers = cfg.ha ? ([1, 2] as const) : ([1] as const);
+  // stack.json keeps the stack's own size: after a sweep killed before it put the size back, the next sweep
+  // (or `stack down` and `up`) does.
   for (const n of bouncers) writeOwned(paths.bouncer(n).ini, pgbouncerIni(cfg, paths, n), 0o600, user);
-  writeOwned(paths.config, JSON.stringify(cfg, null, 2) + "\n", 0o644);
   for (const admin of stackUris(cfg).pgbouncerAdmin) {
     await withAdmin(admin, async (client) => {
       await client.query("RELOAD");
@@ -49,11 +50,13 @@ export async function setStackPoolSize(dir: string, size: number): Promise<void>
 
 /**
  * Closes the server connections the local stack's PgBouncers hold idle (RECONNECT) and waits until they are
- * gone: a sweep's point then starts without the previous point's idle server sessions on PostgreSQL.
+ * gone: a sweep's point then starts without the previous point's idle server sessions on PostgreSQL. Returns
+ * how many were still open after `timeoutMs` (0: all closed).
  */
-export async function closeStackServerConnections(dir: string, timeoutMs = 10_000): Promise<void> {
+export async function closeStackServerConnections(dir: string, timeoutMs = 10_000): Promise<number> {
   const cfg = readStackConfig(stackPaths(dir));
-  if (!cfg) return;
+  let left = 0;
+  if (!cfg) return left;
   for (const admin of stackUris(cfg).pgbouncerAdmin) {
     await withAdmin(admin, async (client) => {
       await client.query("RECONNECT");
@@ -71,11 +74,16 @@ export async function closeStackServerConnections(dir: string, timeoutMs = 10_00
               ),
             0,
           );
-        if (open === 0 || Date.now() > deadline) return;
+        if (open === 0) return;
+        if (Date.now() > deadline) {
+          left += open;
+          return;
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     });
   }
+  return left;
 }
 
 async function withAdmin(uri: string, fn: (client: pg.Client) => Promise<void>): Promise<void> {

@@ -1,4 +1,5 @@
-import { dirname, relative, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CliError, UsageError } from "../errors.js";
 import { formatDuration } from "../options/units.js";
@@ -31,15 +32,18 @@ export interface SweepSetup {
   setPoolSize?(size: number): Promise<void>;
   /** Before every point: let the previous point's sessions go (e.g. the stack's PgBouncers' idle servers). */
   settle?(): Promise<void>;
-  /** --reinit: the workload's tables as init leaves them, before every point. */
-  reinit?(): Promise<void>;
+  /** --reinit: the workload's tables as init leaves them, before every point (cancelled by Ctrl-C). */
+  reinit?(interrupt: AbortSignal): Promise<void>;
   say(line: string): void;
   interrupts: Interrupts;
 }
 
 export interface SweepOutcome {
   index: SweepIndex;
-  interrupted: boolean;
+  /** The signal that stopped the sweep, if one did. */
+  interrupted?: NodeJS.Signals;
+  /** Why the sweep stopped before its end, when a point could not be prepared. */
+  failure?: string;
 }
 
 export const pointKey = (p: PointSpec) => pointLabel(p);
@@ -59,8 +63,14 @@ function newIndex(plan: SweepPlan): SweepIndex {
   };
 }
 
-const finished = (index: SweepIndex, p: PointSpec) =>
-  index.points.some((q) => samePoint(q, p) && q.file !== null && !q.partial);
+/** A point whose run finished: not cut by Ctrl-C, not failed, and its result file still there. */
+function finishedIn(index: SweepIndex, indexPath: string): (p: PointSpec) => boolean {
+  const dir = dirname(resolve(indexPath));
+  return (p) =>
+    index.points.some(
+      (q) => samePoint(q, p) && q.file !== null && !q.partial && !q.error && existsSync(join(dir, q.file)),
+    );
+}
 
 function pointLine(p: SweepPoint, r: ResultFile): string {
   const c = r.summary[CYCLE];
@@ -74,17 +84,21 @@ function pointLine(p: SweepPoint, r: ResultFile): string {
 /**
  * Runs a sweep's points in their order (see pointOrder), one ordinary run each, and keeps the index on disk
  * up to date after every point, so that an interrupted sweep loses at most the point it was running. Ctrl-C
- * stops the running point (its result is kept, marked partial) and the sweep.
+ * stops the running point (its result is kept, marked partial) or the pause, pool change or re-init before
+ * it, and the sweep. A failure to prepare a point (PgBouncer unreachable for a pool change) ends the sweep too.
  */
 export async function runSweep(setup: SweepSetup): Promise<SweepOutcome> {
   const { plan, say } = setup;
   const index = setup.resumed ?? newIndex(plan);
   const order = pointOrder(plan);
-  const todo = order.filter((p) => !finished(index, p));
+  const finished = finishedIn(index, setup.indexPath);
+  const todo = order.filter((p) => !finished(p));
   const listeners = new Set<(s: NodeJS.Signals) => void>();
+  const abort = new AbortController();
   let interrupted: NodeJS.Signals | undefined;
   const unsubscribe = setup.interrupts.subscribe((signal) => {
     interrupted = signal;
+    abort.abort();
     for (const l of listeners) l(signal);
   });
   // A signal that came while the point was starting (before its runner listened) still stops that point.
@@ -97,17 +111,26 @@ export async function runSweep(setup: SweepSetup): Promise<SweepOutcome> {
   };
   const started = Date.now();
   let poolSize: number | null = null;
+  let failure: string | undefined;
   try {
     for (const [i, point] of todo.entries()) {
-      if (interrupted) break;
-      if (i > 0 && plan.pauseMs > 0) await sleep(plan.pauseMs);
-      if (interrupted) break;
-      if (point.poolSize !== null && point.poolSize !== poolSize) {
-        await setup.setPoolSize!(point.poolSize);
-        poolSize = point.poolSize;
+      if (i > 0 && plan.pauseMs > 0)
+        await sleep(plan.pauseMs, undefined, { signal: abort.signal }).catch(() => {});
+      try {
+        if (!interrupted && point.poolSize !== null && point.poolSize !== poolSize) {
+          await setup.setPoolSize!(point.poolSize);
+          poolSize = point.poolSize;
+        }
+        if (!interrupted) await setup.settle?.();
+        if (!interrupted) await setup.reinit?.(abort.signal);
+      } catch (err) {
+        if (interrupted) break;
+        if (err instanceof UsageError) throw err;
+        failure = `cannot prepare ${pointLabel(point)}: ${(err as Error).message}`;
+        say(`sweep: ${failure}`);
+        break;
       }
-      await setup.settle?.();
-      await setup.reinit?.();
+      if (interrupted) break;
       const elapsed = Date.now() - started;
       const left = i > 0 ? `, about ${formatDuration((elapsed / i) * (todo.length - i))} left` : "";
       say(
@@ -117,17 +140,17 @@ export async function runSweep(setup: SweepSetup): Promise<SweepOutcome> {
       const record = await runPoint(setup, point, forRun);
       index.points = index.points.filter((q) => !samePoint(q, point)).concat(record.point);
       index.updatedAt = new Date().toISOString();
-      index.complete = order.every((p) => finished(index, p));
+      index.complete = order.every(finished);
       writeSweepIndex(setup.indexPath, index);
       if (record.result) say(pointLine(record.point, record.result));
-      else say(`sweep: ${pointLabel(point)} failed: ${record.point.error}`);
+      if (record.point.error) say(`sweep: ${pointLabel(point)} failed: ${record.point.error}`);
     }
   } finally {
     unsubscribe();
   }
-  index.complete = order.every((p) => finished(index, p));
+  index.complete = order.every(finished);
   writeSweepIndex(setup.indexPath, index);
-  return { index, interrupted: interrupted !== undefined };
+  return { index, interrupted, failure };
 }
 
 async function runPoint(
@@ -144,7 +167,13 @@ async function runPoint(
     });
     const file = relative(dirname(resolve(setup.indexPath)), resolve(files.json));
     const cut = result.partial && result.stopReason === "signal";
-    return { point: { ...point, file, partial: cut, exitCode: result.exitCode }, result };
+    // A run that failed on its own (a worker died, --max-errors) is kept for inspection, not counted.
+    const failed = !cut && result.exitCode !== 0 && result.exitCode !== 3;
+    const error = failed ? `the run ended with exit ${result.exitCode} (${result.stopReason})` : undefined;
+    return {
+      point: { ...point, file, partial: cut, exitCode: result.exitCode, ...(error ? { error } : {}) },
+      result,
+    };
   } catch (err) {
     // Bad input would fail every point alike: it stops the sweep. A run that could not start is one failed point.
     if (err instanceof UsageError || !(err instanceof CliError)) throw err;

@@ -24,15 +24,16 @@ const POOLING_SUFFIX = ",txn-pooling";
  */
 export function parseTarget(spec: string): Omit<LiveTarget, "uri"> {
   const eq = spec.indexOf("=");
+  const name = spec.slice(0, Math.max(0, eq));
+  // Echo the name only when it is one: before the first '=' there may be a URI with its password.
+  const named = eq > 0 && TARGET_NAME.test(name);
   const bad = (why: string) =>
     new UsageError(
-      `--target '${eq > 0 ? spec.slice(0, eq + 1) + redactUri(spec.slice(eq + 1)) : redactUri(spec)}': ${why} ` +
+      `--target '${named ? `${name}=${redactUri(spec.slice(eq + 1))}` : redactUri(spec)}': ${why} ` +
         "(expected NAME=URI or NAME=URI,txn-pooling)",
     );
-  if (eq <= 0) throw bad("no NAME=");
-  const name = spec.slice(0, eq);
-  if (!TARGET_NAME.test(name))
-    throw bad(`the name '${name}' must be a letter then letters, digits, '_' or '-'`);
+  if (!named)
+    throw bad(eq <= 0 ? "no NAME=" : "NAME= must come first: a letter, then letters, digits, '_' or '-'");
   let uri = spec.slice(eq + 1);
   const txnPooling = uri.endsWith(POOLING_SUFFIX);
   if (txnPooling) uri = uri.slice(0, -POOLING_SUFFIX.length);

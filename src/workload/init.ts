@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import type { Dialect, InitSpec, Workload } from "../api.js";
+import type { Dialect, InitSpec, Knobs, Workload } from "../api.js";
 import { clientConfig, dialectOf, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { UsageError } from "../errors.js";
@@ -63,6 +63,12 @@ async function initState(client: pg.Client, spec: InitSpec): Promise<InitState> 
   // No mark: tables filled by other means (pgbench -i for tpcb) or by an older dcpbench count as ready.
   const filled = await client.query(`SELECT 1 FROM ${table} LIMIT 1`);
   return filled.rowCount ? "ready" : "interrupted";
+}
+
+/** What the workload's cycles do to its tables with these knobs, that a later run would notice (see InitSpec). */
+export function cyclesChangeData(workload: Workload, knobs: Knobs): string | undefined {
+  const says = workload.init?.cyclesChangeData;
+  return typeof says === "function" ? says(knobs) : says;
 }
 
 /** The scale the workload's tables were initialised at, from the completion mark; undefined when unknown. */
