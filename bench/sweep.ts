@@ -190,7 +190,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     ({ status } = await stackUp({ dir, poolSize: 64, portBase: await freeBase() }));
-    const env = { ...process.env, PGPASSFILE: status.pgpassfile, DCPBENCH_STACK_DIR: dir };
+    // This process talks to PgBouncer's admin console too (RECONNECT before each pgbench point).
+    process.env.PGPASSFILE = status.pgpassfile;
+    const env = { ...process.env, DCPBENCH_STACK_DIR: dir };
     const uris = { direct: status.uris.direct, pooled: status.uris.pooled };
     await dcpbench(["init", "tpcb", "--scale", String(S.tpcbScale)], env);
     say(SWEEP_BEGIN);

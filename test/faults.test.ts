@@ -72,6 +72,10 @@ describe(
         "the other bouncer's clients went on: never a moment with nothing served",
       );
       assert.equal(r.availability[1].clientsAffected, 0, "starting it again hurts nobody");
+      const costs = Object.fromEntries(r.serverSide!.poolers.map((p) => [p.member, p]));
+      assert.equal(costs["pgbouncer-1"].cpuSec, null, "a restarted PgBouncer's CPU is not one process's");
+      assert.match(costs["pgbouncer-1"].note!, /restarted during the window/);
+      assert.ok(costs["pgbouncer-2"].cpuSec! > 0, "the other one is measured");
       const late = r.timeline.filter((e) => e.t > 3.5 && e.dt >= 0.5);
       assert.ok(
         late.every((e) => (e.ops[CYCLE]?.count ?? 0) > 0),
@@ -151,6 +155,12 @@ describe(
         };
         // Whatever the clients saw, nothing succeeded anywhere while PostgreSQL was down.
         near(a.stall?.seconds, "stall");
+        // The server-side sampler connected again after the restart (a clean shutdown keeps the statistics):
+        // the window's commits are counted; its CPU is another postmaster's, so it is not.
+        const side = r.serverSide!;
+        assert.ok(side.summary.commitsPerSec! > 0, JSON.stringify(side.missing));
+        assert.equal(side.summary.cpuSec, null);
+        assert.match(side.missing.cpuSec!, /restarted during the window/);
         if (mode === "direct") {
           // Every client loses its connection and cannot get another until PostgreSQL is back.
           assert.ok(a.clientsAffected > 0, "the restart was seen as errors");

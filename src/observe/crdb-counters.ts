@@ -1,4 +1,4 @@
-import type pg from "pg";
+import type { SqlClient } from "./sampler-connection.js";
 import type { Counters } from "./pg-counters.js";
 import { SAMPLER_MARK } from "./statements.js";
 
@@ -18,7 +18,7 @@ const METRICS: Record<string, string> = {
 };
 
 export class CrdbCounters {
-  constructor(private readonly client: pg.Client) {}
+  constructor(private readonly client: SqlClient) {}
 
   async read(): Promise<Counters> {
     const { rows } = await this.client.query<{ name: string; value: number }>(
@@ -40,7 +40,7 @@ export class CrdbCounters {
  * them; a reset within the window leaves a statement out).
  */
 export async function crdbStatements(
-  client: pg.Client,
+  client: SqlClient,
   appName: string,
 ): Promise<Map<string, { calls: number; totalMs: number; rows: number; query: string }>> {
   const { rows } = await client.query<{ key: string; count: string; lat: number; rows: number }>(

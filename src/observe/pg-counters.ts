@@ -1,4 +1,4 @@
-import type pg from "pg";
+import type { SqlClient } from "./sampler-connection.js";
 import { SAMPLER_MARK } from "./statements.js";
 
 /**
@@ -20,7 +20,7 @@ const WAL = `${SAMPLER_MARK} SELECT wal_records, wal_bytes, wal_write, wal_sync,
 
 export class PgCounters {
   constructor(
-    private readonly client: pg.Client,
+    private readonly client: SqlClient,
     /** server_version_num */
     private readonly version: number,
   ) {}

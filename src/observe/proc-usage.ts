@@ -4,6 +4,8 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 const TICKS_PER_SEC = 100;
 
 export interface ProcUsage {
+  /** The root process read (a restart gives another: its CPU is not a continuation of the last one's). */
+  root: number;
   /** CPU seconds (user + system) of the root, its live children, and its children that have ended. */
   cpuSec: number;
   /** Proportional set size summed over the processes (shared memory counted once in all), or null. */
@@ -70,7 +72,7 @@ export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage 
   const rootStat = stat(root);
   if (!rootStat) return undefined;
   const children = childrenOf(root);
-  let ticks = rootStat.reaped + rootStat.own;
+  let ticks = 0;
   let readBytes: number | null = 0;
   let writeBytes: number | null = 0;
   const started = new Map<number, number>();
@@ -88,7 +90,12 @@ export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage 
       writeBytes += io.write;
     }
   }
+  // The root last: a child that ended while its siblings were read is then in the root's reaped time, not lost
+  // (a backend exiting as a run ends would otherwise make the reading dip, and the window's CPU go negative).
+  const rootNow = stat(root) ?? rootStat;
+  ticks += rootNow.reaped + rootNow.own;
   return {
+    root,
     cpuSec: ticks / TICKS_PER_SEC,
     // Oldest first by start time, not pid: pids wrap around.
     pssMb: estimatePssMb(

@@ -1,4 +1,3 @@
-import pg from "pg";
 import { clientConfig, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import type { Dialect } from "../schema/result.js";
@@ -12,6 +11,7 @@ import {
 import { CrdbCounters, crdbStatements } from "./crdb-counters.js";
 import { PgCounters, type Counters } from "./pg-counters.js";
 import { pidListeningOn, postmasterOf, procUsage, type ProcUsage } from "./proc-usage.js";
+import { SamplerConnection, type SqlClient } from "./sampler-connection.js";
 import { OBSERVER_APP, SAMPLER_MARK, StatementStats } from "./statements.js";
 
 type Missing = Partial<Record<keyof ServerSideSummary, string>>;
@@ -30,7 +30,7 @@ const DATABASE_FIGURES = [
 
 /** A server on this host, found from the sampler's own connection; else why its processes cannot be read. */
 async function findPostmaster(
-  client: pg.Client | undefined,
+  client: SqlClient | undefined,
   opts: ServerSideOptions,
   unreachable?: string,
 ): Promise<{ pid(): number | undefined } | { absent: string }> {
@@ -60,7 +60,7 @@ function noProcesses(opts: ServerSideOptions, missing: Missing, warn: (line: str
 
 /** PostgreSQL: pg_stat_database and pg_stat_wal, pg_stat_statements when it is there. */
 async function postgresParts(
-  client: pg.Client,
+  client: SqlClient,
   opts: ServerSideOptions,
   missing: Missing,
   warn: (line: string) => void,
@@ -91,7 +91,7 @@ async function postgresParts(
 
 /** CockroachDB: the gateway node's metrics and statement statistics (see crdb-counters.ts). */
 async function cockroachParts(
-  client: pg.Client,
+  client: SqlClient,
   opts: ServerSideOptions,
   missing: Missing,
 ): Promise<{ counters: CrdbCounters; statements: StatementStats }> {
@@ -161,7 +161,7 @@ export class ServerSideSampler {
 
   private constructor(
     private readonly opts: ServerSideOptions,
-    private readonly client: pg.Client | undefined,
+    private readonly client: SamplerConnection | undefined,
     private readonly counters: { read(): Promise<Counters> } | undefined,
     private readonly statements: StatementStats | undefined,
     private readonly missing: Partial<Record<keyof ServerSideSummary, string>>,
@@ -170,17 +170,15 @@ export class ServerSideSampler {
   /** Connects and finds out what can be measured; says once, through `warn`, what cannot and why. */
   static async start(opts: ServerSideOptions, warn: (line: string) => void): Promise<ServerSideSampler> {
     const missing: Missing = {};
-    let client: pg.Client | undefined;
+    let client: SamplerConnection | undefined;
     let found: ServerSideOptions | undefined;
     try {
-      client = new pg.Client(
+      client = await SamplerConnection.open(
         clientConfig(
           { uri: opts.uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 },
           await findPassword(opts.uri),
         ),
       );
-      client.on("error", () => {});
-      await client.connect();
       found = { ...opts, postmaster: await findPostmaster(client, opts) };
       noProcesses(found, missing, warn);
       const parts =
@@ -297,9 +295,13 @@ export class ServerSideSampler {
     const poolers = this.opts.poolers.map((p) => {
       const a = first.poolers.get(p.member);
       const b = last.poolers.get(p.member);
-      const cpuSec = a && b ? +(b.cpuSec - a.cpuSec).toFixed(3) : null;
+      const restarted = !!a && !!b && a.root !== b.root;
+      const cpuSec = a && b && !restarted ? +(b.cpuSec - a.cpuSec).toFixed(3) : null;
       return {
         member: p.member,
+        ...(restarted
+          ? { note: `${p.member} restarted during the window: its CPU is not one process's` }
+          : {}),
         cpuSec,
         cpuPct: cpuSec === null ? null : +((100 * cpuSec) / sec).toFixed(1),
         memoryMb: b?.pssMb ?? null,
@@ -322,7 +324,7 @@ function intervalOf(a: Reading, b: Reading, t: number): ServerSideInterval {
   const sec = (b.at - a.at) / 1000;
   const v = (r: Reading, k: string) => r.counters?.values[k];
   const cpu = (x?: ProcUsage, y?: ProcUsage) =>
-    x && y && sec > 0 ? +((100 * (y.cpuSec - x.cpuSec)) / sec).toFixed(1) : null;
+    x && y && x.root === y.root && sec > 0 ? +((100 * (y.cpuSec - x.cpuSec)) / sec).toFixed(1) : null;
   return {
     t: +t.toFixed(3),
     cpuPct: cpu(a.server, b.server),
@@ -360,13 +362,19 @@ function summarize(
       : undefined;
   };
   const [n0, n1] = [nodeCpu(first), nodeCpu(last)];
-  const cpuDelta =
-    first.server && last.server
+  // Another postmaster at the end (the server was restarted): not one process tree's CPU.
+  const restarted = !!first.server && !!last.server && first.server.root !== last.server.root;
+  const cpuDelta = restarted
+    ? null
+    : first.server && last.server
       ? last.server.cpuSec - first.server.cpuSec
       : n0 !== undefined && n1 !== undefined
         ? n1 - n0
         : null;
-  if (cpuDelta !== null && cpuDelta < 0) missing.cpuSec = "the server restarted during the window";
+  if (restarted || (cpuDelta !== null && cpuDelta < 0))
+    missing.cpuSec = "the server restarted during the window";
+  if (first.server && !last.server)
+    missing.cpuSec ??= "the server's processes were gone at the end of the window";
   const cpuSec = cpuDelta === null || cpuDelta < 0 ? null : +cpuDelta.toFixed(3);
   const calls = statements ? statements.reduce((n, s) => n + s.calls, 0) : null;
   const totalMs = statements ? statements.reduce((n, s) => n + s.totalMs, 0) : null;

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import type { SqlClient } from "./sampler-connection.js";
 import type { TopStatement } from "../schema/server-side.js";
 
 interface Row {
@@ -30,7 +30,7 @@ export class StatementStats {
   }
 
   /** Undefined, with the reason, when the extension is not there to read. */
-  static async open(client: pg.Client, role: string, version: number): Promise<StatementStats | string> {
+  static async open(client: SqlClient, role: string, version: number): Promise<StatementStats | string> {
     if (version < 130000) return "pg_stat_statements before PostgreSQL 13 has no total_exec_time";
     const ext = await client.query("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'");
     if (!ext.rowCount) {
@@ -74,7 +74,7 @@ export class StatementStats {
 }
 
 async function readPgStatStatements(
-  client: pg.Client,
+  client: SqlClient,
   role: string,
   toplevel: boolean,
 ): Promise<Map<string, Row>> {

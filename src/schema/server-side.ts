@@ -38,6 +38,8 @@ export interface ServerSideSummary {
 export interface PoolerCost {
   /** The stack member: pgbouncer-1, pgbouncer-2, haproxy. */
   member: string;
+  /** Why a figure is null (e.g. the member restarted during the window); absent when none is. */
+  note?: string;
   cpuSec: number | null;
   cpuPct: number | null;
   memoryMb: number | null;
