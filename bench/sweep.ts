@@ -115,7 +115,11 @@ async function pgbench(
       env,
       dir,
     );
-    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
+    // pgbench's -T counts from its start: when its clients take longer than that to connect, it processes no
+    // transaction and prints no tps. That is a point with 0 tps and no latency, said below the table.
+    const processed = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
+    const tps =
+      processed === 0 ? 0 : Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
     const latencies: number[] = [];
     for (const f of readdirSync(dir)) {
       for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
@@ -167,14 +171,20 @@ async function pgbenchSweep(
         runs: rs.length,
         values: {
           throughput: spreadOf(rs.map((x) => x.tps)),
-          p50: spreadOf(rs.map((x) => x.p50)),
-          p99: spreadOf(rs.map((x) => x.p99)),
+          p50: spreadOf(rs.map((x) => x.p50).filter(Number.isFinite)),
+          p99: spreadOf(rs.map((x) => x.p99).filter(Number.isFinite)),
         },
         opP50: {},
       };
     }),
   });
-  return [series("direct"), series("pooled")];
+  const idle = [...runs]
+    .filter(([, rs]) => rs.some((x) => x.tps === 0))
+    .map(([k, rs]) => {
+      const [t, c] = k.split("@");
+      return `${t} at ${c} clients (${rs.filter((x) => x.tps === 0).length} of ${rs.length} runs)`;
+    });
+  return { series: [series("direct"), series("pooled")], idle };
 }
 
 function crossoverSay(series: SweepSeries[], who: string): void {
@@ -218,7 +228,7 @@ async function main(): Promise<void> {
         join(dir, script),
         env,
       );
-      const ref = await pgbenchSweep(dir, bin, uris, script, env);
+      const { series: ref, idle } = await pgbenchSweep(dir, bin, uris, script, env);
       say("```");
       say(sweepTable(ours));
       say("```");
@@ -228,6 +238,11 @@ async function main(): Promise<void> {
       say("```");
       say(sweepTable(ref, ["throughput", "p50", "p99"]).replace(/cycles\/s/, "     tps"));
       say("```");
+      if (idle.length)
+        say(
+          `\npgbench processed no transaction within -T at ${idle.join("; ")}: its clients took longer than ` +
+            `the ${S.sec} s to connect (its -T counts from its start; dcpbench's clients connect before the measured window).`,
+        );
       say();
       crossoverSay(ours, "dcpbench");
       crossoverSay(ref, "pgbench");

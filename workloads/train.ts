@@ -58,12 +58,13 @@ function statements(variant: Variant) {
   const t = `train_events_${variant.replace("-", "_")}`;
   const columns = "p ->> 'event_type', p ->> 'authority_id', p -> 'train' ->> 'id'";
   const rows = `generate_series(1, $1::int) AS g`;
+  // jsonb and text generate their three columns from the payload (as the seed's do); jsonb-manual writes them.
   const insert =
-    variant === "jsonb"
-      ? `INSERT INTO ${t} (payload) SELECT ${PAYLOAD_SQL} FROM ${rows} RETURNING id`
-      : `INSERT INTO ${t} (payload, event_type, authority_id, train_id) ` +
-        `SELECT p${variant === "text" ? "::text" : ""}, (p ->> 'event_type')::train_event_type, ${columns.split(", ").slice(1).join(", ")} ` +
-        `FROM (SELECT ${PAYLOAD_SQL} AS p FROM ${rows}) AS x RETURNING id`;
+    variant === "jsonb-manual"
+      ? `INSERT INTO ${t} (payload, event_type, authority_id, train_id) ` +
+        `SELECT p, (p ->> 'event_type')::train_event_type, ${columns.split(", ").slice(1).join(", ")} ` +
+        `FROM (SELECT ${PAYLOAD_SQL} AS p FROM ${rows}) AS x RETURNING id`
+      : `INSERT INTO ${t} (payload) SELECT (${PAYLOAD_SQL})${variant === "text" ? "::text" : ""} FROM ${rows} RETURNING id`;
   const edit = (p: string) =>
     `jsonb_set(jsonb_set(${p}, '{meta,processed_at}', to_jsonb(now())), '{metrics,confidence}', to_jsonb(round(random()::numeric, 3)))`;
   return {

@@ -11,9 +11,8 @@ CREATE TABLE train_events_jsonb (
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INVERTED INDEX train_events_jsonb_payload ON train_events_jsonb (payload);
-CREATE INDEX train_events_jsonb_event_type ON train_events_jsonb (event_type);
+CREATE INDEX train_events_jsonb_event_type_created ON train_events_jsonb (event_type, created_at DESC);
 CREATE INDEX train_events_jsonb_authority_id ON train_events_jsonb (authority_id);
-CREATE INDEX train_events_jsonb_train_id ON train_events_jsonb (train_id);
 CREATE TABLE train_events_jsonb_status (
   event_id UUID PRIMARY KEY REFERENCES train_events_jsonb (id) ON DELETE CASCADE,
   status STRING NOT NULL CHECK (status IN ('PENDING', 'PROCESSING', 'COMPLETE', 'FAILED')),
@@ -38,9 +37,8 @@ CREATE TABLE train_events_jsonb_manual (
   train_id STRING NOT NULL,
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX train_events_jsonb_manual_event_type ON train_events_jsonb_manual (event_type);
+CREATE INDEX train_events_jsonb_manual_event_type_created ON train_events_jsonb_manual (event_type, created_at DESC);
 CREATE INDEX train_events_jsonb_manual_authority_id ON train_events_jsonb_manual (authority_id);
-CREATE INDEX train_events_jsonb_manual_train_id ON train_events_jsonb_manual (train_id);
 CREATE TABLE train_events_jsonb_manual_status (
   event_id UUID PRIMARY KEY REFERENCES train_events_jsonb_manual (id) ON DELETE CASCADE,
   status STRING NOT NULL CHECK (status IN ('PENDING', 'PROCESSING', 'COMPLETE', 'FAILED')),
@@ -60,14 +58,13 @@ CREATE TABLE train_events_jsonb_manual_archive (
 CREATE TABLE train_events_text (
   id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
   payload STRING NOT NULL,
-  event_type train_event_type NOT NULL,
-  authority_id STRING NOT NULL,
-  train_id STRING NOT NULL,
+  event_type STRING AS ((payload::JSONB) ->> 'event_type') STORED,
+  authority_id STRING AS ((payload::JSONB) ->> 'authority_id') STORED,
+  train_id STRING AS ((payload::JSONB) -> 'train' ->> 'id') STORED,
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX train_events_text_event_type ON train_events_text (event_type);
+CREATE INDEX train_events_text_event_type_created ON train_events_text (event_type, created_at DESC);
 CREATE INDEX train_events_text_authority_id ON train_events_text (authority_id);
-CREATE INDEX train_events_text_train_id ON train_events_text (train_id);
 CREATE TABLE train_events_text_status (
   event_id UUID PRIMARY KEY REFERENCES train_events_text (id) ON DELETE CASCADE,
   status STRING NOT NULL CHECK (status IN ('PENDING', 'PROCESSING', 'COMPLETE', 'FAILED')),
@@ -77,7 +74,7 @@ CREATE INDEX train_events_text_status_status_updated ON train_events_text_status
 CREATE TABLE train_events_text_archive (
   id UUID PRIMARY KEY,
   payload STRING NOT NULL,
-  event_type train_event_type,
+  event_type STRING,
   authority_id STRING,
   train_id STRING,
   created_at TIMESTAMPTZ NOT NULL,
