@@ -45,6 +45,10 @@ export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2): str
     `auth_file = ${b.userlist}`,
     "pool_mode = transaction",
     `default_pool_size = ${cfg.poolSize}`,
+    // As the seed's PgBouncers: the database's server connections capped at the pool size, and a client may
+    // wait in the queue as long as the load lasts (the default 120 s would cancel it: the seed turns that off).
+    `max_db_connections = ${cfg.poolSize}`,
+    "query_wait_timeout = 0",
     "min_pool_size = 0",
     "reserve_pool_size = 0",
     `max_client_conn = ${cfg.maxClientConn}`,
