@@ -21,7 +21,26 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+/** The options that may be given more than once (each adds to a list). */
+const LIST_OPTIONS = new Set(["set", "fault", "threshold", "target", "fail-if"]);
+
+/**
+ * A single-valued option given twice is refused: yargs would make a list of it, and a number option then held
+ * the sum (`--workers 2 --workers 1` ran 3 workers).
+ */
+function refuseRepeated(argv: string[]): void {
+  const seen = new Set<string>();
+  for (const arg of argv) {
+    if (arg === "--") break;
+    const name = /^--(?:no-)?([A-Za-z][\w-]*)/.exec(arg)?.[1];
+    if (!name || LIST_OPTIONS.has(name)) continue;
+    if (seen.has(name)) fail(`--${name} is given twice: give it once`, 2);
+    seen.add(name);
+  }
+}
+
 async function main(): Promise<void> {
+  refuseRepeated(hideBin(process.argv));
   const parser = yargs(hideBin(process.argv))
     .scriptName("dcpbench")
     // yargs would read the version from the package.json nearest the working directory: the user's project.

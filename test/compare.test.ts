@@ -97,10 +97,27 @@ describe("compare, thresholds and run_workloads.sh", { timeout: 300_000 }, () =>
     );
   });
 
-  it("warns when the runs differ in knobs", async () => {
+  it("warns when the runs differ in anything besides the target: knobs, query mode, driver, pacing …", async () => {
     const res = await cli(["compare", direct, slower]);
     assert.equal(res.code, 0);
     assert.match(res.stderr, /warning: runs differ in knobs: sleep_ms=0 .* vs sleep_ms=5/);
+    const same = await cli(["compare", direct, pooled]);
+    assert.doesNotMatch(same.stderr, /differ/, "direct vs pooled with the same options: the target only");
+    const other = await select1("other", [
+      "--uri",
+      stack.status.uris.direct,
+      "--query-mode",
+      "extended",
+      "--driver",
+      "pg",
+      "--rate",
+      "200",
+    ]);
+    const res2 = await cli(["compare", direct, other]);
+    assert.match(res2.stderr, /warning: runs differ in driver: lean vs pg/);
+    assert.match(res2.stderr, /warning: runs differ in query mode: simple vs extended/);
+    assert.match(res2.stderr, /warning: runs differ in pacing: closed loop vs open 200\/s uniform/);
+    assert.doesNotMatch(res2.stderr, /differ in (conns|knobs|server|workers)/);
   });
 
   it("--fail-if: a regression crosses the gate (exit 3); no regression passes (exit 0)", async () => {

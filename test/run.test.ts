@@ -381,6 +381,7 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       [["run", "nosuch"], /unknown workload 'nosuch'/],
       [["run", "select1", "--set", "bogus=1"], /unknown knob 'bogus'/],
       [["run", "select1", "--conns", "0"], /--conns must be a positive integer/],
+      [["run", "select1", "--workers", "2", "--workers", "1"], /--workers is given twice: give it once/],
       [["run", "select1", "--conns", "2", "--workers", "3"], /--workers \(3\) cannot exceed --conns \(2\)/],
       [["run", "select1", "--duration", "soon"], /not a duration/],
       [["run", "select1", "--uri", "not a uri"], /not a valid URI/],

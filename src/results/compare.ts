@@ -124,28 +124,45 @@ function runInfo(file: string, r: ResultFile): RunInfo {
   };
 }
 
+/**
+ * Everything in a plan that changes the result besides the target itself (URI, label, transaction pooling):
+ * a comparison of two runs should differ in the target only, and says so when it does not.
+ */
+const PLAN_FIELDS: Array<[string, (r: ResultFile) => string]> = [
+  ["workload", (r) => r.workload],
+  ["conns", (r) => String(r.plan.conns)],
+  [
+    "knobs",
+    (r) =>
+      Object.entries(r.plan.knobs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ") || "(none)",
+  ],
+  ["workers", (r) => String(r.plan.workers)],
+  ["query mode", (r) => r.plan.queryMode],
+  ["driver", (r) => r.plan.driver],
+  ["connect per transaction", (r) => String(r.plan.connectPerTxn)],
+  ["pacing", (r) => (r.plan.rate !== undefined ? `open ${r.plan.rate}/s ${r.plan.arrival}` : "closed loop")],
+  [
+    "stop condition",
+    (r) =>
+      [
+        r.plan.durationMs !== undefined ? `${r.plan.durationMs / 1000}s` : "",
+        r.plan.iterations !== undefined ? `${r.plan.iterations} iterations/worker` : "",
+      ]
+        .filter(Boolean)
+        .join(" or ") || "until stopped",
+  ],
+  ["ramp", (r) => `${r.plan.rampMs / 1000}s`],
+  ["server", (r) => `${r.server.product} ${r.server.version.split(" ")[1] ?? r.server.version}`],
+];
+
 function differences(results: ResultFile[]): string[] {
   const warnings: string[] = [];
-  const differ = (what: string, values: string[]) => {
+  for (const [what, of] of PLAN_FIELDS) {
+    const values = results.map(of);
     if (new Set(values).size > 1) warnings.push(`runs differ in ${what}: ${values.join(" vs ")}`);
-  };
-  differ(
-    "workload",
-    results.map((r) => r.workload),
-  );
-  differ(
-    "conns",
-    results.map((r) => String(r.plan.conns)),
-  );
-  differ(
-    "knobs",
-    results.map(
-      (r) =>
-        Object.entries(r.plan.knobs)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(" ") || "(none)",
-    ),
-  );
+  }
   for (const r of results) if (r.partial) warnings.push(`${r.label} is a partial result (${r.stopReason})`);
   return warnings;
 }
