@@ -15,7 +15,7 @@ import type { SweepPlan } from "../schema/sweep.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { readStackConfig, stackPaths, stackUris, type StackConfig } from "../stack/layout.js";
 import { closeStackServerConnections, setStackPoolSize, stackForPoolSizes } from "../stack/pooler-control.js";
-import { pointKey, runSweep, type SweepOutcome } from "../sweep/execute.js";
+import { runSweep, type SweepOutcome } from "../sweep/execute.js";
 import {
   checkTargets,
   parseCounts,
@@ -238,7 +238,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         thresholds: [],
       });
       preflight(runPlan);
-      runPlans.set(pointKey(p), runPlan);
+      runPlans.set(pointLabel(p), runPlan);
     }
     for (const t of targets) await requireInitialised(workload, t.liveUri);
     const reinit = args.reinit ? await reinitFor(workload, targets) : undefined;

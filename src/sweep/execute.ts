@@ -24,7 +24,7 @@ export interface SweepSetup {
   indexPath: string;
   /** The index of an interrupted sweep to continue (--resume): its finished points are not run again. */
   resumed?: SweepIndex;
-  /** Each point's complete run plan (built and checked before the first point runs). */
+  /** Each point's complete run plan by its label (built and checked before the first point runs). */
   runPlans: Map<string, RunPlan>;
   /** What a point's run needs besides its plan: where to observe, the target's checks. */
   runOptions(point: PointSpec, plan: RunPlan): Omit<RunOptions, "say" | "interrupts">;
@@ -45,8 +45,6 @@ export interface SweepOutcome {
   /** Why the sweep stopped before its end, when a point could not be prepared. */
   failure?: string;
 }
-
-export const pointKey = (p: PointSpec) => pointLabel(p);
 
 function newIndex(plan: SweepPlan): SweepIndex {
   const now = new Date().toISOString();
@@ -158,7 +156,7 @@ async function runPoint(
   point: PointSpec,
   interrupts: Interrupts,
 ): Promise<{ point: SweepPoint; result?: ResultFile }> {
-  const runPlan = setup.runPlans.get(pointKey(point))!;
+  const runPlan = setup.runPlans.get(pointLabel(point))!;
   try {
     const { result, files } = await executeRun(runPlan, {
       ...setup.runOptions(point, runPlan),
