@@ -24,6 +24,18 @@ export interface Session {
    * deadlock (40P01) the harness rolls back, backs off and runs `fn` again: `fn` must be safe to repeat.
    */
   transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+  /**
+   * Reads a query's rows through a cursor (pg-cursor), `pageSize` rows per round trip, handing each page to
+   * `onPage`; resolves to the number of rows read. Always the extended protocol, whatever the query mode. Outside
+   * a transaction the portal lives until its last page, so through a transaction pooler the read holds one server
+   * connection until then, as a transaction would.
+   */
+  readPages<R = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[],
+    pageSize: number,
+    onPage?: (rows: R[]) => void,
+  ): Promise<number>;
   /** App think time (e.g. inside a transaction). Part of the op's latency, as in the seed's workloads. */
   sleep(ms: number): Promise<void>;
 }

@@ -136,6 +136,45 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
     await assert.rejects(session.query("SELECT 1"), (e: unknown) => classifyError(e).cls === "connection");
   });
 
+  it("readPages reads through a cursor in pages (lean and pg, direct and through PgBouncer), then queries go on", async () => {
+    for (const uri of [stack.status.uris.direct, stack.status.uris.pooled]) {
+      const pooled = uri === stack.status.uris.pooled;
+      const sessions = [
+        new PgSession(
+          new LeanClient(await stack.client(uri, { stream: readSocket })),
+          "postgres",
+          "simple",
+          noHooks,
+        ),
+        new PgSession(viaPg(await stack.client(uri)), "postgres", "extended", noHooks),
+      ];
+      for (const session of sessions) {
+        const pages: number[][] = [];
+        const n = await session.readPages<{ i: number }>(
+          "SELECT i FROM generate_series(1, $1::int) AS i ORDER BY i",
+          [10],
+          3,
+          (rows) => pages.push(rows.map((r) => r.i)),
+        );
+        assert.equal(n, 10);
+        // Four Executes of at most 3 rows each: the server suspended the portal between them.
+        assert.deepEqual(pages, [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]]);
+        // The read held its server connection until the last page: nothing else ran in between on it.
+        assert.deepEqual(
+          (await session.query("SELECT 42 AS x")).rows,
+          [{ x: 42 }],
+          `after a read (pooled: ${pooled})`,
+        );
+        await assert.rejects(
+          session.readPages("SELECT 1 / (i - 2) FROM generate_series(1, 5) AS i", [], 1),
+          /division by zero/,
+        );
+        assert.deepEqual((await session.query("SELECT 43 AS x")).rows, [{ x: 43 }], "after a failed read");
+        assert.equal(await session.readPages("SELECT 1 WHERE false", [], 5), 0);
+      }
+    }
+  });
+
   it("prepared mode parses a statement once per connection", async () => {
     const client = await connect();
     const session = new PgSession(new LeanClient(client), "postgres", "prepared", noHooks);

@@ -167,6 +167,25 @@ describe("the seed workloads on the local stack, direct and pooled", { timeout: 
     assert.equal((await readCalls()) - before, 100, "pick=uniform reads no ids");
   });
 
+  it("flight lookup_freq: a route's departures read through pg-cursor in pages, direct and pooled", async () => {
+    const db = await stack.client(stack.status.uris.direct);
+    const lookups = async () =>
+      (
+        await db.query<{ calls: string }>(
+          "SELECT coalesce(sum(calls), 0) AS calls FROM pg_stat_statements WHERE query LIKE 'SELECT f.id, f.flight_number%'",
+        )
+      ).rows[0];
+    const before = await lookups();
+    const only = ["schedule_freq=0", "status_freq=0", "inventory_freq=0", "price_freq=0", "lookup_freq=100"];
+    const knobs = [...only, "lookup_window=1440", "page_size=2", "delay=0"].flatMap((k) => ["--set", k]);
+    for (const mode of ["direct", "pooled"] as const) {
+      const r = await run("flight", mode, ["--iterations", "20", ...knobs]);
+      assert.equal(r.summary.lookup.count, 40, mode);
+    }
+    const after = await lookups();
+    assert.equal(Number(after.calls) - Number(before.calls), 80, "one cursor per lookup");
+  });
+
   it("train: FAILED is a tenth of the terminal transitions (the seed's CASE: 60/36/4)", async () => {
     const db = await stack.client(stack.status.uris.direct);
     const t = "train_events_text";

@@ -15,6 +15,11 @@ import {
  * crdb_internal.table_row_statistics), then one UPDATE of those ids. Contiguous ids in a hot tenth: concurrent
  * clients overlap and wait on each other's row locks, as in the seed.
  *
+ * `lookup_freq` (default 0, so the seed's mix is unchanged) adds the seed document's third pattern, a schedule
+ * lookup: one route's departures in a `lookup_window`-minute window starting anywhere in the 7 days init populated,
+ * with their status, read through a cursor (pg-cursor) `page_size` rows per round trip. The schema indexes flights
+ * by route only (an index on departure would make the schedule updates non-HOT), so the window is a filter.
+ *
  * `pick=uniform` draws the ids client-side instead (ids are dense, 1…max(id), read once per client) and runs the
  * UPDATE alone: no read, no hot tenth, hardly any lock waits. It measures the updates without the seed's scan.
  */
@@ -54,6 +59,31 @@ const COCKROACH_ROW_ESTIMATE =
 const COCKROACH_FOLLOWER_READ =
   "SELECT id FROM flights AS OF SYSTEM TIME follower_read_timestamp() LIMIT $1 OFFSET $2";
 
+/** One route (origin ≠ destination, as init pairs them) and a window, read page by page. */
+const LOOKUP =
+  "SELECT f.id, f.flight_number, f.departure, f.arrival, s.status, s.gate FROM flights AS f " +
+  "JOIN flight_status AS s ON s.flight_id = f.id WHERE f.origin_id = $1 AND f.destination_id = $2 " +
+  "AND f.departure >= $3::timestamptz AND f.departure < $3::timestamptz + make_interval(mins => $4::int) " +
+  "ORDER BY f.departure";
+/** init's departures: flight i leaves (i × 7919) mod 10080 minutes after the hour of init (populate.sql). */
+const FIRST_DEPARTURE = "SELECT departure FROM flights ORDER BY id LIMIT 1";
+const FIRST_DEPARTURE_MIN = 7919;
+const SCHEDULE_SPAN_MIN = 7 * 24 * 60;
+const AIRPORTS = 20;
+
+function lookup(ctx: ClientContext<Knobs>): Op {
+  const origin = ctx.randomInt(1, AIRPORTS);
+  const destination = 1 + ((origin + ctx.randomInt(0, AIRPORTS - 2)) % AIRPORTS);
+  const window = ctx.knobs.lookup_window as number;
+  const offsetMin = ctx.randomInt(0, Math.max(0, SCHEDULE_SPAN_MIN - window));
+  const from = new Date((ctx.state.scheduleStart as number) + offsetMin * 60_000).toISOString();
+  return {
+    name: "lookup",
+    run: (session) =>
+      session.readPages(LOOKUP, [origin, destination, from, window], ctx.knobs.page_size as number),
+  };
+}
+
 async function pickIds(session: Session, ctx: ClientContext<Knobs>, batch: number): Promise<number[]> {
   if (ctx.knobs.pick === "seed") {
     const { rows } = await session.query<{ id: string }>(SEED_READ[ctx.dialect], [batch]);
@@ -71,7 +101,7 @@ async function pickIds(session: Session, ctx: ClientContext<Knobs>, batch: numbe
 export default defineWorkload({
   name: "flight",
   description: "flight-schedules (seed 002): batched updates of schedule, status, seat inventory and prices",
-  opNames: () => ["schedule", "status", "inventory", "price"],
+  opNames: () => ["schedule", "status", "inventory", "price", "lookup"],
   knobs: {
     schedule_freq: {
       default: 10,
@@ -89,6 +119,15 @@ export default defineWorkload({
       description:
         "seed: read the ids first (key order, a random offset in the first tenth), as the seed; uniform: random ids drawn client-side, no read",
     },
+    lookup_freq: {
+      default: 0,
+      min: 0,
+      max: 100,
+      description:
+        "% of cycles that end with a schedule lookup (a route's departures in a window, via a cursor)",
+    },
+    lookup_window: { default: 60, min: 1, max: 10_080, description: "minutes of departures a lookup reads" },
+    page_size: { default: 10, min: 1, max: 10_000, description: "rows per cursor page of a lookup" },
     delay: { default: 100, min: 0, description: "ms to wait before each cycle (× U(0.75, 1.25))" },
   },
   init: {
@@ -101,6 +140,10 @@ export default defineWorkload({
     const n = Number(rows[0]?.n ?? 0);
     if (!(n > 0)) throw new Error("no flights: run 'dcpbench init flight' first");
     ctx.state.flights = n;
+    if (ctx.knobs.lookup_freq > 0) {
+      const first = await session.query<{ departure: Date | string }>(FIRST_DEPARTURE);
+      ctx.state.scheduleStart = new Date(first.rows[0]!.departure).getTime() - FIRST_DEPARTURE_MIN * 60_000;
+    }
   },
   think: (ctx) => ctx.knobs.delay * (0.75 + ctx.random() * 0.5),
   cycle(ctx) {
@@ -110,7 +153,7 @@ export default defineWorkload({
       inventory: ctx.knobs.inventory_freq,
       price: ctx.knobs.price_freq,
     };
-    return (Object.keys(UPDATES) as OpName[]).map((name): Op => {
+    const ops = (Object.keys(UPDATES) as OpName[]).map((name): Op => {
       if (!ctx.chance(freq[name])) return skipped(name);
       return {
         name,
@@ -120,5 +163,9 @@ export default defineWorkload({
         },
       };
     });
+    // Only when asked for: a roll per cycle would change the random sequence of the seed's mix.
+    if (ctx.knobs.lookup_freq > 0)
+      ops.push(ctx.chance(ctx.knobs.lookup_freq) ? lookup(ctx) : skipped("lookup"));
+    return ops;
   },
 });

@@ -1,6 +1,7 @@
+import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import pg from "pg";
-import { DatabaseError, serialize } from "pg-protocol";
+import { DatabaseError, parse, serialize } from "pg-protocol";
 import { paramText } from "./query-mode.js";
 import { takeReads } from "./read-socket.js";
 
@@ -165,6 +166,8 @@ export class LeanClient {
   private error: Error | undefined;
   /** A named statement whose Parse went out with this query: known to the server once ParseComplete comes. */
   private parsing: string | undefined;
+  /** While the connection is lent back to pg (`lend`): where its reads go instead. */
+  private lentTo: ((chunk: Buffer) => void) | undefined;
 
   constructor(private readonly client: pg.Client) {
     const connection = (client as unknown as { connection: { stream: Socket } }).connection;
@@ -232,7 +235,47 @@ export class LeanClient {
     });
   }
 
+  /**
+   * Hands the connection back to pg's own parser while `fn` runs (pg-cursor needs pg's Client and its protocol
+   * events), then takes it again. Only between queries: pg's Client has been idle since it connected.
+   */
+  async lend<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    if (this.closedError) throw new Error("Client was closed: " + this.closedError.message);
+    if (this.resolve || this.lentTo) throw new Error("LeanClient: one query at a time");
+    const connection = (this.client as unknown as { connection: EventEmitter }).connection;
+    const relay = new EventEmitter();
+    // What pg's Connection does with its socket's reads (attachListeners): parse, and emit each message.
+    void parse(relay as unknown as NodeJS.ReadableStream, (msg) => {
+      connection.emit(msg.name === "error" ? "errorMessage" : msg.name, msg);
+    });
+    this.lentTo = (chunk) => relay.emit("data", chunk);
+    try {
+      return await fn(this.client);
+    } finally {
+      // fn may settle before pg's last ReadyForQuery (pg-cursor rejects at the error, Sync still answering).
+      await this.pgIdle(connection);
+      this.lentTo = undefined;
+      relay.emit("end");
+    }
+  }
+
+  /** Resolves once pg's Client has its ReadyForQuery (or the connection is gone). */
+  private pgIdle(connection: EventEmitter): Promise<void> {
+    const pgClient = this.client as unknown as { readyForQuery: boolean };
+    if (pgClient.readyForQuery || this.closedError || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        connection.off("readyForQuery", done);
+        this.socket.off("close", done);
+        resolve();
+      };
+      connection.on("readyForQuery", done);
+      this.socket.on("close", done);
+    });
+  }
+
   private onData(chunk: Buffer): void {
+    if (this.lentTo) return this.lentTo(chunk);
     // A message split over reads is gathered first and joined once (not re-joined on every read).
     if (this.partial.length) {
       this.partial.push(chunk);

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { Dialect, QueryResult, Session } from "../api.js";
 import { AmbiguousCommitError, classifyError, isRetryable } from "./errors.js";
+import { readPages } from "./cursor-read.js";
 import { queryConfig } from "./query-mode.js";
 import type { QueryMode } from "../schema/plan.js";
 
@@ -27,6 +28,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export interface Queryable {
   query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<QueryResult>;
+  /** Runs `fn` with the connection's pg Client in charge of it (for pg-cursor). */
+  lend<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>;
 }
 
 type PgResult = { rows: unknown[]; rowCount: number | null };
@@ -44,6 +47,7 @@ export function viaPg(client: pg.Client): Queryable {
   return {
     query: (config) =>
       (client.query(config as pg.QueryConfig) as Promise<PgResult | PgResult[]>).then(lastResult),
+    lend: (fn) => fn(client),
   };
 }
 
@@ -69,6 +73,15 @@ export class PgSession implements Session {
       // A value that cannot be sent (say, a circular object): a rejection, as from an async function.
       return Promise.reject(err as Error);
     }
+  }
+
+  readPages<R = Record<string, unknown>>(
+    sql: string,
+    params: readonly unknown[],
+    pageSize: number,
+    onPage?: (rows: R[]) => void,
+  ): Promise<number> {
+    return this.client.lend((client) => readPages(client, sql, params, pageSize, onPage));
   }
 
   sleep(ms: number): Promise<void> {

@@ -2,7 +2,7 @@
 -- division with //, explicit ::STRING before ||, ANALYZE → CREATE STATISTICS.
 -- Set-based population: every table with one INSERT … SELECT over generate_series.
 -- {{flights}} flights: flight i flies plane i mod 500 (of that plane's airline) between two different
--- airports, departing within the next 7 days.
+-- airports, departing within the next 7 days (7919 is prime to 10080: a route's flights spread over the week).
 -- step: airlines, airports, planes
 INSERT INTO airlines (id, code, name)
 SELECT i, (ARRAY['AA', 'DL', 'UA', 'WN', 'B6'])[i], (ARRAY['Aurora Air', 'Delta Line', 'Unity', 'Westwind', 'Blue Six'])[i]
@@ -24,7 +24,7 @@ SELECT i,
        d + INTERVAL '1 minute' * (60 + (i % 300))
 FROM (
   SELECT i, 1 + i % 500 AS p, 1 + (i // 500) % 20 AS o,
-         date_trunc('hour', now()) + INTERVAL '1 minute' * ((i * 7) % 10080) AS d
+         date_trunc('hour', now()) + INTERVAL '1 minute' * ((i * 7919) % 10080) AS d
   FROM generate_series(1, {{flights}}) AS i
 ) AS f;
 -- step: flight_status, seat_inventory, flight_prices
