@@ -93,7 +93,7 @@ export function buildPlan(input: PlanInput): RunPlan {
   if (txnPooling && queryMode === "prepared") {
     throw new UsageError(
       "--query-mode prepared cannot be used with --txn-pooling: named prepared statements do not survive " +
-        "transaction pooling (PgBouncer < 1.21); use simple or extended",
+        "transaction pooling (PgBouncer < 1.21); use simple, extended or psycopg (which does not prepare there)",
     );
   }
   const label = input.label ?? (txnPooling ? "pooled" : "direct");

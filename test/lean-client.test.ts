@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { classifyError } from "../src/db/errors.js";
 import { LeanClient } from "../src/db/lean-client.js";
-import { QUERY_MODES } from "../src/db/query-mode.js";
+import { QUERY_MODES, sessionMode } from "../src/db/query-mode.js";
 import { readSocket } from "../src/db/read-socket.js";
 import { PgSession, viaPg } from "../src/db/session.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
@@ -183,6 +183,29 @@ describe("the lean query path gives what pg gives, on a real PostgreSQL", { time
       "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'SELECT $1::int + 1 AS n'",
     );
     assert.deepEqual(rows, [{ n: 1 }]);
+  });
+
+  it("psycopg mode prepares a statement from its 6th run on a connection, and never through a pooler", async () => {
+    const prepared = async (session: PgSession) =>
+      (
+        await session.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'SELECT $1::int * 2 AS n'",
+        )
+      ).rows[0].n;
+    for (const driver of ["lean", "pg"] as const) {
+      const client = await connect();
+      const session = new PgSession(
+        driver === "lean" ? new LeanClient(client) : viaPg(client),
+        "postgres",
+        sessionMode("psycopg", false),
+        noHooks,
+      );
+      for (let i = 0; i < 5; i++) await session.query("SELECT $1::int * 2 AS n", [i]);
+      assert.equal(await prepared(session), 0, `${driver}: not after 5 runs`);
+      assert.deepEqual((await session.query("SELECT $1::int * 2 AS n", [21])).rows, [{ n: 42 }]);
+      assert.equal(await prepared(session), 1, `${driver}: prepared at the 6th`);
+    }
+    assert.equal(sessionMode("psycopg", true), "extended");
   });
 
   it("a connection killed by the server rejects the query in flight as a connection error", async () => {

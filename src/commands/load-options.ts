@@ -48,8 +48,9 @@ export function loadOptions<T>(y: Argv<T>) {
     })
     .option("query-mode", {
       type: "string",
-      choices: ["simple", "extended", "prepared"],
-      describe: "protocol [default: simple]",
+      choices: ["simple", "extended", "prepared", "psycopg"],
+      describe:
+        "protocol [default: simple]. psycopg: as the seed's client (psycopg 3) — extended, each statement prepared from its 6th run on a connection; with --txn-pooling never prepared",
     })
     .option("driver", {
       type: "string",

@@ -2,8 +2,19 @@ import pg from "pg";
 import { prepareValue } from "pg/lib/utils.js";
 import type { QueryMode } from "../schema/plan.js";
 
-/** pgbench's -M: how a statement travels. */
-export const QUERY_MODES: readonly QueryMode[] = ["simple", "extended", "prepared"];
+/** pgbench's -M: how a statement travels; and psycopg 3's default (the seed's client), which prepares per statement. */
+export const QUERY_MODES: readonly QueryMode[] = ["simple", "extended", "prepared", "psycopg"];
+
+/** psycopg 3's prepare_threshold: a statement is prepared once it has run this many times on a connection. */
+export const PSYCOPG_PREPARE_THRESHOLD = 5;
+
+/**
+ * The mode a session runs: psycopg through a transaction pooler never prepares (the seed passes prepare=False
+ * there), which is the extended protocol with unnamed statements.
+ */
+export function sessionMode(mode: QueryMode, txnPooling: boolean): QueryMode {
+  return mode === "psycopg" && txnPooling ? "extended" : mode;
+}
 
 /** A statement split at its $n placeholders: text, index, text, …, text (parameter indexes are 0-based). */
 type Template = Array<string | number>;
@@ -77,7 +88,7 @@ export function statementName(sql: string): string {
 
 /** The pg query config for a statement in the given mode. */
 export function queryConfig(
-  mode: QueryMode,
+  mode: Exclude<QueryMode, "psycopg">,
   sql: string,
   params: readonly unknown[],
 ): pg.QueryConfig | string {

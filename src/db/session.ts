@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { Dialect, QueryResult, Session } from "../api.js";
 import { AmbiguousCommitError, classifyError, isRetryable } from "./errors.js";
 import { readPages } from "./cursor-read.js";
-import { queryConfig } from "./query-mode.js";
+import { PSYCOPG_PREPARE_THRESHOLD, queryConfig } from "./query-mode.js";
 import type { QueryMode } from "../schema/plan.js";
 
 export interface RetryPolicy {
@@ -52,10 +52,13 @@ export function viaPg(client: pg.Client): Queryable {
 }
 
 const NO_PARAMS: unknown[] = [];
+const MAX_COUNTED = 1000;
 
 /** The Session a workload is handed: one connection, a query mode, and the harness's transaction helper. */
 export class PgSession implements Session {
   private inTransaction = false;
+  /** psycopg mode: how often each statement has run on this connection. */
+  private readonly runs = new Map<string, number>();
 
   constructor(
     private readonly client: Queryable,
@@ -68,11 +71,21 @@ export class PgSession implements Session {
   /** Not async: the Queryable's own promise goes back to the workload (one promise per statement). */
   query<R = Record<string, unknown>>(sql: string, params: unknown[] = NO_PARAMS): Promise<QueryResult<R>> {
     try {
-      return this.client.query(queryConfig(this.mode, sql, params)) as Promise<QueryResult<R>>;
+      return this.client.query(queryConfig(this.modeFor(sql), sql, params)) as Promise<QueryResult<R>>;
     } catch (err) {
       // A value that cannot be sent (say, a circular object): a rejection, as from an async function.
       return Promise.reject(err as Error);
     }
+  }
+
+  /** The protocol for this statement: in psycopg mode, prepared from the run after the threshold on. */
+  private modeFor(sql: string): Exclude<QueryMode, "psycopg"> {
+    if (this.mode !== "psycopg") return this.mode;
+    const n = this.runs.get(sql) ?? 0;
+    if (n >= PSYCOPG_PREPARE_THRESHOLD) return "prepared";
+    // A workload that builds its SQL text per call would otherwise grow this map without end.
+    if (n > 0 || this.runs.size < MAX_COUNTED) this.runs.set(sql, n + 1);
+    return "extended";
   }
 
   readPages<R = Record<string, unknown>>(

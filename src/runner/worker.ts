@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import pLimit from "p-limit";
 import type { ClientContext, Workload } from "../api.js";
 import { clientConfig, findPassword } from "../db/connect.js";
+import { sessionMode } from "../db/query-mode.js";
 import { warmUp } from "../metrics/histogram.js";
 import { IntervalRecorder } from "../metrics/recorder.js";
 import type { RunPlan } from "../plan.js";
@@ -85,7 +86,7 @@ class Worker {
         {
           config,
           dialect: this.server.product,
-          queryMode: this.plan.queryMode,
+          queryMode: sessionMode(this.plan.queryMode, this.plan.txnPooling),
           connectPerTxn: this.plan.connectPerTxn,
           driver: this.plan.driver,
           workload: this.workload,

@@ -4,7 +4,8 @@
  */
 
 export type Arrival = "uniform" | "poisson";
-export type QueryMode = "simple" | "extended" | "prepared";
+/** psycopg: as psycopg 3 by default; extended, each statement prepared after 5 executions (never when pooled). */
+export type QueryMode = "simple" | "extended" | "prepared" | "psycopg";
 export type Driver = "lean" | "pg";
 export type KnobValue = number | string | boolean;
 export type Knobs = Record<string, KnobValue>;
