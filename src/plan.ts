@@ -5,7 +5,17 @@ import { UsageError } from "./errors.js";
 import { parseCpuList } from "./options/cpu-list.js";
 import { parseThreshold } from "./options/threshold.js";
 import { parseDuration, parseRate } from "./options/units.js";
-import type { Arrival, Driver, Knobs, QueryMode, SavedPlan, Threshold } from "./schema/plan.js";
+import type {
+  Arrival,
+  Driver,
+  IterationsSplit,
+  Knobs,
+  QueryMode,
+  SavedPlan,
+  Threshold,
+} from "./schema/plan.js";
+
+const ITERATIONS_SPLITS: readonly IterationsSplit[] = ["shared", "even"];
 import { CONNECT, CYCLE, LAG } from "./schema/measures.js";
 
 /**
@@ -36,6 +46,7 @@ export interface PlanInput {
   cpus: number;
   duration?: string;
   iterations?: number;
+  iterationsSplit?: string;
   ramp?: string;
   rate?: string;
   arrival?: string;
@@ -77,6 +88,11 @@ export function buildPlan(input: PlanInput): RunPlan {
   const durationMs = input.duration !== undefined ? parseDuration(input.duration, "--duration") : undefined;
   if (durationMs !== undefined && durationMs <= 0) throw new UsageError("--duration must be > 0");
   const iterations = positiveInt(input.iterations, "--iterations");
+  const iterationsSplit = (input.iterationsSplit ?? "shared") as IterationsSplit;
+  if (!ITERATIONS_SPLITS.includes(iterationsSplit))
+    throw new UsageError(`--iterations-split must be one of ${ITERATIONS_SPLITS.join(", ")}`);
+  if (input.iterationsSplit !== undefined && iterations === undefined)
+    throw new UsageError("--iterations-split needs --iterations");
   const rampMs = input.ramp !== undefined ? parseDuration(input.ramp, "--ramp") : 0;
   const rate = input.rate !== undefined ? parseRate(input.rate, "--rate") : undefined;
   const arrival = (input.arrival ?? "uniform") as Arrival;
@@ -117,6 +133,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     workers,
     durationMs,
     iterations,
+    ...(iterations !== undefined ? { iterationsSplit } : {}),
     rampMs,
     rate,
     arrival,

@@ -134,6 +134,41 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
     assert.equal(result.counters.missed, 0);
   });
 
+  it("--iterations-split even: each client runs its equal share, as the seed's -i; shared lets a fast client run more", async () => {
+    const dir = outDir();
+    const wl = join(dir, "marks.mjs");
+    // Client 0 never thinks; the others think 20 ms: sharing one budget, client 0 takes most of it.
+    writeFileSync(
+      wl,
+      `export default { name: "marks", description: "one row per cycle, by client", knobs: {},
+        think: (ctx) => (ctx.clientId === 0 ? 0 : 20),
+        cycle: (ctx) => [{ name: "mark", run: (s) => s.query("INSERT INTO split_marks VALUES ($1, $2)", [ctx.clientId, "x"]) }] };\n`,
+    );
+    const db = await stack.client(stack.status.uris.direct);
+    await db.query("CREATE TABLE split_marks (client int, split text)");
+    const perClient = async (split: string) => {
+      await db.query("TRUNCATE split_marks");
+      const res = await run(
+        [wl, "--uri", stack.status.uris.direct, "--conns", "4", "--workers", "1"].concat([
+          "--iterations",
+          "40",
+          "--iterations-split",
+          split,
+        ]),
+      );
+      assert.equal(res.result.summary.mark.count, 40);
+      assert.equal(res.result.plan.iterationsSplit, split);
+      const rows = await db.query(
+        "SELECT client, count(*)::int AS n FROM split_marks GROUP BY client ORDER BY client",
+      );
+      return rows.rows.map((r) => r.n as number);
+    };
+    assert.deepEqual(await perClient("even"), [10, 10, 10, 10]);
+    const shared = await perClient("shared");
+    assert.ok(shared[0] > 10, `shared: client 0 ran ${shared[0]} of 40`);
+    await db.end();
+  });
+
   it("counts skipped ops as skipped, never as latencies", async () => {
     const res = await run(
       [
@@ -428,6 +463,9 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       assert.match(lines[0], re);
       assert.doesNotMatch(res.stderr, /\n\s+at /);
     }
+    const split = await runCli(["run", "select1", "--iterations-split", "even", "--duration", "1s"], stack.env);
+    assert.equal(split.code, 2, split.stderr);
+    assert.equal(split.stderr.trim(), "dcpbench: --iterations-split needs --iterations");
   });
 
   it("reads the stack's password file the way libpq does (PGPASSFILE) and runs without --uri", async () => {

@@ -21,7 +21,16 @@ export function loadOptions<T>(y: Argv<T>) {
       describe: "worker processes [default: CPU count, at most --conns]",
     })
     .option("duration", { type: "string", describe: "stop after this long (60s, 5m), after the ramp" })
-    .option("iterations", { type: "number", describe: "stop after N cycles per worker (the seed's -i)" })
+    .option("iterations", {
+      type: "number",
+      describe: "stop after N cycles per worker (the seed's -i); how its clients share them: --iterations-split",
+    })
+    .option("iterations-split", {
+      type: "string",
+      choices: ["shared", "even"],
+      describe:
+        "shared: one budget per worker, taken by whichever client is free (faster clients run more); even: each client runs an equal share and the run ends when the slowest is done (the seed's dbworkload -i) [default: shared]",
+    })
     .option("ramp", {
       type: "string",
       describe:

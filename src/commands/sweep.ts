@@ -107,6 +107,9 @@ function sweepPlanOf(
       workers: args.workers ?? null,
       durationMs: duration !== undefined ? parseDuration(duration, "--duration") : null,
       iterations: args.iterations ?? null,
+      ...(args.iterations !== undefined
+        ? { iterationsSplit: (args.iterationsSplit ?? "shared") as SweepPlan["run"]["iterationsSplit"] }
+        : {}),
       rampMs: args.ramp !== undefined ? parseDuration(args.ramp, "--ramp") : 0,
       rate: args.rate !== undefined ? parseRate(args.rate, "--rate") : null,
       arrival: (args.arrival ?? "uniform") as SweepPlan["run"]["arrival"],

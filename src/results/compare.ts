@@ -1,5 +1,5 @@
 import { sumErrors } from "../metrics/aggregate.js";
-import { opOrder } from "./tables.js";
+import { iterationsText, opOrder } from "./tables.js";
 import { CONNECT, CYCLE, type OpSummary } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
 import { changePct } from "./change.js";
@@ -148,7 +148,7 @@ const PLAN_FIELDS: Array<[string, (r: ResultFile) => string]> = [
     (r) =>
       [
         r.plan.durationMs !== undefined ? `${r.plan.durationMs / 1000}s` : "",
-        r.plan.iterations !== undefined ? `${r.plan.iterations} iterations/worker` : "",
+        r.plan.iterations !== undefined ? iterationsText(r.plan.iterations, r.plan.iterationsSplit) : "",
       ]
         .filter(Boolean)
         .join(" or ") || "until stopped",

@@ -14,7 +14,7 @@ import {
   type RunInfo,
   type SummaryRow,
 } from "./report-model.js";
-import { opOrder } from "./tables.js";
+import { iterationsText, opOrder } from "./tables.js";
 import { CONNECT, CYCLE } from "../schema/measures.js";
 import { serverSideReport } from "./report-server-side.js";
 
@@ -58,7 +58,7 @@ function runInfo(r: NamedResult, name: string): RunInfo {
   const p = res.plan;
   const stop = [
     p.durationMs !== undefined ? `duration ${formatDuration(p.durationMs)}` : "",
-    p.iterations !== undefined ? `${p.iterations} iterations/worker` : "",
+    p.iterations !== undefined ? iterationsText(p.iterations, p.iterationsSplit) : "",
   ]
     .filter(Boolean)
     .join(", ");

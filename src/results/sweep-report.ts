@@ -2,6 +2,7 @@ import { formatDuration } from "../options/units.js";
 import type { SweepIndex } from "../schema/sweep.js";
 import { VERSION } from "../version.js";
 import { escapeHtml } from "./report-escape.js";
+import { iterationsText } from "./tables.js";
 import { PALETTE } from "./report-html.js";
 import { crossovers, type Crossover } from "./sweep-crossover.js";
 import { SWEEP_METRICS, type SweepMetric, type SweepSeries } from "./sweep-summary.js";
@@ -161,7 +162,7 @@ export function renderSweepHtml(index: SweepIndex, series: SweepSeries[]): strin
   const run = plan.run;
   const stop = [
     run.durationMs !== null ? formatDuration(run.durationMs) : "",
-    run.iterations !== null ? `${run.iterations} iterations/worker` : "",
+    run.iterations !== null ? iterationsText(run.iterations, run.iterationsSplit) : "",
   ].filter(Boolean);
   const facts = [
     `workload <b>${escapeHtml(plan.workload)}</b> ${escapeHtml(JSON.stringify(run.knobs))}`,

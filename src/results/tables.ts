@@ -3,6 +3,7 @@ import { sumErrors } from "../metrics/aggregate.js";
 import { formatDuration } from "../options/units.js";
 import type { FaultAvailability } from "../schema/events.js";
 import { CONNECT, CYCLE, LAG, type OpSummary } from "../schema/measures.js";
+import type { IterationsSplit } from "../schema/plan.js";
 import type { ResultFile } from "../schema/result.js";
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -68,7 +69,7 @@ export function parameterTable(result: ResultFile): string {
       "stop",
       [
         p.durationMs !== undefined ? `duration ${formatDuration(p.durationMs)}` : "",
-        p.iterations !== undefined ? `${p.iterations} iterations/worker` : "",
+        p.iterations !== undefined ? iterationsText(p.iterations, p.iterationsSplit) : "",
       ]
         .filter(Boolean)
         .join(", ") || "Ctrl-C",
@@ -108,4 +109,9 @@ export function availabilityLine(a: FaultAvailability): string {
     `outage ${a.outage ? span(a.outage) : "-"}, ` +
     `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}; ${stall}`
   );
+}
+
+/** "N iterations/worker", and how its clients shared them when not the default. */
+export function iterationsText(iterations: number, split: IterationsSplit | undefined): string {
+  return `${iterations} iterations/worker${split === "even" ? " (an even share per client)" : ""}`;
 }

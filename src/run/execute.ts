@@ -6,6 +6,7 @@ import { redactUri } from "../db/uri.js";
 import { formatDuration } from "../options/units.js";
 import type { RunPlan } from "../plan.js";
 import { ProgressPrinter } from "../results/progress.js";
+import { iterationsText } from "../results/tables.js";
 import type { ResultFile, ServerInfo } from "../schema/result.js";
 import { writeResult } from "../results/write.js";
 import type { Interrupts } from "../runner/interrupts.js";
@@ -31,7 +32,7 @@ export interface RunDone {
 function header(plan: RunPlan, server: ServerInfo): string {
   const stop = [
     plan.durationMs !== undefined ? formatDuration(plan.durationMs) : "",
-    plan.iterations !== undefined ? `${plan.iterations} iterations/worker` : "",
+    plan.iterations !== undefined ? iterationsText(plan.iterations, plan.iterationsSplit) : "",
   ].filter(Boolean);
   return (
     `dcpbench run ${plan.workload} [${plan.label}]: ${plan.conns} clients over ${plan.workers} workers → ` +

@@ -57,6 +57,8 @@ class Worker {
   private readonly rec = new IntervalRecorder();
   private clients: BenchClient[] = [];
   private started = 0;
+  /** Cycles each client has claimed, for --iterations-split even. */
+  private startedBy: number[] = [];
   private seq = 0;
   private t0 = 0;
 
@@ -80,6 +82,7 @@ class Worker {
       { uri: this.plan.uri, appName: this.plan.appName, connectTimeoutMs: this.plan.connectTimeoutMs },
       password,
     );
+    this.startedBy = new Array<number>(this.assignment.clients).fill(0);
     this.clients = Array.from({ length: this.assignment.clients }, (_, i) => {
       const id = this.assignment.firstClientId + i;
       return new BenchClient(
@@ -144,9 +147,18 @@ class Worker {
     setTimeout(tick, Math.max(0, this.t0 + this.plan.intervalMs - performance.now()));
   }
 
-  /** Claims one cycle of the worker's --iterations budget; false when it is spent. */
-  private claim(): boolean {
-    if (this.plan.iterations !== undefined && this.started >= this.plan.iterations) return false;
+  /** Claims one cycle of the worker's --iterations budget (or client `index`'s share of it); false when spent. */
+  private claim(index: number): boolean {
+    const n = this.plan.iterations;
+    if (n !== undefined) {
+      if (this.started >= n) return false;
+      if (this.plan.iterationsSplit === "even") {
+        const clients = this.clients.length;
+        const share = Math.floor(n / clients) + (index < n % clients ? 1 : 0);
+        if (this.startedBy[index]! >= share) return false;
+        this.startedBy[index]!++;
+      }
+    }
     this.started++;
     return true;
   }
@@ -178,7 +190,7 @@ class Worker {
         const think = client.thinkMs();
         if (think > 0 && !(await this.sleeper.until(performance.now() + think))) return;
       }
-      if (performance.now() >= deadline || !this.claim()) return;
+      if (performance.now() >= deadline || !this.claim(index)) return;
       await client.cycle(intended);
     }
   }

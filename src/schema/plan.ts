@@ -7,6 +7,11 @@ export type Arrival = "uniform" | "poisson";
 /** psycopg: as psycopg 3 by default; extended, each statement prepared after 5 executions (never when pooled). */
 export type QueryMode = "simple" | "extended" | "prepared" | "psycopg";
 export type Driver = "lean" | "pg";
+/**
+ * How a worker's --iterations are shared by its clients: `shared`, one budget that whichever client is free takes
+ * from; `even`, an equal share per client, the run ending when the slowest finishes (the seed's dbworkload -i).
+ */
+export type IterationsSplit = "shared" | "even";
 export type KnobValue = number | string | boolean;
 export type Knobs = Record<string, KnobValue>;
 
@@ -34,6 +39,8 @@ export interface SavedPlan {
   durationMs?: number;
   /** Cycles per worker. */
   iterations?: number;
+  /** With iterations; absent in files from before there was a choice: shared. */
+  iterationsSplit?: IterationsSplit;
   rampMs: number;
   /** Open loop: total intended cycles per second across workers. */
   rate?: number;

@@ -3,7 +3,7 @@
  * an ordinary result file; the index only lists them, with the sweep's plan, so that `report` and `--resume` can
  * find them. Part of the result-file contract (imports nothing of ours).
  */
-import type { Arrival, Driver, Knobs, QueryMode } from "./plan.js";
+import type { Arrival, Driver, IterationsSplit, Knobs, QueryMode } from "./plan.js";
 
 export const SWEEP_SCHEMA = "dcpbench.sweep";
 export const SWEEP_VERSION = 1;
@@ -22,6 +22,8 @@ export interface SweepRunOptions {
   workers: number | null;
   durationMs: number | null;
   iterations: number | null;
+  /** Absent in indexes from before there was a choice: shared. */
+  iterationsSplit?: IterationsSplit;
   rampMs: number;
   rate: number | null;
   arrival: Arrival;
