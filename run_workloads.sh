@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
-# run_workloads.sh TOTAL_CONNS NUM_WORKERS — the seed's script, without docker: dcpbench's workers are
-# processes on this host. Settings come from the environment, as in the seed:
+# run_workloads.sh [TOTAL_CONNS] [NUM_WORKERS] — the seed's script, without docker: dcpbench's workers are
+# processes on this host. Defaults and settings as in the seed (512 connections over 2 workers):
 #
-#   WORKLOAD      flight (default) or train (runs the jsonb, jsonb-manual and text phases in order)
-#   TEST_URI      run one mode against this URI, labelled TEST_NAME (default: direct), pooled when
+#   WORKLOAD      flight (default) or train (runs the jsonb, jsonb-manual and text phases in order; each phase
+#                 starts from freshly initialised tables, at SCALE, as the seed's runs did)
+#   TEST_URI      run one mode against this URI, labelled TEST_NAME (default: default), pooled when
 #   TXN_POOLING   is true (the seed's misspelt TXN_POOLONG is accepted too)
 #   DIRECT_URI / POOLED_URI
 #                 without TEST_URI: run both modes, direct then pooled, and end with the compare table.
-#                 Default: the local stack (dcpbench stack up), from $DCPBENCH_STACK_DIR/stack.env.
+#                 Default: the local stack; started with --ha when none is running, and its HAProxy (two
+#                 PgBouncers × 64 server connections, the seed's pooled topology) used when it has one.
 #   knobs         flight: schedule_freq status_freq inventory_freq price_freq batch_size delay
 #                 train:  min_batch_size max_batch_size delay
-#   loops         cycles per worker (dcpbench --iterations, the seed's -i)
-#   duration      how long each phase runs: minutes as a bare number (the seed's unit), or 90s, 5m…
-#                 With neither loops nor duration: 1 minute.
+#   loops         cycles per worker, shared evenly by its clients (the seed's dbworkload -i; default 8192)
+#   duration      instead of loops: how long each phase runs, minutes as a bare number (the seed's unit) or
+#                 90s, 5m…; with both, whichever comes first
+#   SCALE         train: the scale each phase is initialised at (default 1: the seed's 20,000 events)
 #
+# Both modes use the seed's client protocol (--query-mode psycopg: prepared after 5 runs direct, never pooled).
 # Summaries and result files land in results/ (RESULTS_DIR to change it).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-usage() { echo "usage: $0 TOTAL_CONNS NUM_WORKERS   (see the comments at the top for the environment)" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-TOTAL_CONNS=$1
-NUM_WORKERS=$2
+usage() { echo "usage: $0 [TOTAL_CONNS] [NUM_WORKERS]   (defaults 512 2; see the comments at the top for the environment)" >&2; exit 2; }
+[ $# -le 2 ] || usage
+TOTAL_CONNS=${1:-512}
+NUM_WORKERS=${2:-2}
 [[ "$TOTAL_CONNS" =~ ^[1-9][0-9]*$ && "$NUM_WORKERS" =~ ^[1-9][0-9]*$ ]] || usage
 
 dcp() { node "$here/dist/src/cli.js" "$@"; }
@@ -35,30 +39,36 @@ case "$WORKLOAD" in
   *) echo "run_workloads.sh: WORKLOAD must be flight or train, got '$WORKLOAD'" >&2; exit 2 ;;
 esac
 
-args=(--conns "$TOTAL_CONNS" --workers "$NUM_WORKERS" --out "$RESULTS_DIR")
+args=(--conns "$TOTAL_CONNS" --workers "$NUM_WORKERS" --query-mode psycopg --out "$RESULTS_DIR")
 for k in $knob_names; do
   if [ -n "${!k:-}" ]; then args+=(--set "$k=${!k}"); fi
 done
-if [ -n "${loops:-}" ]; then args+=(--iterations "$loops"); fi
 if [ -n "${duration:-}" ]; then
   if [[ "$duration" =~ ^[0-9]+$ ]]; then args+=(--duration "${duration}m"); else args+=(--duration "$duration"); fi
 fi
-if [ -z "${loops:-}" ] && [ -z "${duration:-}" ]; then args+=(--duration 1m); fi
+if [ -n "${loops:-}" ] || [ -z "${duration:-}" ]; then
+  args+=(--iterations "${loops:-8192}" --iterations-split even)
+fi
 
 # Which modes: TEST_URI alone, else direct and pooled.
 modes=()
 if [ -n "${TEST_URI:-}" ]; then
   pooling=${TXN_POOLING:-${TXN_POOLONG:-false}}
-  modes+=("${TEST_NAME:-direct}|$TEST_URI|$pooling")
+  modes+=("${TEST_NAME:-default}|$TEST_URI|$pooling")
 else
   if [ -z "${DIRECT_URI:-}" ] || [ -z "${POOLED_URI:-}" ]; then
-    env_file="${DCPBENCH_STACK_DIR:-$here/.dcpbench/stack}/stack.env"
-    if [ ! -f "$env_file" ]; then
-      echo "run_workloads.sh: set TEST_URI, or DIRECT_URI and POOLED_URI, or start the local stack (npx dcpbench stack up)" >&2
-      exit 2
+    stack_dir="${DCPBENCH_STACK_DIR:-$here/.dcpbench/stack}"
+    if ! dcp stack status --dir "$stack_dir" 2>/dev/null | head -n 1 | grep -q ': running$'; then
+      echo ">>> starting the local stack as the seed's topology: dcpbench stack up --ha" >&2
+      dcp stack up --ha --dir "$stack_dir" >&2
     fi
-    # shellcheck disable=SC1090
-    source "$env_file"
+    # shellcheck disable=SC1091
+    source "$stack_dir/stack.env"
+    if [ -n "${HAPROXY_URI:-}" ]; then
+      POOLED_URI=$HAPROXY_URI
+    else
+      echo ">>> pooled: one PgBouncer (the seed had two behind HAProxy: dcpbench stack down && dcpbench stack up --ha)" >&2
+    fi
   fi
   modes+=("direct|$DIRECT_URI|false" "pooled|$POOLED_URI|true")
 fi
@@ -69,7 +79,13 @@ for variant in $variants; do
     IFS='|' read -r name uri pooling <<<"$mode"
     label=$name
     run_args=(run "$WORKLOAD" --uri "$uri" "${args[@]}")
-    if [ "$variant" != "-" ]; then label="$name-$variant"; run_args+=(--set "payload=$variant"); fi
+    if [ "$variant" != "-" ]; then
+      label="$name-$variant"
+      run_args+=(--set "payload=$variant")
+      # The direct URI reaches the tables without a pooler in between, when there is one.
+      echo ">>> $label: fresh tables (dcpbench init train --drop --scale ${SCALE:-1})" >&2
+      dcp init train --drop --scale "${SCALE:-1}" --uri "${DIRECT_URI:-$uri}" >&2
+    fi
     if [ "$pooling" = "true" ]; then run_args+=(--txn-pooling); fi
     run_args+=(--label "$label")
     summary="$RESULTS_DIR/${label}_${WORKLOAD}_summary.txt"

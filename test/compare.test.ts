@@ -244,6 +244,9 @@ describe("compare, thresholds and run_workloads.sh", { timeout: 300_000 }, () =>
     assert.equal(pooledResult.plan.txnPooling, true);
     assert.equal(pooledResult.plan.knobs.batch_size, 8);
     assert.equal(pooledResult.summary.__cycle__.count, 30);
+    // The seed's client protocol and its -i: each client an even share of the worker's loops.
+    assert.equal(pooledResult.plan.queryMode, "psycopg");
+    assert.equal(pooledResult.plan.iterationsSplit, "even");
     assert.match(stdout, /== compare \(baseline: direct_flight_/);
     assert.match(stdout, /pooled vs direct/);
 
@@ -266,5 +269,26 @@ describe("compare, thresholds and run_workloads.sh", { timeout: 300_000 }, () =>
     const r = JSON.parse(readFileSync(join(single, file), "utf8")) as ResultFile;
     assert.equal(r.label, "pooling");
     assert.equal(r.plan.txnPooling, true);
+
+    // train: every phase on freshly initialised tables, so a phase's changes never reach the next one.
+    const trainOut = tmp("dcpbench-rwt-");
+    const trainEnv = { ...stack.env, WORKLOAD: "train", SCALE: "0.01", loops: "4", delay: "0" };
+    const train = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(
+        "bash",
+        [RUN_WORKLOADS, "2", "1"],
+        { env: { ...trainEnv, RESULTS_DIR: trainOut, TEST_URI: stack.status.uris.direct }, timeout: 120_000 },
+        (err, _so, se) => resolve({ code: err ? 1 : 0, stderr: se }),
+      ),
+    );
+    assert.equal(train.code, 0, train.stderr);
+    assert.equal(train.stderr.match(/fresh tables/g)?.length, 3, train.stderr);
+    assert.equal(readdirSync(trainOut).filter((f) => f.endsWith(".json")).length, 3);
+    const db = await stack.client(stack.status.uris.direct);
+    const count = async (t: string) => Number((await db.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n);
+    // The jsonb phase added events; the text phase's init dropped and re-created them: back to the seeded 200.
+    assert.equal((await count("train_events_jsonb")) + (await count("train_events_jsonb_archive")), 200);
+    assert.ok((await count("train_events_text")) + (await count("train_events_text_archive")) > 200);
+    await db.end();
   });
 });
