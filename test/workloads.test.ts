@@ -125,7 +125,7 @@ describe("the seed workloads on the local stack, direct and pooled", { timeout: 
       const seen = new Set(states.rows.map((r) => r.status));
       for (const s of ["PENDING", "PROCESSING"]) assert.ok(seen.has(s), `${s} present`);
       const processed = await db.query(
-        `SELECT count(*) AS n FROM ${t} WHERE ${payload === "text" ? "payload::jsonb" : "payload"} -> 'meta' ? 'processed_at'`,
+        `SELECT count(*) AS n FROM ${t} WHERE ${payload === "text" ? "payload::jsonb" : "payload"} -> 'metrics' -> 'flags' ? 'fleeted' AND ${payload === "text" ? "payload::jsonb" : "payload"} ->> 'state' <> 'NEW'`,
       );
       assert.ok(Number(processed.rows[0].n) > 0, "process rewrote payloads");
       if (payload !== "jsonb-manual") {

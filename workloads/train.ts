@@ -8,47 +8,58 @@ import { defineWorkload, type Session } from "../src/api.js";
  */
 
 const EVENT_TYPES = [
-  "TRAIN_ARRIVAL",
-  "TRAIN_DEPARTURE",
-  "SIGNAL_CLEARANCE",
-  "SWITCH_POSITION",
+  "ROUTE_AUTHORIZATION",
+  "SIGNAL_CLEAR",
   "SPEED_RESTRICTION",
-  "ROUTE_AUTHORITY",
-  "POSITION_UPDATE",
-  "TRACK_OCCUPANCY",
-  "INFRASTRUCTURE_CONDITION",
-  "MAINTENANCE_WINDOW",
+  "TRACK_OUT_OF_SERVICE",
+  "TRAIN_POSITION_UPDATE",
+  "SWITCH_POSITION_CHANGE",
+  "WORK_ZONE_PROTECTION",
+  "CROSSING_FAILURE",
+  "POWER_OUTAGE",
+  "DISPATCH_NOTE",
 ];
+const DIRECTIONS = ["NORTHBOUND", "SOUTHBOUND", "EASTBOUND", "WESTBOUND"];
+
 const pick = (values: string[]) =>
   `(ARRAY[${values.map((v) => `'${v}'`).join(", ")}])[1 + floor(random() * ${values.length})::int]`;
 
 /**
- * One event's nested JSON, built in SQL from row g of a generate_series: route segments with track
- * sections, switches and attributes; metrics flags, circuit ids and confidence; train id and direction; meta.
- * The segments subquery refers to g, so that it is evaluated per row.
+ * One event's nested JSON as the seed's generator builds it, key for key: event type, authority and device
+ * uuids, state, a creation time in the last 21 days; route (3 segments of 3 track sections, 2 switches,
+ * attributes, signal); metrics (flags, 4 circuit ids, confidence 0.5–1); train (id, limits, direction); meta.
+ * Unlike the seed's, each subquery refers to its row (`0 * g`), so that every event gets its own segments,
+ * switches and circuit ids: the seed's uncorrelated subqueries run once per statement, and give a batch's
+ * events the same ones.
  */
 export const PAYLOAD_SQL = `jsonb_build_object(
-  'event_type', ${pick(EVENT_TYPES)},
-  'authority_id', 'AUTH-' || (1 + floor(random() * 50)::int)::text,
-  'occurred_at', now(),
-  'train', jsonb_build_object(
-    'id', 'T' || lpad((1 + floor(random() * 500)::int)::text, 4, '0'),
-    'direction', ${pick(["NORTHBOUND", "SOUTHBOUND"])}),
-  'route', jsonb_build_object('segments', (
-    SELECT jsonb_agg(jsonb_build_object(
-      'segment_id', 'SEG-' || (g * 10 + s)::text,
-      'track_sections', jsonb_build_array('TS-' || s::text || 'A', 'TS-' || s::text || 'B'),
-      'switches', jsonb_build_array(jsonb_build_object('id', 'SW-' || s::text, 'position', ${pick(["NORMAL", "REVERSE"])})),
-      'attributes', jsonb_build_object(
-        'grade_pct', round((random() * 3)::numeric, 2),
-        'max_speed_kph', 40 + floor(random() * 120)::int,
-        'electrified', random() < 0.7)))
-    FROM generate_series(1, 2 + g % 3) AS s)),
+  'eventType', ${pick(EVENT_TYPES)},
+  'authorityId', gen_random_uuid()::text,
+  'deviceKey', gen_random_uuid()::text,
+  'state', 'NEW',
+  'createdAt', (clock_timestamp() - random() * INTERVAL '21 days')::text,
+  'route', jsonb_build_object(
+    'segments', (
+      SELECT jsonb_agg(jsonb_build_object(
+        'id', 1000 + floor(random() * 500)::int,
+        'direction', ${pick(DIRECTIONS)},
+        'trackSections', (SELECT jsonb_agg(2000 + floor(random() * 200)::int) FROM generate_series(1, 3 + 0 * s))))
+      FROM generate_series(1, 3 + 0 * g) AS s),
+    'switches', (
+      SELECT jsonb_agg(jsonb_build_object('id', 3000 + floor(random() * 500)::int, 'position', ${pick(["NORMAL", "REVERSE"])}))
+      FROM generate_series(1, 2 + 0 * g)),
+    'attributes', jsonb_build_object('ALLOW_PASS', true, 'REQUIRES_ACK', false, 'SLOW_ORDER', false),
+    'signalId', 9001),
   'metrics', jsonb_build_object(
-    'flags', jsonb_build_object('gps_lock', random() < 0.95, 'track_circuit_ok', random() < 0.98),
-    'circuit_ids', jsonb_build_array('TC-' || floor(random() * 1000)::int::text, 'TC-' || floor(random() * 1000)::int::text),
-    'confidence', round(random()::numeric, 3)),
-  'meta', jsonb_build_object('source', 'dcpbench', 'schema_version', 1, 'seq', g))`;
+    'flags', jsonb_build_object('onTrack', random() < 0.8, 'fleeted', random() < 0.2),
+    'circuitIds', (SELECT jsonb_agg(7000 + floor(random() * 1000)::int) FROM generate_series(1, 4 + 0 * g)),
+    'confidence', 0.5 + random() / 2),
+  'train', jsonb_build_object(
+    'trainId', 'RR-' || (1 + floor(random() * 99))::int || '-' || (10000 + floor(random() * 90000))::int || '-' ||
+      to_char(current_date - floor(random() * 30)::int, 'YYYYMMDD'),
+    'withinLimits', random() < 0.5,
+    'direction', ${pick(DIRECTIONS)}),
+  'meta', jsonb_build_object('userId', 'operator01', 'logicalPos', 'SYS01', 'sourceSystem', 'SIMULATOR'))`;
 
 const VARIANTS = ["jsonb", "jsonb-manual", "text"] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -56,17 +67,19 @@ type Variant = (typeof VARIANTS)[number];
 /** The statements of one variant: same shape, its own tables and payload type. */
 function statements(variant: Variant) {
   const t = `train_events_${variant.replace("-", "_")}`;
-  const columns = "p ->> 'event_type', p ->> 'authority_id', p -> 'train' ->> 'id'";
+  const columns = "p ->> 'eventType', p ->> 'authorityId', p -> 'train' ->> 'trainId'";
   const rows = `generate_series(1, $1::int) AS g`;
   // jsonb and text generate their three columns from the payload (as the seed's do); jsonb-manual writes them.
   const insert =
     variant === "jsonb-manual"
       ? `INSERT INTO ${t} (payload, event_type, authority_id, train_id) ` +
-        `SELECT p, (p ->> 'event_type')::train_event_type, ${columns.split(", ").slice(1).join(", ")} ` +
+        `SELECT p, (p ->> 'eventType')::train_event_type, ${columns.split(", ").slice(1).join(", ")} ` +
         `FROM (SELECT ${PAYLOAD_SQL} AS p FROM ${rows}) AS x RETURNING id`
       : `INSERT INTO ${t} (payload) SELECT (${PAYLOAD_SQL})${variant === "text" ? "::text" : ""} FROM ${rows} RETURNING id`;
+  // As the seed's process: a fresh fleeted flag and a new state.
   const edit = (p: string) =>
-    `jsonb_set(jsonb_set(${p}, '{meta,processed_at}', to_jsonb(now())), '{metrics,confidence}', to_jsonb(round(random()::numeric, 3)))`;
+    `jsonb_set(jsonb_set(${p}, '{metrics,flags,fleeted}', to_jsonb(random() < 0.5)), '{state}', ` +
+    `to_jsonb(${pick(["NEW", "QUEUED", "IN_PROGRESS", "APPLIED", "CANCELLED"])}))`;
   return {
     insert,
     insertStatus: `INSERT INTO ${t}_status (event_id, status) SELECT unnest($1::uuid[]), 'PENDING'`,

@@ -1,13 +1,13 @@
 -- train-events for CockroachDB: computed STORED columns and an INVERTED index instead of GIN.
 -- Written from CockroachDB's documentation; reviewed by reading, not run here.
-CREATE TYPE train_event_type AS ENUM ('TRAIN_ARRIVAL', 'TRAIN_DEPARTURE', 'SIGNAL_CLEARANCE', 'SWITCH_POSITION', 'SPEED_RESTRICTION', 'ROUTE_AUTHORITY', 'POSITION_UPDATE', 'TRACK_OCCUPANCY', 'INFRASTRUCTURE_CONDITION', 'MAINTENANCE_WINDOW');
+CREATE TYPE train_event_type AS ENUM ('ROUTE_AUTHORIZATION', 'SIGNAL_CLEAR', 'SPEED_RESTRICTION', 'TRACK_OUT_OF_SERVICE', 'TRAIN_POSITION_UPDATE', 'SWITCH_POSITION_CHANGE', 'WORK_ZONE_PROTECTION', 'CROSSING_FAILURE', 'POWER_OUTAGE', 'DISPATCH_NOTE');
 
 CREATE TABLE train_events_jsonb (
   id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
   payload JSONB NOT NULL,
-  event_type STRING AS (payload ->> 'event_type') STORED,
-  authority_id STRING AS (payload ->> 'authority_id') STORED,
-  train_id STRING AS (payload -> 'train' ->> 'id') STORED,
+  event_type STRING AS (payload ->> 'eventType') STORED,
+  authority_id STRING AS (payload ->> 'authorityId') STORED,
+  train_id STRING AS (payload -> 'train' ->> 'trainId') STORED,
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INVERTED INDEX train_events_jsonb_payload ON train_events_jsonb (payload);
@@ -58,9 +58,9 @@ CREATE TABLE train_events_jsonb_manual_archive (
 CREATE TABLE train_events_text (
   id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
   payload STRING NOT NULL,
-  event_type STRING AS ((payload::JSONB) ->> 'event_type') STORED,
-  authority_id STRING AS ((payload::JSONB) ->> 'authority_id') STORED,
-  train_id STRING AS ((payload::JSONB) -> 'train' ->> 'id') STORED,
+  event_type STRING AS ((payload::JSONB) ->> 'eventType') STORED,
+  authority_id STRING AS ((payload::JSONB) ->> 'authorityId') STORED,
+  train_id STRING AS ((payload::JSONB) -> 'train' ->> 'trainId') STORED,
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX train_events_text_event_type_created ON train_events_text (event_type, created_at DESC);

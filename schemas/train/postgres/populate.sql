@@ -4,7 +4,7 @@
 INSERT INTO train_events_jsonb (payload)
 SELECT {{payload}} FROM generate_series(1, {{events}}) AS g;
 INSERT INTO train_events_jsonb_manual (payload, event_type, authority_id, train_id)
-SELECT p, (p ->> 'event_type')::train_event_type, p ->> 'authority_id', p -> 'train' ->> 'id'
+SELECT p, (p ->> 'eventType')::train_event_type, p ->> 'authorityId', p -> 'train' ->> 'trainId'
 FROM (SELECT {{payload}} AS p FROM generate_series(1, {{events}}) AS g) AS x;
 INSERT INTO train_events_text (payload)
 SELECT ({{payload}})::text FROM generate_series(1, {{events}}) AS g;

@@ -7,14 +7,14 @@
 --                 as the seed's are; b-tree indexes only.
 -- Indexes as the seed's: (event_type, created_at DESC) and authority_id on each variant, GIN on jsonb's payload.
 -- Each variant has a status table (event_id → PENDING/PROCESSING/COMPLETE/FAILED) and an archive.
-CREATE TYPE train_event_type AS ENUM ('TRAIN_ARRIVAL', 'TRAIN_DEPARTURE', 'SIGNAL_CLEARANCE', 'SWITCH_POSITION', 'SPEED_RESTRICTION', 'ROUTE_AUTHORITY', 'POSITION_UPDATE', 'TRACK_OCCUPANCY', 'INFRASTRUCTURE_CONDITION', 'MAINTENANCE_WINDOW');
+CREATE TYPE train_event_type AS ENUM ('ROUTE_AUTHORIZATION', 'SIGNAL_CLEAR', 'SPEED_RESTRICTION', 'TRACK_OUT_OF_SERVICE', 'TRAIN_POSITION_UPDATE', 'SWITCH_POSITION_CHANGE', 'WORK_ZONE_PROTECTION', 'CROSSING_FAILURE', 'POWER_OUTAGE', 'DISPATCH_NOTE');
 
 CREATE TABLE train_events_jsonb (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   payload jsonb NOT NULL,
-  event_type text GENERATED ALWAYS AS (payload ->> 'event_type') STORED,
-  authority_id text GENERATED ALWAYS AS (payload ->> 'authority_id') STORED,
-  train_id text GENERATED ALWAYS AS (payload -> 'train' ->> 'id') STORED,
+  event_type text GENERATED ALWAYS AS (payload ->> 'eventType') STORED,
+  authority_id text GENERATED ALWAYS AS (payload ->> 'authorityId') STORED,
+  train_id text GENERATED ALWAYS AS (payload -> 'train' ->> 'trainId') STORED,
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX train_events_jsonb_payload ON train_events_jsonb USING GIN (payload);
@@ -65,9 +65,9 @@ CREATE TABLE train_events_jsonb_manual_archive (
 CREATE TABLE train_events_text (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   payload text NOT NULL,
-  event_type text GENERATED ALWAYS AS ((payload::jsonb) ->> 'event_type') STORED,
-  authority_id text GENERATED ALWAYS AS ((payload::jsonb) ->> 'authority_id') STORED,
-  train_id text GENERATED ALWAYS AS ((payload::jsonb) -> 'train' ->> 'id') STORED,
+  event_type text GENERATED ALWAYS AS ((payload::jsonb) ->> 'eventType') STORED,
+  authority_id text GENERATED ALWAYS AS ((payload::jsonb) ->> 'authorityId') STORED,
+  train_id text GENERATED ALWAYS AS ((payload::jsonb) -> 'train' ->> 'trainId') STORED,
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX train_events_text_event_type_created ON train_events_text (event_type, created_at DESC);
