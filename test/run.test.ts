@@ -463,7 +463,10 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       assert.match(lines[0], re);
       assert.doesNotMatch(res.stderr, /\n\s+at /);
     }
-    const split = await runCli(["run", "select1", "--iterations-split", "even", "--duration", "1s"], stack.env);
+    const split = await runCli(
+      ["run", "select1", "--iterations-split", "even", "--duration", "1s"],
+      stack.env,
+    );
     assert.equal(split.code, 2, split.stderr);
     assert.equal(split.stderr.trim(), "dcpbench: --iterations-split needs --iterations");
   });

@@ -23,7 +23,8 @@ export function loadOptions<T>(y: Argv<T>) {
     .option("duration", { type: "string", describe: "stop after this long (60s, 5m), after the ramp" })
     .option("iterations", {
       type: "number",
-      describe: "stop after N cycles per worker (the seed's -i); how its clients share them: --iterations-split",
+      describe:
+        "stop after N cycles per worker (the seed's -i); how its clients share them: --iterations-split",
     })
     .option("iterations-split", {
       type: "string",
