@@ -30,6 +30,8 @@ import {
   keptSection,
   median,
   quantile,
+  MERGE_BEGIN,
+  MERGE_END,
   SERVER_SIDE_BEGIN,
   SERVER_SIDE_END,
   SWEEP_BEGIN,
@@ -510,6 +512,7 @@ async function main(): Promise<void> {
     for (const [begin, end] of [
       [SERVER_SIDE_BEGIN, SERVER_SIDE_END],
       [SWEEP_BEGIN, SWEEP_END],
+      [MERGE_BEGIN, MERGE_END],
     ]) {
       const kept = keptSection(old, begin, end);
       if (kept) {

@@ -54,6 +54,8 @@ export const SERVER_SIDE_BEGIN = "<!-- bench:server-side begin -->";
 export const SERVER_SIDE_END = "<!-- bench:server-side end -->";
 export const SWEEP_BEGIN = "<!-- bench:sweep begin -->";
 export const SWEEP_END = "<!-- bench:sweep end -->";
+export const MERGE_BEGIN = "<!-- bench:merge begin -->";
+export const MERGE_END = "<!-- bench:merge end -->";
 
 /** A section of a BENCHMARKS.md between its markers, markers included, or undefined. */
 export function keptSection(text: string, begin: string, end: string): string | undefined {

@@ -9,6 +9,7 @@ import { VERSION } from "./version.js";
 import { checkCommand } from "./commands/check.js";
 import { compareCommand } from "./commands/compare.js";
 import { initCommand } from "./commands/init.js";
+import { mergeCommand } from "./commands/merge.js";
 import { newWorkloadCommand } from "./commands/new-workload.js";
 import { reportCommand } from "./commands/report.js";
 import { runCommand } from "./commands/run.js";
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     .command(runCommand)
     .command(sweepCommand)
     .command(compareCommand)
+    .command(mergeCommand)
     .command(reportCommand)
     .command(checkCommand)
     .command(newWorkloadCommand)

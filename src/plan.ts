@@ -12,8 +12,10 @@ import type {
   Knobs,
   QueryMode,
   SavedPlan,
+  ShardSpec,
   Threshold,
 } from "./schema/plan.js";
+import { parseShard, parseStartAt } from "./options/shard.js";
 
 const ITERATIONS_SPLITS: readonly IterationsSplit[] = ["shared", "even"];
 import { CONNECT, CYCLE, LAG } from "./schema/measures.js";
@@ -47,6 +49,8 @@ export interface PlanInput {
   duration?: string;
   iterations?: number;
   iterationsSplit?: string;
+  shard?: string;
+  startAt?: string;
   ramp?: string;
   rate?: string;
   arrival?: string;
@@ -77,7 +81,9 @@ const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function buildPlan(input: PlanInput): RunPlan {
   validateUri(input.uri);
-  const conns = positiveInt(input.conns ?? 8, "--conns")!;
+  const totalConns = positiveInt(input.conns ?? 8, "--conns")!;
+  const shard = input.shard !== undefined ? shardOf(parseShard(input.shard), totalConns) : undefined;
+  const conns = shard ? splitEvenly(totalConns, shard.count)[shard.index] : totalConns;
   const pin = input.pin !== undefined ? parseCpuList(input.pin) : undefined;
   if (input.pin !== undefined && !pin?.length)
     throw new UsageError(`--pin: '${input.pin}' is not a list of CPUs (examples: 1, 0,2, 2-5)`);
@@ -94,7 +100,9 @@ export function buildPlan(input: PlanInput): RunPlan {
   if (input.iterationsSplit !== undefined && iterations === undefined)
     throw new UsageError("--iterations-split needs --iterations");
   const rampMs = input.ramp !== undefined ? parseDuration(input.ramp, "--ramp") : 0;
-  const rate = input.rate !== undefined ? parseRate(input.rate, "--rate") : undefined;
+  const totalRate = input.rate !== undefined ? parseRate(input.rate, "--rate") : undefined;
+  // A shard's share of the rate follows its share of the clients, as a worker's does.
+  const rate = totalRate !== undefined && shard ? (totalRate * conns) / totalConns : totalRate;
   const arrival = (input.arrival ?? "uniform") as Arrival;
   if (arrival !== "uniform" && arrival !== "poisson")
     throw new UsageError("--arrival must be uniform or poisson");
@@ -150,6 +158,8 @@ export function buildPlan(input: PlanInput): RunPlan {
     connectTimeoutMs,
     maxErrors,
     thresholds: thresholdsFor(input, rate !== undefined),
+    ...(shard ? { shard: { ...shard, ...(totalRate !== undefined ? { rate: totalRate } : {}) } } : {}),
+    ...(input.startAt !== undefined ? { startAt: new Date(parseStartAt(input.startAt)).toISOString() } : {}),
     plannedEndMs: durationMs !== undefined ? rampMs + durationMs : null,
   };
 }
@@ -167,6 +177,18 @@ function thresholdsFor(input: PlanInput, openLoop: boolean): Threshold[] {
     }
   }
   return thresholds;
+}
+
+/** Shard I of N of `conns` clients: its first client id; refused when it would have no client. */
+function shardOf(s: { index: number; count: number }, conns: number): ShardSpec {
+  if (conns < s.count)
+    throw new UsageError(
+      `--shard ${s.index}/${s.count}: --conns ${conns} leaves some shards no client (give at least ${s.count})`,
+    );
+  const firstClientId = splitEvenly(conns, s.count)
+    .slice(0, s.index)
+    .reduce((a, b) => a + b, 0);
+  return { index: s.index, count: s.count, conns, firstClientId };
 }
 
 /** Clients per worker, as even as possible: 1024/4 → 256 ×4; 10/4 → 3,3,2,2. */

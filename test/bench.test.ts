@@ -4,11 +4,12 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 
 const BENCH = fileURLToPath(new URL("../bench/run.js", import.meta.url));
 const SERVER_BENCH = fileURLToPath(new URL("../bench/server-side.js", import.meta.url));
 const SWEEP_BENCH = fileURLToPath(new URL("../bench/sweep.js", import.meta.url));
+const MERGE_BENCH = fileURLToPath(new URL("../bench/merge.js", import.meta.url));
 
 /** Runs a benchmark script at its tiny size into a file of its own; asserts it succeeded; its Markdown. */
 async function quickReport(script: string): Promise<string> {
@@ -25,8 +26,19 @@ async function quickReport(script: string): Promise<string> {
 // The benchmark's numbers live in BENCHMARKS.md, measured by its own command; a timed assertion here would
 // flake on a shared machine. The suite only proves that the benchmark runs end to end at a tiny size.
 describe("the benchmark command", { timeout: 300_000 }, () => {
+  // All four at once: at --quick nothing is measured, only run, and each has a stack of its own.
+  const reports = new Map<string, Promise<string>>();
+  const report = (script: string) => reports.get(script)!;
+  before(() => {
+    for (const script of [BENCH, SERVER_BENCH, SWEEP_BENCH, MERGE_BENCH]) {
+      const md = quickReport(script);
+      md.catch(() => {}); // awaited by its test
+      reports.set(script, md);
+    }
+  });
+
   it("runs every part at a tiny size and writes its report", async () => {
-    const md = await quickReport(BENCH);
+    const md = await report(BENCH);
     for (const section of [
       "1. Ceiling",
       "2. Harness overhead",
@@ -60,7 +72,7 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
   });
 
   it("the server-side benchmark runs every part at a tiny size and writes its section", async () => {
-    const md = await quickReport(SERVER_BENCH);
+    const md = await report(SERVER_BENCH);
     assert.match(md, /^<!-- bench:server-side begin -->/);
     assert.match(md, /<!-- bench:server-side end -->\n$/);
     for (const section of [
@@ -75,7 +87,7 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
   });
 
   it("the sweep benchmark runs dcpbench's sweeps and pgbench at the same points, and writes its section", async () => {
-    const md = await quickReport(SWEEP_BENCH);
+    const md = await report(SWEEP_BENCH);
     assert.match(md, /^<!-- bench:sweep begin -->\n## 9\. Where pooling starts to pay/);
     assert.match(md, /<!-- bench:sweep end -->\n$/);
     for (const script of ["select-only", "tpcb-like"]) {
@@ -86,5 +98,16 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     assert.match(md, /^- dcpbench, throughput \(pooled vs direct\): /m);
     assert.match(md, /^- pgbench, p99 \(pooled vs direct\): /m);
     assert.match(md, /### flight/);
+  });
+
+  it("the merge benchmark merges synthetic shards and a real fleet of three, and writes its section", async () => {
+    const md = await report(MERGE_BENCH);
+    assert.match(md, /^<!-- bench:merge begin -->\n## 10\. Merging shards/);
+    assert.match(
+      md,
+      /3 synthetic shards × 20 one-second intervals.*median \*\*[\d.]+ s\*\*.*median \*\*\d+ MB\*\*/,
+    );
+    assert.match(md, /Three shards of .* merged: \d+ cycles \(shards \d+ \+ \d+ \+ \d+\), \*\*[\d.]+\/s\*\*/);
+    assert.match(md, /<!-- bench:merge end -->\n$/);
   });
 });

@@ -21,6 +21,7 @@ export type RunArgs = Omit<PlanInput, "workloadRef" | "knobs" | "uri" | "cpus" |
   observeUri?: string;
   pgbouncerAdmin?: string;
   prometheusPort?: number;
+  prometheusHost?: string;
   fault: string[];
   faults?: string;
   stackDir?: string;

@@ -39,6 +39,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
           "PgBouncer admin URI(s), comma-separated, for SHOW POOLS/STATS [default: the local stack's, for a pooled run]",
       })
       .option("prometheus-port", { type: "number", describe: "serve live metrics on 127.0.0.1:PORT/metrics" })
+      .option("prometheus-host", {
+        type: "string",
+        describe:
+          "address --prometheus-port listens on (0.0.0.0 in a pod, for Prometheus to scrape) [default: 127.0.0.1]",
+      })
+      .option("shard", {
+        type: "string",
+        describe:
+          "I/N: run shard I (0-based) of N of this plan: its share of --conns and --rate, client ids disjoint across shards; 'dcpbench merge' adds the shards' results",
+      })
+      .option("start-at", {
+        type: "string",
+        describe:
+          "start the measured window at this time (RFC 3339 with offset, or +30s): clients connect before it, intervals fall on its grid; a shard that is late starts at once and says so",
+      })
       .option("fault", {
         type: "string",
         array: true,
@@ -66,7 +81,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
         '$0 run select1 --uri "$POOLED_URI" --txn-pooling --rate 2000 --duration 30s',
         "open loop, pooled",
       )
-      .example("$0 run ./my-workload.js --set delay=50 --iterations 1000", "your own workload"),
+      .example("$0 run ./my-workload.js --set delay=50 --iterations 1000", "your own workload")
+      .example(
+        "$0 run tpcb --conns 24 --rate 600 --duration 60s --shard 0/3 --start-at 2026-12-03T10:00:00Z",
+        "shard 0 of 3 (run 1/3 and 2/3 elsewhere), then dcpbench merge",
+      ),
   handler: async (args) => {
     const uri = targetUri(args.uri, args.stackDir);
     const workloadRef = resolveWorkloadRef(args.workload);
@@ -86,6 +105,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const { result, files } = await executeRun(plan, {
       observe: observeTargets(uri, args),
       prometheusPort: args.prometheusPort,
+      prometheusHost: args.prometheusHost,
       faults,
       checkTarget: () => requireInitialised(workload, uri),
       say: (line) => process.stderr.write(line + "\n"),

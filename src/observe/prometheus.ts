@@ -63,8 +63,8 @@ export function exposition(
   return out.join("\n") + "\n";
 }
 
-/** Serves exposition() on 127.0.0.1:port at /metrics. */
-export function servePrometheus(port: number, render: () => string): Promise<Server> {
+/** Serves exposition() on host:port at /metrics (loopback unless told: a pod's scraper needs 0.0.0.0). */
+export function servePrometheus(port: number, render: () => string, host = "127.0.0.1"): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer((req, res) => {
       if (req.url !== "/metrics") {
@@ -74,6 +74,6 @@ export function servePrometheus(port: number, render: () => string): Promise<Ser
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }).end(render());
     });
     server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve(server));
+    server.listen(port, host, () => resolve(server));
   });
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { measureClockOffset } from "../db/clock-offset.js";
 import { probeServer } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { formatDuration } from "../options/units.js";
@@ -29,6 +30,17 @@ export interface RunDone {
   files: { json: string; csv: string };
 }
 
+/** --shard and --start-at, when given: which part of the plan this process runs, and when. */
+function shardLine(plan: RunPlan): string {
+  const s = plan.shard;
+  const part = s
+    ? `shard ${s.index}/${s.count}: clients ${s.firstClientId}–${s.firstClientId + plan.conns - 1} of ${s.conns}` +
+      (s.rate !== undefined ? `, ${+plan.rate!.toFixed(3)} of ${s.rate}/s` : "")
+    : "";
+  const at = plan.startAt ? `start at ${plan.startAt}` : "";
+  return [part, at].filter(Boolean).join("; ");
+}
+
 function header(plan: RunPlan, server: ServerInfo): string {
   const stop = [
     plan.durationMs !== undefined ? formatDuration(plan.durationMs) : "",
@@ -55,7 +67,23 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
     connectTimeoutMs: plan.connectTimeoutMs,
   });
   await opts.checkTarget?.();
+  // Shards compare notes by wall clock: each says how its clock stands against the server's.
+  const clock =
+    plan.shard || plan.startAt
+      ? await measureClockOffset({
+          uri: plan.uri,
+          appName: plan.appName,
+          connectTimeoutMs: plan.connectTimeoutMs,
+        })
+      : undefined;
+  if (clock !== undefined)
+    opts.say(
+      clock
+        ? `dcpbench: clock: the server's is ${Math.abs(clock.offsetMs).toFixed(1)} ms ${clock.offsetMs >= 0 ? "ahead of" : "behind"} this host's (± ${(clock.rttMs / 2).toFixed(1)} ms)`
+        : "dcpbench: clock: could not read the server's clock; the result records none",
+    );
   opts.say(header(plan, server));
+  if (plan.shard || plan.startAt) opts.say(`dcpbench: ${shardLine(plan)}`);
   const notice = (line: string) => opts.say(`dcpbench: ${line}`);
   const progress = plan.progress ? new ProgressPrinter(opts.say) : undefined;
   const services = await SideServices.start(plan, server, opts, notice);
@@ -75,7 +103,8 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
   } finally {
     side = await services.stop();
   }
-  const result = buildResult(plan, server, outcome, side.observed, side.faults, side.serverSide);
+  const host = clock !== undefined ? { name: hostname(), clock } : undefined;
+  const result = buildResult(plan, server, outcome, side.observed, side.faults, side.serverSide, host);
   return { result, files: writeSafely(result, plan.outDir, opts.say) };
 }
 

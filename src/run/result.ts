@@ -2,7 +2,13 @@ import { savedPlan, type RunPlan } from "../plan.js";
 import { availability } from "../results/availability.js";
 import type { FaultRecord, ObservedSummary } from "../schema/events.js";
 import type { TimelineEntry } from "../schema/measures.js";
-import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile, type ServerInfo } from "../schema/result.js";
+import {
+  RESULT_SCHEMA,
+  RESULT_VERSION,
+  type HostInfo,
+  type ResultFile,
+  type ServerInfo,
+} from "../schema/result.js";
 import { evaluateThresholds } from "../results/thresholds.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
@@ -34,6 +40,7 @@ export function buildResult(
   observed?: ObservedSummary,
   faults: FaultRecord[] = [],
   serverSide?: (cycles: number, clientSec: number) => ServerSide | undefined,
+  host?: Omit<HostInfo, "lateMs">,
 ): ResultFile {
   const { agg, workers, runner } = outcome;
   const connected = workers.reduce((n, w) => n + w.connected, 0);
@@ -83,5 +90,6 @@ export function buildResult(
       cpuSec: +[runner, ...workers].reduce((n, p) => n + p.cpuUserSec + p.cpuSystemSec, 0).toFixed(3),
       peakRssMb: +[runner, ...workers].reduce((n, p) => n + p.maxRssMb, 0).toFixed(1),
     },
+    ...(host ? { host: { ...host, lateMs: outcome.lateMs ?? 0 } } : {}),
   };
 }

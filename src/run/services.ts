@@ -21,6 +21,7 @@ export interface SideServiceOptions {
     server?: Omit<ServerSideOptions, "dialect" | "intervalMs" | "appName">;
   };
   prometheusPort?: number;
+  prometheusHost?: string;
   /** Faults to carry out on the local stack in `dir` (empty list: none). */
   faults?: { dir: string; list: Fault[] };
 }
@@ -54,7 +55,8 @@ export class SideServices {
     const services = new SideServices(plan);
     if (opts.prometheusPort !== undefined) {
       const port = opts.prometheusPort;
-      services.prometheus = await servePrometheus(port, () => services.exposition()).catch((err: Error) => {
+      const render = () => services.exposition();
+      services.prometheus = await servePrometheus(port, render, opts.prometheusHost).catch((err: Error) => {
         throw new UsageError(`--prometheus-port ${port}: ${err.message}`);
       });
     }

@@ -27,6 +27,8 @@ export interface RunOutcome {
   workers: WorkerReport[];
   /** The runner process's CPU over this run (not the process's lifetime), and its peak RSS so far. */
   runner: ProcessResources;
+  /** --start-at: how late the load started after it (0: on time). */
+  lateMs?: number;
 }
 
 export interface RunHooks {
@@ -43,7 +45,7 @@ export interface RunHooks {
 /** One worker's share of the clients and of the open-loop rate; client ids disjoint across workers. */
 function assignments(plan: RunPlan): Assignment[] {
   const counts = splitEvenly(plan.conns, plan.workers);
-  let firstClientId = 0;
+  let firstClientId = plan.shard?.firstClientId ?? 0;
   return counts.map((clients, index) => {
     const a: Assignment = {
       index,
@@ -68,6 +70,7 @@ class WorkerRun implements WorkerListener {
   private readonly stop: StopControl;
   private readonly budget: ErrorBudget;
   private loadStarted = false;
+  lateMs: number | undefined;
   private fatal: { message: string; exitCode: number } | undefined;
   private settleFinished!: () => void;
   private readonly finished = new Promise<void>((resolve) => (this.settleFinished = resolve));
@@ -195,7 +198,20 @@ class WorkerRun implements WorkerListener {
   /** Starts every worker at one common t0 and waits until all have ended. */
   async load(): Promise<void> {
     this.loadStarted = true;
-    const t0 = Date.now() + START_DELAY_MS;
+    const soonest = Date.now() + START_DELAY_MS;
+    let t0 = soonest;
+    if (this.plan.startAt !== undefined) {
+      // The planned start even when it has passed: intervals stay on the plan's wall-clock grid, shared by
+      // every shard, and this one's window is shorter by its lateness.
+      t0 = Date.parse(this.plan.startAt);
+      this.lateMs = Math.max(0, soonest - t0);
+      if (this.lateMs > 0)
+        this.notice(`not ready at --start-at ${this.plan.startAt}: starting at once, ${this.lateMs} ms late`);
+      else if (t0 - soonest > 1000)
+        this.notice(
+          `clients connected; the load starts at ${this.plan.startAt} (in ${((t0 - Date.now()) / 1000).toFixed(1)} s)`,
+        );
+    }
     for (const w of this.workers) w.send({ type: "start", t0 });
     this.hooks.onStart?.(t0);
     this.checkFinished();
@@ -237,6 +253,7 @@ export async function runPlan(plan: RunPlan, server: ServerInfo, hooks: RunHooks
   const cpu = process.cpuUsage(cpuBefore);
   return {
     ...end,
+    ...(run.lateMs !== undefined ? { lateMs: run.lateMs } : {}),
     startedAt,
     runner: {
       cpuUserSec: cpu.user / 1e6,

@@ -205,7 +205,10 @@ class Worker {
           rampMs: this.plan.rampMs,
           ratePerSec: this.assignment.rate,
           arrival: this.plan.arrival,
-          phase: this.assignment.index / this.plan.workers,
+          // Workers' (and shards') first starts staggered across the whole plan's first interval.
+          phase:
+            ((this.plan.shard?.index ?? 0) + this.assignment.index / this.plan.workers) /
+            (this.plan.shard?.count ?? 1),
         })
       : undefined;
     const alarm = this.alarm;

@@ -65,4 +65,19 @@ export interface SavedPlan {
   maxErrors?: number;
   /** k6-style conditions checked at the end (exit 3 when one does not hold). */
   thresholds: Threshold[];
+  /**
+   * --shard I/N: this run is shard `index` of `count`; `conns` and `rate` above are its share, these the whole
+   * plan's. Its clients are `firstClientId` … `firstClientId + conns - 1` of the whole.
+   */
+  shard?: ShardSpec;
+  /** --start-at: when the measured window starts (RFC 3339, UTC), the same for every shard of a plan. */
+  startAt?: string;
+}
+
+export interface ShardSpec {
+  index: number;
+  count: number;
+  conns: number;
+  rate?: number;
+  firstClientId: number;
 }

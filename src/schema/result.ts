@@ -86,12 +86,56 @@ export interface ResultFile {
   /** --threshold conditions and whether each held (exit 3 when one did not). */
   thresholds: ThresholdOutcome[];
   timeline: TimelineEntry[];
-  resources: {
-    runner: ProcessResources;
-    workers: WorkerResources[];
-    /** CPU seconds of runner + workers over the run. */
-    cpuSec: number;
-    /** Sum of each process's peak RSS (an upper bound of the peak of the whole). */
-    peakRssMb: number;
-  };
+  resources: Resources;
+  /** --shard / --start-at: the host it ran on, how late it started, its clock against the server's. */
+  host?: HostInfo;
+  /** A result made by `dcpbench merge`: its shards, each with what stays per host, and what was missing. */
+  merge?: MergeInfo;
+}
+
+export interface Resources {
+  runner: ProcessResources;
+  workers: WorkerResources[];
+  /** CPU seconds of runner + workers over the run. */
+  cpuSec: number;
+  /** Sum of each process's peak RSS (an upper bound of the peak of the whole). */
+  peakRssMb: number;
+}
+
+export interface ClockOffset {
+  /** The database server's clock minus this host's, ms (positive: the server is ahead). */
+  offsetMs: number;
+  /** The round trip the offset was read in (the shortest of a few): its uncertainty is half of it. */
+  rttMs: number;
+}
+
+export interface HostInfo {
+  name: string;
+  /** How long after --start-at the load began (0: on time); the intervals stay on the plan's grid. */
+  lateMs: number;
+  /** Null when the server could not be asked. */
+  clock: ClockOffset | null;
+}
+
+export interface MergedShard {
+  index: number;
+  file: string;
+  host: string;
+  partial: boolean;
+  elapsedSec: number;
+  lateMs: number;
+  clock: ClockOffset | null;
+  exitCode: number;
+  resources: Resources;
+  faults: FaultRecord[];
+}
+
+export interface MergeInfo {
+  /** Of the plan's N. */
+  count: number;
+  shards: MergedShard[];
+  /** Shard indexes of the plan that were not given. */
+  missing: number[];
+  /** Largest difference between two shards' clock offsets, ms (null: fewer than two measured). */
+  clockSpreadMs: number | null;
 }
