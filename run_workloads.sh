@@ -57,8 +57,12 @@ if [ -n "${TEST_URI:-}" ]; then
   modes+=("${TEST_NAME:-default}|$TEST_URI|$pooling")
 else
   if [ -z "${DIRECT_URI:-}" ] || [ -z "${POOLED_URI:-}" ]; then
+    # What the user gave is kept; the local stack fills in the rest.
+    given_direct=${DIRECT_URI:-}
+    given_pooled=${POOLED_URI:-}
     stack_dir="${DCPBENCH_STACK_DIR:-$here/.dcpbench/stack}"
-    if ! dcp stack status --dir "$stack_dir" 2>/dev/null | head -n 1 | grep -q ': running$'; then
+    status=$(dcp stack status --dir "$stack_dir" 2>/dev/null || true)
+    if [[ "${status%%$'\n'*}" != *": running" ]]; then
       echo ">>> starting the local stack as the seed's topology: dcpbench stack up --ha" >&2
       dcp stack up --ha --dir "$stack_dir" >&2
     fi
@@ -69,10 +73,17 @@ else
     else
       echo ">>> pooled: one PgBouncer (the seed had two behind HAProxy: dcpbench stack down && dcpbench stack up --ha)" >&2
     fi
+    DIRECT_URI=${given_direct:-$DIRECT_URI}
+    POOLED_URI=${given_pooled:-$POOLED_URI}
   fi
   modes+=("direct|$DIRECT_URI|false" "pooled|$POOLED_URI|true")
 fi
 
+# Tables are re-created straight on the database when there is a direct target, else through TEST_URI.
+if [ -n "${TEST_URI:-}" ]; then init_uri=$TEST_URI; else init_uri=$DIRECT_URI; fi
+
+# A run that crosses a threshold (3) or ends partial (1) still has its result: go on, exit with the worst.
+worst=0
 files=()
 for variant in $variants; do
   for mode in "${modes[@]}"; do
@@ -84,14 +95,17 @@ for variant in $variants; do
       run_args+=(--set "payload=$variant")
       # The direct URI reaches the tables without a pooler in between, when there is one.
       echo ">>> $label: fresh tables (dcpbench init train --drop --scale ${SCALE:-1})" >&2
-      dcp init train --drop --scale "${SCALE:-1}" --uri "${DIRECT_URI:-$uri}" >&2
+      dcp init train --drop --scale "${SCALE:-1}" --uri "$init_uri" >&2
     fi
     if [ "$pooling" = "true" ]; then run_args+=(--txn-pooling); fi
     run_args+=(--label "$label")
     summary="$RESULTS_DIR/${label}_${WORKLOAD}_summary.txt"
     echo ">>> $label: dcpbench ${run_args[*]}" >&2
-    dcp "${run_args[@]}" | tee "$summary"
-    files+=("$(sed -n 's/^result: //p' "$summary" | tail -n 1)")
+    rc=0
+    dcp "${run_args[@]}" | tee "$summary" || rc=$?
+    if [ "$rc" -gt "$worst" ]; then worst=$rc; fi
+    file=$(sed -n 's/^result: //p' "$summary" | tail -n 1)
+    if [ -n "$file" ]; then files+=("$file"); fi
   done
 done
 
@@ -100,3 +114,4 @@ if [ ${#files[@]} -gt 1 ]; then
   echo "== compare (baseline: ${files[0]##*/}) =="
   dcp compare "${files[@]}"
 fi
+exit "$worst"

@@ -9,8 +9,8 @@ bash scripts/setup.sh
 dcp() { node dist/src/cli.js "$@"; }
 
 stack_dir=${DCPBENCH_STACK_DIR:-.dcpbench/stack}
-if dcp stack status --dir "$stack_dir" 2>/dev/null | head -n 1 | grep -q ': running$' &&
-  ! grep -q HAPROXY_URI "$stack_dir/stack.env"; then
+status=$(dcp stack status --dir "$stack_dir" 2>/dev/null || true)
+if [[ "${status%%$'\n'*}" == *": running" ]] && ! grep -q HAPROXY_URI "$stack_dir/stack.env"; then
   echo "The local stack runs one PgBouncer; restarting it with --ha (its data is kept)."
   dcp stack down --dir "$stack_dir"
 fi

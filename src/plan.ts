@@ -4,7 +4,7 @@ import { redactUri, validateUri } from "./db/uri.js";
 import { UsageError } from "./errors.js";
 import { parseCpuList } from "./options/cpu-list.js";
 import { parseThreshold } from "./options/threshold.js";
-import { parseDuration, parseRate } from "./options/units.js";
+import { formatDuration, parseDuration, parseRate } from "./options/units.js";
 import type {
   Arrival,
   Driver,
@@ -52,6 +52,7 @@ export interface PlanInput {
   shard?: string;
   startAt?: string;
   ramp?: string;
+  warmup?: string;
   rate?: string;
   arrival?: string;
   pin?: string;
@@ -127,6 +128,16 @@ export function buildPlan(input: PlanInput): RunPlan {
   const progress = progressText !== "off";
   const intervalMs = progress ? parseDuration(progressText, "--progress") : 1000;
   if (intervalMs < 100) throw new UsageError("--progress must be at least 100ms (or off)");
+  const warmupMs = warmupFor(input.warmup, durationMs, iterations, rampMs, intervalMs);
+  const startAt = input.startAt !== undefined ? startAtFor(input.startAt, shard !== undefined) : undefined;
+  if (
+    startAt !== undefined &&
+    durationMs !== undefined &&
+    Date.parse(startAt) + rampMs + warmupMs + durationMs <= Date.now()
+  )
+    throw new UsageError(
+      `--start-at ${input.startAt}: the planned window (${startAt} + ${formatDuration(rampMs + warmupMs + durationMs)}) is already over`,
+    );
   const connectTimeoutMs = parseDuration(input.connectTimeout ?? "10s", "--connect-timeout");
   const maxErrors = input.maxErrors;
   if (maxErrors !== undefined && (!Number.isInteger(maxErrors) || maxErrors < 0)) {
@@ -143,6 +154,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     iterations,
     ...(iterations !== undefined ? { iterationsSplit } : {}),
     rampMs,
+    warmupMs,
     rate,
     arrival,
     ...(pin ? { pin } : {}),
@@ -159,8 +171,8 @@ export function buildPlan(input: PlanInput): RunPlan {
     maxErrors,
     thresholds: thresholdsFor(input, rate !== undefined),
     ...(shard ? { shard: { ...shard, ...(totalRate !== undefined ? { rate: totalRate } : {}) } } : {}),
-    ...(input.startAt !== undefined ? { startAt: new Date(parseStartAt(input.startAt)).toISOString() } : {}),
-    plannedEndMs: durationMs !== undefined ? rampMs + durationMs : null,
+    ...(startAt !== undefined ? { startAt } : {}),
+    plannedEndMs: durationMs !== undefined ? rampMs + warmupMs + durationMs : null,
   };
 }
 
@@ -177,6 +189,38 @@ function thresholdsFor(input: PlanInput, openLoop: boolean): Threshold[] {
     }
   }
   return thresholds;
+}
+
+/**
+ * --warmup, or by default for a --duration run 2 s (1 s when it is shorter than 20 s, none under 5 s): after
+ * the ramp, before the measured window. None for an --iterations run, where every cycle counts. Rounded up so
+ * that the measured window starts on an interval's boundary (the timeline's intervals are whole).
+ */
+function warmupFor(
+  text: string | undefined,
+  durationMs: number | undefined,
+  iterations: number | undefined,
+  rampMs: number,
+  intervalMs: number,
+): number {
+  let ms: number;
+  if (text !== undefined) {
+    ms = parseDuration(text, "--warmup");
+    if (ms > 0 && durationMs === undefined)
+      throw new UsageError("--warmup needs --duration (an --iterations run counts every cycle)");
+  } else if (durationMs === undefined || iterations !== undefined) ms = 0;
+  else ms = durationMs >= 20_000 ? 2000 : durationMs >= 5000 ? 1000 : 0;
+  if (ms <= 0) return 0;
+  return Math.ceil((rampMs + ms) / intervalMs) * intervalMs - rampMs;
+}
+
+/** --start-at as an ISO time; a relative one would differ from host to host, so shards need an absolute one. */
+function startAtFor(text: string, sharded: boolean): string {
+  if (sharded && text.trim().startsWith("+"))
+    throw new UsageError(
+      `--start-at ${text}: each shard would read it on its own clock; give the shards one absolute time (e.g. ${new Date(Date.now() + 120_000).toISOString().replace(/\.\d+Z$/, "Z")})`,
+    );
+  return new Date(parseStartAt(text)).toISOString();
 }
 
 /** Shard I of N of `conns` clients: its first client id; refused when it would have no client. */

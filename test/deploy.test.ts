@@ -32,7 +32,8 @@ describe("deploy/kubernetes: the manifests hold together (Kubernetes itself cann
     assert.match(script, /exec dcpbench run /);
     assert.match(script, /--shard "\$JOB_COMPLETION_INDEX\/\$SHARDS"/);
     assert.match(script, /--start-at "\$START_AT"/);
-    assert.match(script, /--out "\$RESULTS\/shard-\$JOB_COMPLETION_INDEX"/);
+    assert.match(script, /--out "\$RESULTS\/\$RUN_ID\/shard-\$JOB_COMPLETION_INDEX"/);
+    assert.equal(job.spec.backoffLimitPerIndex, 0, "a failed shard is not retried and stops no other");
     // Every variable the command uses comes from the pod's env, its ConfigMap, or Kubernetes (the index, HOME).
     const given = new Set([
       ...Object.keys(env),
@@ -71,7 +72,7 @@ describe("deploy/kubernetes: the manifests hold together (Kubernetes itself cann
     assert.deepEqual(pvc.spec.accessModes, ["ReadWriteMany"]);
     assert.match(
       merge.spec.template.spec.containers[0].args.join(" "),
-      /dcpbench merge "\$RESULTS"\/shard-\*\/\*\.json/,
+      /dcpbench merge "\$RESULTS\/\$RUN_ID"\/shard-\*\/\*\.json/,
     );
     const annotations = job.spec.template.metadata.annotations;
     assert.equal(annotations["prometheus.io/scrape"], "true");

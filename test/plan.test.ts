@@ -8,6 +8,7 @@ import type { Comparison } from "../src/results/compare.js";
 import { evaluateGates, parseGate } from "../src/results/gates.js";
 import { UsageError } from "../src/errors.js";
 import { buildPlan, splitEvenly, type PlanInput } from "../src/plan.js";
+import { generatorBoundNote } from "../src/results/generator-bound.js";
 import { parseDuration, parseRate } from "../src/options/units.js";
 import { resolveKnobs } from "../src/workload/knobs.js";
 
@@ -31,6 +32,43 @@ describe("plan", () => {
     assert.equal(buildPlan({ ...base, conns: 100, pin: "1" }).workers, 1, "one per pinned CPU");
     assert.equal(buildPlan({ ...base, conns: 100, pin: "0-3" }).workers, 4);
     assert.equal(buildPlan({ ...base, conns: 100, pin: "1", workers: 3 }).workers, 3);
+  });
+
+  it("warms up by default before a --duration window, on an interval boundary; never with --iterations", () => {
+    const w = (extra: Partial<PlanInput>) => buildPlan({ ...base, ...extra });
+    assert.equal(w({ duration: "60s" }).warmupMs, 2000);
+    assert.equal(
+      w({ duration: "60s" }).plannedEndMs,
+      62_000,
+      "the window keeps its length, after the warm-up",
+    );
+    assert.equal(w({ duration: "10s" }).warmupMs, 1000);
+    assert.equal(w({ duration: "3s" }).warmupMs, 0);
+    assert.equal(w({ duration: "60s", iterations: 100 }).warmupMs, 0);
+    assert.equal(w({ iterations: 100 }).warmupMs, 0);
+    assert.equal(w({ duration: "60s", warmup: "0" }).warmupMs, 0);
+    assert.equal(w({ duration: "60s", warmup: "1500ms" }).warmupMs, 2000, "rounded up to whole intervals");
+    assert.equal(
+      w({ duration: "60s", ramp: "2500ms", warmup: "1s" }).warmupMs,
+      1500,
+      "ramp + warm-up end on one",
+    );
+    assert.throws(() => w({ iterations: 10, warmup: "2s" }), /--warmup needs --duration/);
+  });
+
+  it("says when the load generator's own start lag bounds the tail it reports", () => {
+    const summary = (lagP99: number, cycleP99: number) =>
+      ({ __lag__: { count: 10, p99: lagP99 }, __cycle__: { count: 10, p99: cycleP99 } }) as never;
+    const plan = buildPlan({ ...base, conns: 8, workers: 1, rate: "1000", duration: "10s" });
+    assert.equal(generatorBoundNote({ label: "a", plan, summary: summary(0.2, 1) }), undefined);
+    assert.equal(
+      generatorBoundNote({ label: "a", plan, summary: summary(0.5, 1) }),
+      "a: this tail is bounded by the load generator — its own start lag p99 0.5 ms is 50% of the cycle's p99 1 ms; --pin or fewer clients per worker (now 8) may help",
+    );
+    assert.equal(
+      generatorBoundNote({ label: "a", plan, summary: { __cycle__: { count: 1, p99: 1 } } as never }),
+      undefined,
+    );
   });
 
   it("rejects bad values with one-line usage errors", () => {

@@ -97,6 +97,8 @@ describe(
             DURATION: "6s",
             START_AT: startAt,
             LABEL: "fleet",
+            RUN_ID: "run-1",
+            WORKERS: "1",
             JOB_COMPLETION_INDEX: String(i),
             HOME: home,
             PGPASS_SECRET: stack.status.pgpassfile,
@@ -109,7 +111,7 @@ describe(
       const outs = await Promise.all(runs);
       for (const o of outs) assert.equal(o.code, 0, o.stderr);
       for (let i = 0; i < shardsN; i++) {
-        const dir = join(results, `shard-${i}`);
+        const dir = join(results, "run-1", `shard-${i}`);
         shards.push(
           join(
             dir,
@@ -140,11 +142,12 @@ describe(
         PATH: `${bin}:${process.env.PATH}`,
         ...mergeEnv,
         RESULTS: results,
+        RUN_ID: "run-1",
       });
       assert.equal(m.code, 0, m.stderr);
-      const merged = read(join(results, "merged.json"));
+      const merged = read(join(results, "run-1", "merged.json"));
       assert.match(
-        readFileSync(join(results, "merged.html"), "utf8"),
+        readFileSync(join(results, "run-1", "merged.html"), "utf8"),
         /^<!doctype html>[^]*fleet/i,
         "the merge job's report",
       );
@@ -180,7 +183,7 @@ describe(
       const rate = merged.summary[CYCLE].rate;
       assert.ok(Math.abs(rate - 600) / 600 <= 0.02, `merged rate ${rate}/s`);
       // An ordinary result: compare reads it.
-      const cmp = await runCli(["compare", shards[0], join(results, "merged.json")], stack.env);
+      const cmp = await runCli(["compare", shards[0], join(results, "run-1", "merged.json")], stack.env);
       assert.equal(cmp.code, 0, cmp.stderr);
     });
 

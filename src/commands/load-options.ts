@@ -32,6 +32,11 @@ export function loadOptions<T>(y: Argv<T>) {
       describe:
         "shared: one budget per worker, taken by whichever client is free (faster clients run more); even: each client runs an equal share and the run ends when the slowest is done (the seed's dbworkload -i) [default: shared]",
     })
+    .option("warmup", {
+      type: "string",
+      describe:
+        "after the ramp, at full load, before the measured window (left out of the summary) [default: 2s for a --duration of 20s or more, 1s from 5s, else 0; 0 with --iterations]",
+    })
     .option("ramp", {
       type: "string",
       describe:

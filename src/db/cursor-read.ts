@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type pg from "pg";
 import Cursor from "pg-cursor";
 
@@ -28,6 +29,12 @@ export async function readPages<R>(
       if (rows.length < pageSize) return total;
     }
   } finally {
-    if (!readFailed) await cursor.close();
+    // A connection lost meanwhile never answers the Close: its end settles the wait.
+    if (!readFailed) {
+      const gone = new AbortController();
+      const ended = once(client, "end", { signal: gone.signal }).catch(() => {});
+      await Promise.race([cursor.close(), ended]);
+      gone.abort(); // the listener goes with it
+    }
   }
 }

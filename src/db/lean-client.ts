@@ -205,7 +205,7 @@ export class LeanClient {
       this.closedError = new Error("Connection terminated unexpectedly");
     }
     if (this.closedError) return Promise.reject(new Error("Client was closed: " + this.closedError.message));
-    if (this.resolve) return Promise.reject(new Error("LeanClient: one query at a time"));
+    if (this.resolve || this.lentTo) return Promise.reject(new Error("LeanClient: one query at a time"));
     let message: Buffer;
     let parsing: string | undefined;
     if (typeof q === "string") message = simpleQuery(q);

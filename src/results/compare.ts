@@ -1,4 +1,5 @@
 import { sumErrors } from "../metrics/aggregate.js";
+import { generatorBoundNote } from "./generator-bound.js";
 import { iterationsText, opOrder } from "./tables.js";
 import { CONNECT, CYCLE, type OpSummary } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
@@ -154,6 +155,7 @@ const PLAN_FIELDS: Array<[string, (r: ResultFile) => string]> = [
         .join(" or ") || "until stopped",
   ],
   ["ramp", (r) => `${r.plan.rampMs / 1000}s`],
+  ["warm-up", (r) => `${(r.plan.warmupMs ?? 0) / 1000}s`],
   ["server", (r) => `${r.server.product} ${r.server.version.split(" ")[1] ?? r.server.version}`],
 ];
 
@@ -164,6 +166,10 @@ function differences(results: ResultFile[]): string[] {
     if (new Set(values).size > 1) warnings.push(`runs differ in ${what}: ${values.join(" vs ")}`);
   }
   for (const r of results) if (r.partial) warnings.push(`${r.label} is a partial result (${r.stopReason})`);
+  for (const r of results) {
+    const note = generatorBoundNote(r);
+    if (note) warnings.push(note);
+  }
   return warnings;
 }
 

@@ -2,6 +2,7 @@ import { UsageError } from "../errors.js";
 import { encode, mergeInto, newHistogram, stats, type Histogram } from "../metrics/histogram.js";
 import type { FaultRecord } from "../schema/events.js";
 import {
+  CYCLE,
   ERROR_CLASSES,
   type CountedSample,
   type OpSummary,
@@ -21,7 +22,16 @@ export interface ShardFile {
 
 const MAX_SAMPLES = 20;
 
-/** Shards of one plan: the same workload, knobs, label, interval, start and N; each index once. */
+/** What may differ between the shards of one plan: their share of it, and where they wrote. */
+const PER_SHARD = new Set(["conns", "rate", "workers", "pin", "outDir", "shard", "appName", "progress"]);
+
+/** The saved plan's fields that every shard of one plan shares, as text. */
+function planKey(r: ResultFile): Map<string, string> {
+  const fields = Object.entries(r.plan).filter(([k]) => !PER_SHARD.has(k));
+  return new Map(fields.map(([k, v]) => [k, JSON.stringify(v)]));
+}
+
+/** Shards of one plan: the same plan but for each one's share, a common --start-at, N; each index once. */
 function check(shards: ShardFile[]): ShardSpec {
   const first = shards[0];
   const spec = (s: ShardFile): ShardSpec => {
@@ -40,6 +50,7 @@ function check(shards: ShardFile[]): ShardSpec {
     ["--conns", (r) => r.plan.shard?.conns],
     ["--rate", (r) => r.plan.shard?.rate ?? "none"],
   ];
+  const firstKey = planKey(first.result);
   const seen = new Map<number, string>();
   for (const s of shards) {
     const { index } = spec(s);
@@ -49,6 +60,16 @@ function check(shards: ShardFile[]): ShardSpec {
           `${s.file} and ${first.file} are not shards of one plan: their ${what} differ (${String(get(s.result))} vs ${String(get(first.result))})`,
         );
     }
+    if (s.result.plan.startAt === undefined)
+      throw new UsageError(
+        `${s.file} was run without --start-at: shards need one common start to be merged by wall clock`,
+      );
+    const key = planKey(s.result);
+    for (const k of new Set([...key.keys(), ...firstKey.keys()]))
+      if (key.get(k) !== firstKey.get(k))
+        throw new UsageError(
+          `${s.file} and ${first.file} are not shards of one plan: their ${k} differ (${key.get(k) ?? "none"} vs ${firstKey.get(k) ?? "none"})`,
+        );
     const twice = seen.get(index);
     if (twice !== undefined) throw new UsageError(`shard ${index} is given twice: ${twice} and ${s.file}`);
     seen.set(index, s.file);
@@ -87,7 +108,9 @@ function mergeOp(parts: TimelineOp[]): TimelineOp {
  */
 function mergeTimelines(results: ResultFile[]): TimelineEntry[] {
   const bySeq = new Map<number, TimelineEntry[]>();
-  for (const r of results) for (const e of r.timeline) bySeq.set(e.seq, [...(bySeq.get(e.seq) ?? []), e]);
+  // The least late shard first: its t and dt are the grid's (a late one's first entries came in a rush).
+  const byLateness = [...results].sort((a, b) => (a.host?.lateMs ?? 0) - (b.host?.lateMs ?? 0));
+  for (const r of byLateness) for (const e of r.timeline) bySeq.set(e.seq, [...(bySeq.get(e.seq) ?? []), e]);
   return [...bySeq.entries()]
     .sort(([a], [b]) => a - b)
     .map(([seq, entries]) => {
@@ -99,8 +122,8 @@ function mergeTimelines(results: ResultFile[]): TimelineEntry[] {
       const observed = entries.find((e) => e.observed)?.observed;
       return {
         seq,
-        t: Math.max(...entries.map((e) => e.t)),
-        dt: Math.max(...entries.map((e) => e.dt)),
+        t: entries[0].t,
+        dt: entries[0].dt,
         ramp: entries.every((e) => e.ramp),
         ops,
         reconnects: entries.reduce((n, e) => n + e.reconnects, 0),
@@ -184,6 +207,23 @@ export function intersectStalls(perShard: SystemStall[][]): SystemStall[] {
   return acc;
 }
 
+/**
+ * The server's side as one shard sampled it, its per-cycle figures spread over the whole fleet's cycles: the
+ * server paid for every shard's cycles, not that one's.
+ */
+function fleetServerSide(results: ResultFile[], cycles: number): ResultFile["serverSide"] {
+  const r = results.find((x) => x.serverSide);
+  if (!r?.serverSide) return undefined;
+  const own = r.summary[CYCLE]?.count ?? 0;
+  const per = (v: number | null) =>
+    v === null || !(own > 0) || !(cycles > 0) ? null : +((v * own) / cycles).toFixed(4);
+  const s = r.serverSide.summary;
+  return {
+    ...r.serverSide,
+    summary: { ...s, cpuPerTxnMs: per(s.cpuPerTxnMs), walBytesPerTxn: per(s.walBytesPerTxn) },
+  };
+}
+
 function sumResources(all: Resources[]): Resources {
   const sum = (f: (r: Resources["runner"]) => number) => +all.reduce((n, r) => n + f(r.runner), 0).toFixed(3);
   return {
@@ -248,7 +288,7 @@ export function mergeShards(shards: ShardFile[]): ResultFile {
     elapsedSec,
     partial,
     stopReason: results.find((r) => r.partial)?.stopReason ?? first.stopReason,
-    exitCode: thresholds.some((t) => !t.ok) ? 3 : partial ? 1 : 0,
+    exitCode: partial ? 1 : thresholds.some((t) => !t.ok) ? 3 : 0,
     clients: {
       planned: spec.conns,
       connected: results.reduce((n, r) => n + r.clients.connected, 0),
@@ -263,7 +303,7 @@ export function mergeShards(shards: ShardFile[]): ResultFile {
     errorSamples: mergeSamples(results),
     // One database behind every shard: each sampled the same server, so one shard's view stands for all.
     observed: results.find((r) => r.observed)?.observed,
-    serverSide: results.find((r) => r.serverSide)?.serverSide,
+    serverSide: fleetServerSide(results, summary[CYCLE]?.count ?? 0),
     faults,
     availability: availability(faults, outages, stalls),
     outages,

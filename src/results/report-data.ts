@@ -14,6 +14,7 @@ import {
   type RunInfo,
   type SummaryRow,
 } from "./report-model.js";
+import { generatorBoundNote } from "./generator-bound.js";
 import { iterationsText, opOrder } from "./tables.js";
 import { CONNECT, CYCLE } from "../schema/measures.js";
 import { serverSideReport } from "./report-server-side.js";
@@ -76,7 +77,8 @@ function runInfo(r: NamedResult, name: string): RunInfo {
     pacing:
       (p.rate !== undefined ? `open loop, ${p.rate}/s ${p.arrival}` : "closed loop") +
       (stop ? `; ${stop}` : "") +
-      (p.rampMs ? `; ramp ${formatDuration(p.rampMs)}` : ""),
+      (p.rampMs ? `; ramp ${formatDuration(p.rampMs)}` : "") +
+      (p.warmupMs ? `; warm-up ${formatDuration(p.warmupMs)}` : ""),
     elapsedSec: finite(res.elapsedSec),
     server: String(res.server?.version ?? "")
       .split(" ")
@@ -133,6 +135,8 @@ export function buildReportData(results: NamedResult[], now = new Date()): Repor
   }
   results.forEach((r, i) => {
     if (r.result.partial) notes.push(`${names[i]}: the run was cut short (${r.result.stopReason}).`);
+    const bound = generatorBoundNote({ ...r.result, label: names[i] });
+    if (bound) notes.push(`${bound}.`);
   });
 
   const rampNote = timelines.some((tl) => tl.some((e) => e.ramp))

@@ -74,7 +74,7 @@ export function parameterTable(result: ResultFile): string {
         .filter(Boolean)
         .join(", ") || "Ctrl-C",
     ],
-    ["ramp", formatDuration(p.rampMs)],
+    ["ramp / warm-up", `${formatDuration(p.rampMs)} / ${formatDuration(p.warmupMs ?? 0)}`],
     [
       "knobs",
       Object.entries(p.knobs)

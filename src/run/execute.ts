@@ -43,7 +43,10 @@ function shardLine(plan: RunPlan): string {
 
 function header(plan: RunPlan, server: ServerInfo): string {
   const stop = [
-    plan.durationMs !== undefined ? formatDuration(plan.durationMs) : "",
+    plan.durationMs !== undefined
+      ? formatDuration(plan.durationMs) +
+        (plan.warmupMs ? ` after a ${formatDuration(plan.warmupMs)} warm-up` : "")
+      : "",
     plan.iterations !== undefined ? iterationsText(plan.iterations, plan.iterationsSplit) : "",
   ].filter(Boolean);
   return (

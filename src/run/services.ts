@@ -100,13 +100,13 @@ export class SideServices {
     return a || b ? { ...a, ...b } : undefined;
   }
 
-  /** The server-side window is the measured one: from t0 + ramp to the planned end (else to the stop). */
+  /** The server-side window is the measured one: from t0 + ramp + warm-up to the planned end (else the stop). */
   private startWindow(t0: number): void {
     const sampler = this.serverSide;
     if (!sampler) return;
     const at = (ms: number, fn: () => Promise<void>) =>
       this.timers.push(setTimeout(() => void fn().catch(() => {}), Math.max(0, t0 + ms - Date.now())));
-    at(this.plan.rampMs, () => sampler.markStart(t0));
+    at(this.plan.rampMs + (this.plan.warmupMs ?? 0), () => sampler.markStart(t0));
     if (this.plan.plannedEndMs !== null) at(this.plan.plannedEndMs, () => sampler.markEnd());
   }
 

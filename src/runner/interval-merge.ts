@@ -13,6 +13,7 @@ export interface SnapshotSource {
 export interface IntervalTiming {
   intervalMs: number;
   rampMs: number;
+  warmupMs?: number;
   /** The end of the measured window in ms after t0; null: none planned. */
   plannedEndMs: number | null;
 }
@@ -71,8 +72,8 @@ export class IntervalMerger {
     // The measured window ends at the planned end: cycles that finish in the grace time after it are
     // counted, but the drain does not stretch the window (rates would read low).
     const dt = Math.max(0, Math.min(t, this.plannedEndSec) - this.lastT);
-    // Interval k nominally covers [(k-1)·I, k·I]: part of the ramp when it starts before the ramp ends.
-    const ramp = (seq - 1) * this.timing.intervalMs < this.timing.rampMs;
+    // Interval k nominally covers [(k-1)·I, k·I]: left out (ramp or warm-up) when it starts before they end.
+    const ramp = (seq - 1) * this.timing.intervalMs < this.timing.rampMs + (this.timing.warmupMs ?? 0);
     this.lastT = t;
     return this.agg.addInterval(seq, +t.toFixed(3), +dt.toFixed(3), ramp, list);
   }

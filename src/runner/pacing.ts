@@ -13,6 +13,8 @@ export interface PacerOptions {
    * so that the workers' slots interleave instead of coinciding (W starts at once, then none).
    */
   phase?: number;
+  /** A schedule joined late (a shard after its --start-at): its slots before this time are not its to take. */
+  notBefore?: number;
   random?: () => number;
 }
 
@@ -45,6 +47,8 @@ export class Pacer {
     this.arrival = opts.arrival;
     this.random = opts.random ?? Math.random;
     this.units = this.gap() + (this.arrival === "uniform" ? (opts.phase ?? 0) : 0);
+    if (opts.notBefore !== undefined && opts.notBefore > this.start)
+      this.units += Math.ceil(this.unitsBy(opts.notBefore));
   }
 
   private gap(): number {

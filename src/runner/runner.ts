@@ -205,6 +205,12 @@ class WorkerRun implements WorkerListener {
       // every shard, and this one's window is shorter by its lateness.
       t0 = Date.parse(this.plan.startAt);
       this.lateMs = Math.max(0, soonest - t0);
+      if (this.plan.plannedEndMs !== null && this.lateMs >= this.plan.plannedEndMs) {
+        this.stop.stopAll();
+        throw new UsageError(
+          `--start-at ${this.plan.startAt} has passed: the planned window ended ${Math.round((this.lateMs - this.plan.plannedEndMs) / 1000)} s ago`,
+        );
+      }
       if (this.lateMs > 0)
         this.notice(`not ready at --start-at ${this.plan.startAt}: starting at once, ${this.lateMs} ms late`);
       else if (t0 - soonest > 1000)

@@ -174,7 +174,9 @@ class Worker {
     // Closed loop ramps by starting clients one after another; open loop ramps the rate (the pacer) instead.
     if (!pacer) {
       const rampStart =
-        this.t0 + (this.plan.rampMs * (this.assignment.firstClientId + index)) / this.plan.conns;
+        this.t0 +
+        (this.plan.rampMs * (this.assignment.firstClientId + index)) /
+          (this.plan.shard?.conns ?? this.plan.conns);
       if (!(await this.sleeper.until(rampStart))) return;
     }
     while (!signal.aborted) {
@@ -209,6 +211,7 @@ class Worker {
           phase:
             ((this.plan.shard?.index ?? 0) + this.assignment.index / this.plan.workers) /
             (this.plan.shard?.count ?? 1),
+          notBefore: performance.now(),
         })
       : undefined;
     const alarm = this.alarm;

@@ -42,6 +42,11 @@ export interface SavedPlan {
   /** With iterations; absent in files from before there was a choice: shared. */
   iterationsSplit?: IterationsSplit;
   rampMs: number;
+  /**
+   * After the ramp, at full load, before the measured window: left out of the summary as the ramp is (JIT,
+   * connections and caches warm). Absent in files from before there was one: 0.
+   */
+  warmupMs?: number;
   /** Open loop: total intended cycles per second across workers. */
   rate?: number;
   arrival: Arrival;
