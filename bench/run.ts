@@ -60,6 +60,8 @@ const S = quick
       paceRate: 500,
       paceSec: 3,
       agreeRates: [200, 400],
+      connPairs: 1,
+      connSec: 2,
       agreeSec: 3,
       tailPairs: 1,
       agreePairs: 1,
@@ -76,6 +78,8 @@ const S = quick
       paceRate: 5000,
       paceSec: 30,
       agreeRates: [1000, 5000],
+      connPairs: 3,
+      connSec: 8,
       agreeSec: 30,
       tailPairs: 3,
       agreePairs: 3,
@@ -508,6 +512,67 @@ async function main(): Promise<void> {
     say();
     for (const line of summaries) say(line);
     say();
+    // 11. Connecting per transaction: what each client pays per connection, and what the server pays.
+    say(
+      `## 11. Connect per transaction: dcpbench \`--connect-per-txn\` against \`pgbench -C\`, select-only, 8 clients, ${S.connPairs} interleaved round(s)`,
+    );
+    say();
+    say(
+      `Each round, direct then through PgBouncer: \`dcpbench run tpcb --set script=select-only --connect-per-txn --conns 8 --workers 2 --duration ${S.connSec}s --warmup 0\` ` +
+        `(its server-side sampling on: the server's CPU per cycle), then \`pgbench -n -S -C -c 8 -j 8 -T ${S.connSec}\` with libpq's defaults, then the same with ` +
+        `\`PGSSLMODE=disable PGGSSENCMODE=disable\` (libpq's SSL and GSS negotiation left out). Client CPU: each command's whole process tree (bash \`times\`).`,
+    );
+    say();
+    say("| round | target | client | cycles/s | client CPU ms per connection | server CPU ms per cycle |");
+    say("|---|---|---|---:|---:|---:|");
+    const conn = new Map<string, { rate: number[]; cpu: number[] }>();
+    const keep = (key: string, rate: number, cpu: number) => {
+      if (!conn.has(key)) conn.set(key, { rate: [], cpu: [] });
+      conn.get(key)!.rate.push(rate);
+      conn.get(key)!.cpu.push(cpu);
+    };
+    for (let i = 1; i <= S.connPairs; i++) {
+      for (const [target, uri] of [
+        ["direct", direct],
+        ["pooled", pooled],
+      ] as const) {
+        const { r, t } = await dcp(
+          ["run", "tpcb", "--uri", uri, "--set", "script=select-only", "--connect-per-txn"]
+            .concat(target === "pooled" ? ["--txn-pooling"] : [])
+            .concat(["--conns", "8", "--workers", "2", "--duration", `${S.connSec}s`, "--warmup", "0"]),
+        );
+        const cycles = r.summary.__cycle__.count;
+        const dCpu = (t.cpuSec / cycles) * 1000;
+        const srv = r.serverSide?.summary.cpuPerTxnMs;
+        say(
+          `| ${i} | ${target} | dcpbench | ${(cycles / r.elapsedSec).toFixed(0)} | ${dCpu.toFixed(2)} | ${srv === null || srv === undefined ? "-" : srv.toFixed(2)} |`,
+        );
+        keep(`${target}, dcpbench`, cycles / r.elapsedSec, dCpu);
+        for (const [name, extraEnv] of [
+          ["pgbench", {}],
+          ["pgbench, no SSL/GSS negotiation", { PGSSLMODE: "disable", PGGSSENCMODE: "disable" }],
+        ] as const) {
+          const p = await timed(
+            pgbench,
+            ["-n", "-S", "-C", "-c", "8", "-j", "8", "-T", String(S.connSec), uri],
+            { ...env, ...extraEnv },
+          );
+          const tx = Number(/actually processed: (\d+)/.exec(p.stdout)?.[1]);
+          const rate = Number(/tps = ([\d.]+)/.exec(p.stdout)?.[1]);
+          say(
+            `| ${i} | ${target} | ${name} | ${rate.toFixed(0)} | ${((p.cpuSec / tx) * 1000).toFixed(2)} | |`,
+          );
+          keep(`${target}, ${name}`, rate, (p.cpuSec / tx) * 1000);
+        }
+      }
+    }
+    say();
+    for (const [key, v] of conn)
+      say(
+        `- ${key}: median **${median(v.rate).toFixed(0)} cycles/s**, client CPU **${median(v.cpu).toFixed(2)} ms** per connection`,
+      );
+    say();
+
     say(`Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
     // The sections of bench/server-side.ts and bench/sweep.ts, measured by their own commands, are kept as they were.
     const old = existsSync(outFile) ? readFileSync(outFile, "utf8") : "";

@@ -73,6 +73,11 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
       /each tool's median: p50 [\d.]+ vs [\d.]+ ms, p99 [\d.]+ vs [\d.]+ ms\); dcpbench's lag p99, median \*\*[\d.]+ ms\*\*/,
     );
     assert.match(md, /^- 400\/s: median of the pairs' differences/m, "both rates");
+    assert.match(md, /## 11\. Connect per transaction/);
+    assert.match(
+      md,
+      /^- pooled, pgbench, no SSL\/GSS negotiation: median \*\*\d+ cycles\/s\*\*, client CPU \*\*[\d.]+ ms\*\*/m,
+    );
   });
 
   it("the server-side benchmark runs every part at a tiny size and writes its section", async () => {
