@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     );
     if (init.code !== 0) throw new Error(`init tpcb: ${init.stderr}`);
     say(
-      `Interleaved, ${S.pairSec} s each: \`dcpbench run tpcb --set script=select-only --conns 8 --workers 1 --query-mode M --driver D --duration ${S.pairSec}s --no-observe\` ` +
+      `Interleaved, ${S.pairSec} s each: \`dcpbench run tpcb --set script=select-only --conns 8 --workers 1 --query-mode M --driver D --duration ${S.pairSec}s --warmup 0 --no-observe\` ` +
         `vs \`pgbench -n -S -M M -c 8 -j 1 -T ${S.pairSec}\`. CPU per transaction from each command's whole process tree (bash \`times\`).`,
     );
     say();
@@ -233,7 +233,19 @@ async function main(): Promise<void> {
       for (let i = 1; i <= pairs; i++) {
         for (const driver of drivers) {
           const { r, t } = await dcp(
-            selectOnly(["--conns", "8", "--workers", "1", "--query-mode", mode, "--driver", driver]),
+            // No warm-up: pgbench has none, and client CPU per transaction counts every cycle the process ran.
+            selectOnly([
+              "--conns",
+              "8",
+              "--workers",
+              "1",
+              "--query-mode",
+              mode,
+              "--driver",
+              driver,
+              "--warmup",
+              "0",
+            ]),
           );
           const d = r.summary["select-only"];
           const p = await timed(
