@@ -220,8 +220,14 @@ function startAtFor(text: string, sharded: boolean): string {
     throw new UsageError(
       `--start-at ${text}: each shard would read it on its own clock; give the shards one absolute time (e.g. ${new Date(Date.now() + 120_000).toISOString().replace(/\.\d+Z$/, "Z")})`,
     );
-  return new Date(parseStartAt(text)).toISOString();
+  const at = parseStartAt(text);
+  // Node's timers cannot wait longer than 24.8 days; a start that far off is a typo more often than a plan.
+  if (at - Date.now() > MAX_START_AHEAD_MS)
+    throw new UsageError(`--start-at ${text} is more than 7 days ahead; give a nearer time`);
+  return new Date(at).toISOString();
 }
+
+const MAX_START_AHEAD_MS = 7 * 86_400_000;
 
 /** Shard I of N of `conns` clients: its first client id; refused when it would have no client. */
 function shardOf(s: { index: number; count: number }, conns: number): ShardSpec {

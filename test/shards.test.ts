@@ -228,6 +228,8 @@ describe(
         ],
         [["--start-at", "tomorrow"], /--start-at: 'tomorrow' is not an RFC 3339 time/],
         [["--start-at", "2026-12-03T10:00:00"], /is not an RFC 3339 time with its offset/],
+        [["--start-at", "2099-01-01T00:00:00Z"], /is more than 7 days ahead/],
+        [["--shard", "0/2", "--start-at", "+30s"], /each shard would read it on its own clock/],
       ] as const) {
         const res = await runCli(["run", "select1", ...args, "--iterations", "1"], stack.env);
         assert.equal(res.code, 2, `${args.join(" ")}: ${res.stderr}`);
