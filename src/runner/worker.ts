@@ -35,6 +35,15 @@ function nextMessage<T extends ToWorker["type"]>(type: T): Promise<Extract<ToWor
   });
 }
 
+/**
+ * Open loop without --ramp: the warm-up's first half raises the rate from 0, so that a cold start (JIT,
+ * the server's caches) does not build a backlog at full rate that outlasts the warm-up; its second half runs
+ * at the full rate before the window opens.
+ */
+function pacerRampMs(plan: RunPlan): number {
+  return plan.rampMs > 0 ? plan.rampMs : (plan.warmupMs ?? 0) / 2;
+}
+
 function makeContext(plan: RunPlan, server: ServerInfo, clientId: number, workerId: number): ClientContext {
   return {
     knobs: plan.knobs,
@@ -204,7 +213,7 @@ class Worker {
     const pacer = this.assignment.rate
       ? new Pacer({
           start: this.t0,
-          rampMs: this.plan.rampMs,
+          rampMs: pacerRampMs(this.plan),
           ratePerSec: this.assignment.rate,
           arrival: this.plan.arrival,
           // Workers' (and shards') first starts staggered across the whole plan's first interval.
