@@ -58,6 +58,27 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
     }
   });
 
+  it("a busy event loop releases the waits that came due itself, before the thread's message can arrive", async () => {
+    const stop = new AbortController();
+    const alarm = new Alarm(stop.signal, failOnThreadError);
+    try {
+      const t0 = performance.now();
+      const released: number[] = [];
+      const waits = [2, 4, 60_000].map((ms) => alarm.until(t0 + ms).then(() => released.push(ms)));
+      alarm.releaseDue();
+      while (performance.now() < t0 + 10); // the loop busy (a cycle's callbacks) past both due times
+      alarm.releaseDue();
+      // Only microtasks run here: the thread's message is a task, so what is released came from releaseDue.
+      await Promise.resolve();
+      await Promise.resolve();
+      assert.deepEqual(released, [2, 4], "both due waits, in order; the later one still waiting");
+      stop.abort();
+      await Promise.all(waits);
+    } finally {
+      stop.abort();
+    }
+  });
+
   it("a stop releases every pending wait with false, and later ones at once", async () => {
     const stop = new AbortController();
     const alarm = new Alarm(stop.signal, failOnThreadError);

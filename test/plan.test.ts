@@ -69,6 +69,24 @@ describe("plan", () => {
       generatorBoundNote({ label: "a", plan, summary: { __cycle__: { count: 1, p99: 1 } } as never }),
       undefined,
     );
+    // A cold database stalled, and the starts queued behind it: the lag is a backlog, not the generator's.
+    const stalls = [
+      { from: 2.5, to: 3, seconds: 0.5 },
+      { from: 3.5, to: 4.25, seconds: 0.75 },
+    ];
+    assert.equal(
+      generatorBoundNote({ label: "a", plan, summary: summary(3000, 3001), stalls }),
+      "a: its start lag p99 3000 ms is 100% of the cycle's p99 3001 ms: a backlog behind 2 stall(s) of the target (1.3 s in all), not the load generator's own lag",
+    );
+    assert.match(
+      generatorBoundNote({
+        label: "a",
+        plan,
+        summary: summary(5, 6),
+        counters: { missed: 40, reconnects: 0, abandoned: 0 },
+      })!,
+      /a backlog behind 40 start\(s\) missed \(the clients could not keep up\), not the load generator/,
+    );
   });
 
   it("rejects bad values with one-line usage errors", () => {

@@ -80,6 +80,14 @@ export class Alarm {
     Atomics.add(ctl, SEQ, 1);
   }
 
+  /**
+   * Releases the waits already due, from the event loop while it is awake anyway (a cycle just ended): sooner
+   * than the thread's message, which queues behind whatever the loop is doing. The thread then finds them gone.
+   */
+  releaseDue(): void {
+    if (!this.closed && this.waiters.length && this.waiters[0].at <= performance.now()) this.fire(-Infinity);
+  }
+
   /** The thread's report: everything due up to `firedUpTo` (its clock) is released, and what is past anyway. */
   private fire(firedUpTo: number): void {
     if (this.closed) return;

@@ -203,6 +203,8 @@ class Worker {
       }
       if (performance.now() >= deadline || !this.claim(index)) return;
       await client.cycle(intended);
+      // The loop is awake now: waits that came due meanwhile start without the pacing thread's message.
+      alarm?.releaseDue();
     }
   }
 
