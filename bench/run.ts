@@ -455,7 +455,7 @@ async function main(): Promise<void> {
     );
     say();
     say(
-      `Each pair: dcpbench \`__cycle__\` (\`--rate R --conns 8 --workers 1 --duration ${S.agreeSec}s\`, nothing else: its default warm-up of ${warmSec} s is left out of its numbers; latency from the intended start), then \`pgbench -n -S -c 8 -j 1 -R R -T ${warmSec + S.agreeSec} --log\` (latency from the scheduled start), its first ${warmSec} s left out likewise. Neither is pinned. dcpbench's own start lag (\`__lag__\`) is shown beside.`,
+      `Each pair: dcpbench \`__cycle__\` (\`--rate R --conns 8 --workers 1 --duration ${S.agreeSec}s\`, nothing else: its default warm-up of ${warmSec} s is left out of its numbers; latency from the intended start), and \`pgbench -n -S -c 8 -j 1 -R R -T ${warmSec + S.agreeSec} --log\` (latency from the scheduled start), its first ${warmSec} s left out likewise; dcpbench first in odd pairs, pgbench first in even ones. Neither is pinned. dcpbench's own start lag (\`__lag__\`) is shown beside.`,
     );
     say();
     say(
@@ -480,24 +480,36 @@ async function main(): Promise<void> {
         lag: [] as number[],
       };
       for (let i = 1; i <= S.agreePairs; i++) {
-        const { r } = await dcp(
-          selectOnly([
-            "--rate",
-            String(rate),
-            "--conns",
-            "8",
-            "--workers",
-            "1",
-            "--duration",
-            `${S.agreeSec}s`,
-          ]),
-        );
-        const lat = (
-          await pgbenchLog(
+        const runDcp = () =>
+          dcp(
+            selectOnly([
+              "--rate",
+              String(rate),
+              "--conns",
+              "8",
+              "--workers",
+              "1",
+              "--duration",
+              `${S.agreeSec}s`,
+            ]),
+          );
+        const runPgbench = () =>
+          pgbenchLog(
             ["-n", "-S", "-c", "8", "-j", "1", "-R", String(rate), "-T", String(warmSec + S.agreeSec)],
             warmSec,
-          )
-        )
+          );
+        // Each tool goes first in every other pair: whatever the first run of a pair meets (a cache still
+        // cold, a neighbour's burst) falls on both tools alike.
+        let r: ResultFile;
+        let logged: string[][];
+        if (i % 2 === 1) {
+          r = (await runDcp()).r;
+          logged = await runPgbench();
+        } else {
+          logged = await runPgbench();
+          r = (await runDcp()).r;
+        }
+        const lat = logged
           .map((fields) => Number(fields[2]))
           .filter((v) => Number.isFinite(v))
           .sort((a, b) => a - b);
