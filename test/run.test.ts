@@ -407,6 +407,9 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       assert.ok(!text.includes(stack.password), `password found in ${where}`);
     }
     assert.match(res.stdout, /dcpbench:\*\*\*@127\.0\.0\.1/);
+    // The samplers log in with the URI's password too (it is in no pgpass file), and keep it as quiet.
+    assert.doesNotMatch(res.stderr, /sampler off|not measured/);
+    assert.match(res.stderr, /srv_cpu=\d+%/);
   });
 
   it("bad input: one line, exit 2, no stack trace", async () => {

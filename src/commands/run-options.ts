@@ -54,12 +54,14 @@ export function observeTargets(
   for (const admin of explicitAdmins ?? []) validateUri(admin, "--pgbouncer-admin");
   if (args.observeUri) validateUri(args.observeUri, "--observe-uri");
   // On the stack, PostgreSQL itself (a pooled run's too), in the run's own database.
-  const observeUri = args.observeUri ?? (onStack ? withPath(stackUris(cfg!).direct, target.pathname) : uri);
+  const observeUri =
+    args.observeUri ?? (onStack ? withTarget(stackUris(cfg!).direct, target, target.pathname) : uri);
   const role = decodeURIComponent(target.username) || process.env.PGUSER || userInfo().username;
   const poolers = pooled ? membersOf(cfg!).filter((m) => m !== "postgres") : [];
   return {
     observeUri,
-    pgbouncerAdmins: explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin : []),
+    pgbouncerAdmins:
+      explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin.map((a) => withTarget(a, target)) : []),
     server: {
       uri: observeUri,
       role,
@@ -70,9 +72,14 @@ export function observeTargets(
   };
 }
 
-function withPath(uri: string, path: string): string {
+/**
+ * A stack URI in the run's database, with the password the run's URI carries for the same role: the samplers
+ * must log in as the run does, and a password given that way is in no pgpass file.
+ */
+function withTarget(uri: string, target: URL, path?: string): string {
   const u = new URL(uri);
   if (path && path !== "/") u.pathname = path;
+  if (target.password && target.username === u.username) u.password = target.password;
   return u.toString();
 }
 

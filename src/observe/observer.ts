@@ -25,7 +25,13 @@ async function connect(uri: string): Promise<pg.Client> {
     clientConfig({ uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 }, await findPassword(uri)),
   );
   client.on("error", () => {});
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    // A login that failed on our side leaves the socket open until the server's authentication_timeout.
+    await client.end().catch(() => {});
+    throw err;
+  }
   return client;
 }
 

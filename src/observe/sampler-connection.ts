@@ -32,7 +32,13 @@ export class SamplerConnection implements SqlClient {
     };
     client.on("error", lost);
     client.on("end", lost);
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (err) {
+      // A login that failed on our side leaves the socket open until the server's authentication_timeout.
+      await client.end().catch(() => {});
+      throw err;
+    }
     this.client = client;
     return client;
   }
