@@ -90,6 +90,33 @@ describe("the server side, sampled during the run", { timeout: 180_000 }, () => 
     assert.ok(pooled.timeline.some((e) => (e.observed?.pgb_cl_waiting ?? 0) > 0));
   });
 
+  it("a sampler that cannot log in says where a password goes; the run goes on and ends without waiting", async () => {
+    const u = new URL(stack.status.uris.direct);
+    u.username = "nosuchrole"; // in no pgpass file
+    // Before, the failed login's socket held the process until the server's authentication_timeout (60 s).
+    const res = await runCli(
+      [
+        "run",
+        "select1",
+        "--duration",
+        "1s",
+        "--conns",
+        "1",
+        "--observe-uri",
+        u.toString(),
+        "--out",
+        mkdtempSync(join(tmpdir(), "dcpbench-obs-")),
+      ],
+      stack.env,
+      30_000,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(
+      res.stderr,
+      /database sampler off: postgresql:\/\/nosuchrole@\S+: no password: put it in the URI, PGPASSWORD or a pgpass file \(PGPASSFILE\)/,
+    );
+  });
+
   it("the progress line and compare show the server side", async () => {
     const res = await runCli(["compare", directPath, pooledPath], stack.env);
     assert.equal(res.code, 0, res.stderr);

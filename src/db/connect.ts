@@ -30,6 +30,19 @@ export async function findPassword(uri: string): Promise<string | undefined> {
   return new Promise((resolve) => pgPass(info, (pass) => resolve(pass ?? undefined)));
 }
 
+const NO_PASSWORD = "no password";
+const WHERE_PASSWORD = "put it in the URI, PGPASSWORD or a pgpass file (PGPASSFILE)";
+
+/** pg's words when the server asked for a password and none was found ("client password must be a string"). */
+function missingPassword(err: unknown, password: string | undefined): boolean {
+  return !password && /client password must be a string|SASL/.test((err as Error)?.message ?? "");
+}
+
+/** A connect error as a user should read it: pg's SASL message for a missing password says where to put one. */
+export function loginError(err: unknown, password: string | undefined): Error {
+  return missingPassword(err, password) ? new Error(`${NO_PASSWORD}: ${WHERE_PASSWORD}`) : (err as Error);
+}
+
 /** A pg client config for one benchmark client. */
 export function clientConfig(opts: ConnectOptions, password: string | undefined): pg.ClientConfig {
   const base = parseIntoClientConfig(opts.uri);
@@ -65,11 +78,8 @@ export async function probeServer(opts: ConnectOptions): Promise<ServerInfo> {
     if (c.sqlstate === "28P01" || c.sqlstate === "28000") {
       throw new UsageError(`cannot log in to ${where}: ${c.message}`);
     }
-    if (/client password must be a string|SASL/.test(c.message) && !password) {
-      throw new UsageError(
-        `no password for ${where}: put it in the URI, PGPASSWORD or a pgpass file (PGPASSFILE)`,
-      );
-    }
+    if (missingPassword(err, password))
+      throw new UsageError(`${NO_PASSWORD} for ${where}: ${WHERE_PASSWORD}`);
     throw new UsageError(
       `cannot connect to ${where}: ${c.message}${c.sqlstate ? ` (SQLSTATE ${c.sqlstate})` : ""}`,
     );

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { Dialect } from "../api.js";
-import { clientConfig, findPassword } from "../db/connect.js";
+import { clientConfig, findPassword, loginError } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { DbSampler } from "./db-sampler.js";
 import { PgbouncerSampler } from "./pgbouncer-sampler.js";
@@ -21,8 +21,9 @@ export interface ObserveOptions {
 }
 
 async function connect(uri: string): Promise<pg.Client> {
+  const password = await findPassword(uri);
   const client = new pg.Client(
-    clientConfig({ uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 }, await findPassword(uri)),
+    clientConfig({ uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 }, password),
   );
   client.on("error", () => {});
   try {
@@ -30,7 +31,7 @@ async function connect(uri: string): Promise<pg.Client> {
   } catch (err) {
     // A login that failed on our side leaves the socket open until the server's authentication_timeout.
     await client.end().catch(() => {});
-    throw err;
+    throw loginError(err, password);
   }
   return client;
 }

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { loginError } from "../db/connect.js";
 
 /** What the samplers ask of a connection: a statement, its rows. */
 export interface SqlClient {
@@ -37,7 +38,7 @@ export class SamplerConnection implements SqlClient {
     } catch (err) {
       // A login that failed on our side leaves the socket open until the server's authentication_timeout.
       await client.end().catch(() => {});
-      throw err;
+      throw loginError(err, typeof this.config.password === "string" ? this.config.password : undefined);
     }
     this.client = client;
     return client;
