@@ -26,6 +26,7 @@ import {
   BIN_FLAGS,
   CLI,
   commit,
+  cpuTicks,
   freeBase,
   keptSection,
   median,
@@ -34,6 +35,7 @@ import {
   MERGE_END,
   SERVER_SIDE_BEGIN,
   SERVER_SIDE_END,
+  stealShare,
   SWEEP_BEGIN,
   SWEEP_END,
 } from "./util.js";
@@ -187,6 +189,19 @@ async function main(): Promise<void> {
   };
   try {
     const started = new Date();
+    const benchStart = cpuTicks();
+    let sectionStart = benchStart;
+    /** Ends a section with the steal it met: a noisy neighbour shows in every tail of it, both tools' alike. */
+    const sayStealOfSection = () => {
+      const now = cpuTicks();
+      const steal = stealShare(sectionStart, now);
+      if (steal !== undefined)
+        say(
+          `CPU steal during this section (time the hypervisor gave to other guests): ${steal.toFixed(1)}%.`,
+        );
+      say();
+      sectionStart = now;
+    };
     say(`# dcpbench benchmarks${quick ? " (quick, tiny sizes: not for reading)" : ""}`);
     say();
     say(
@@ -278,6 +293,7 @@ async function main(): Promise<void> {
     say("Targets: tps ratio ≥ 0.80, CPU ratio ≤ 2.5×.");
     say();
 
+    sayStealOfSection();
     // 2. Overhead at the seed's shape: flight through PgBouncer.
     say(
       `## 2. Harness overhead: flight, ${S.overheadConns} clients over 4 workers, through PgBouncer, ${S.overheadSec} s`,
@@ -319,6 +335,7 @@ async function main(): Promise<void> {
     }
     say();
 
+    sayStealOfSection();
     // 3. Scale: many clients from one host.
     say(
       `## 3. Scale: ${S.scaleConns} clients through PgBouncer, 4 workers, closed loop with 1 s think time, ${S.scaleSec} s`,
@@ -356,6 +373,7 @@ async function main(): Promise<void> {
     }
     say();
 
+    sayStealOfSection();
     // 4. Pacing accuracy. Its tail is the machine's as much as ours (pgbench's own lag swings 2× from one
     // run to the next here): the runs alternate, and the medians are what to read. Each round runs both tools
     // pinned to one CPU (dcpbench --pin, pgbench under taskset) and both free to run anywhere.
@@ -447,6 +465,7 @@ async function main(): Promise<void> {
     }
     say();
 
+    sayStealOfSection();
     // 5. Latency agreement with pgbench at fixed rates, with dcpbench's default flags (its default warm-up,
     // no ramp, no pinning: what a new user runs), alternating as in 4.
     const warmSec = S.agreeSec >= 20 ? 2 : S.agreeSec >= 5 ? 1 : 0;
@@ -536,6 +555,7 @@ async function main(): Promise<void> {
     say();
     for (const line of summaries) say(line);
     say();
+    sayStealOfSection();
     // 11. Connecting per transaction: what each client pays per connection, and what the server pays.
     say(
       `## 11. Connect per transaction: dcpbench \`--connect-per-txn\` against \`pgbench -C\`, select-only, 8 clients, ${S.connPairs} interleaved round(s)`,
@@ -597,7 +617,12 @@ async function main(): Promise<void> {
       );
     say();
 
-    say(`Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s.`);
+    sayStealOfSection();
+    const steal = stealShare(benchStart, cpuTicks());
+    say(
+      `Total time: ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s` +
+        (steal === undefined ? "." : `; CPU steal over the whole bench ${steal.toFixed(1)}%.`),
+    );
     // The sections of bench/server-side.ts and bench/sweep.ts, measured by their own commands, are kept as they were.
     const old = existsSync(outFile) ? readFileSync(outFile, "utf8") : "";
     for (const [begin, end] of [

@@ -63,3 +63,28 @@ export function keptSection(text: string, begin: string, end: string): string | 
   const b = text.indexOf(end);
   return a >= 0 && b > a ? text.slice(a, b + end.length) : undefined;
 }
+
+/** The machine's CPU time so far (all CPUs, in ticks), from /proc/stat: what steal is a share of. */
+export interface CpuTicks {
+  steal: number;
+  total: number;
+}
+
+export function cpuTicks(): CpuTicks | undefined {
+  try {
+    // cpu user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice).
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return { steal: f[7], total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Steal between two readings, as the report says it: the CPU time the hypervisor gave to other guests, which
+ * both tools lose alike but which makes their tails swing. Undefined where /proc/stat cannot be read.
+ */
+export function stealShare(from: CpuTicks | undefined, to: CpuTicks | undefined): number | undefined {
+  if (!from || !to || to.total <= from.total) return undefined;
+  return ((to.steal - from.steal) / (to.total - from.total)) * 100;
+}

@@ -74,6 +74,9 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     );
     assert.match(md, /^- 400\/s: median of the pairs' differences/m, "both rates");
     assert.match(md, /## 11\. Connect per transaction/);
+    // Each measured section ends with the steal it met (this machine is a VM: a neighbour's burst shows there).
+    assert.equal(md.match(/^CPU steal during this section \(.*\): \d+\.\d%\.$/gm)?.length, 6);
+    assert.match(md, /^Total time: \d+ s; CPU steal over the whole bench \d+\.\d%\.$/m);
     assert.match(
       md,
       /^- pooled, pgbench, no SSL\/GSS negotiation: median \*\*\d+ cycles\/s\*\*, client CPU \*\*[\d.]+ ms\*\*/m,
