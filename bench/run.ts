@@ -2,7 +2,7 @@
  * The harness-efficiency benchmark (issue 7): dcpbench against pgbench on the same database, interleaved,
  * and the harness's own costs at the seed's sizes. One command runs it all and writes a Markdown report:
  *
- *   npm run bench                 # full size, writes BENCHMARKS.md (about 19 minutes)
+ *   npm run bench                 # full size, writes BENCHMARKS.md (about 24 minutes)
  *   npm run bench -- --quick --out /tmp/b.md   # tiny sizes, for the test suite
  *
  * Everything runs against a stack of its own (temp dir, free ports), started and stopped here.
