@@ -474,7 +474,7 @@ async function main(): Promise<void> {
     );
     say();
     say(
-      `Each pair: dcpbench \`__cycle__\` (\`--rate R --conns 8 --workers 1 --duration ${S.agreeSec}s\`, nothing else: its default warm-up of ${warmSec} s is left out of its numbers; latency from the intended start), and \`pgbench -n -S -c 8 -j 1 -R R -T ${warmSec + S.agreeSec} --log\` (latency from the scheduled start), its first ${warmSec} s left out likewise; dcpbench first in odd pairs, pgbench first in even ones. Neither is pinned. dcpbench's own start lag (\`__lag__\`) is shown beside.`,
+      `Each pair: dcpbench \`__cycle__\` (\`--rate R --conns 8 --workers 1 --duration ${S.agreeSec}s\`, nothing else: its default warm-up of ${warmSec} s is left out of its numbers; latency from the intended start), and \`pgbench -n -S -c 8 -j 1 -R R -T ${warmSec + S.agreeSec} --log\` (latency from the scheduled start), its first ${warmSec} s left out likewise; dcpbench first in odd pairs, pgbench first in even ones, counted across both rates. Neither is pinned. dcpbench's own start lag (\`__lag__\`) is shown beside.`,
     );
     say();
     say(
@@ -490,6 +490,7 @@ async function main(): Promise<void> {
       return `${pct.toFixed(0)}% (${ms.toFixed(3)} ms)`;
     };
     const summaries: string[] = [];
+    let pairNo = 0;
     for (const rate of S.agreeRates) {
       const agree = {
         d50: [] as number[],
@@ -521,7 +522,7 @@ async function main(): Promise<void> {
         // cold, a neighbour's burst) falls on both tools alike.
         let r: ResultFile;
         let logged: string[][];
-        if (i % 2 === 1) {
+        if (++pairNo % 2 === 1) {
           r = (await runDcp()).r;
           logged = await runPgbench();
         } else {

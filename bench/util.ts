@@ -74,6 +74,7 @@ export function cpuTicks(): CpuTicks | undefined {
   try {
     // cpu user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice).
     const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || !f.every(Number.isFinite)) return undefined;
     return { steal: f[7], total: f.reduce((a, b) => a + b, 0) };
   } catch {
     return undefined;

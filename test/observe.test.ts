@@ -107,7 +107,7 @@ describe("the server side, sampled during the run", { timeout: 180_000 }, () => 
         "--out",
         mkdtempSync(join(tmpdir(), "dcpbench-obs-")),
       ],
-      stack.env,
+      { ...stack.env, PGPASSWORD: undefined }, // a password from the environment would be tried, and refused
       30_000,
     );
     assert.equal(res.code, 0, res.stderr);

@@ -26,7 +26,7 @@ interface Waiter {
  */
 export class Alarm {
   private readonly shared = layout();
-  /** hrMs − performance.now(), rounded up: a due time on the thread's clock is never before the real one. */
+  /** hrMs − performance.now(), read in that order so it errs high: a due time on the thread's clock is never early. */
   private readonly offset: number;
   /** Sorted by time; slots are handed out in order, so new waits almost always go at the end. */
   private waiters: Waiter[] = [];
