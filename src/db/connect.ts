@@ -38,9 +38,18 @@ function missingPassword(err: unknown, password: string | undefined): boolean {
   return !password && /client password must be a string|SASL/.test((err as Error)?.message ?? "");
 }
 
-/** A connect error as a user should read it: pg's SASL message for a missing password says where to put one. */
-export function loginError(err: unknown, password: string | undefined): Error {
-  return missingPassword(err, password) ? new Error(`${NO_PASSWORD}: ${WHERE_PASSWORD}`) : (err as Error);
+/**
+ * Connects a helper's own client (a sampler's). On failure it closes it at once, since a login that failed on
+ * our side leaves the socket open until the server's authentication_timeout, and throws what a user should
+ * read: pg's SASL message for a missing password becomes where to put one.
+ */
+export async function connectOrClose(client: pg.Client, password: string | undefined): Promise<void> {
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw missingPassword(err, password) ? new Error(`${NO_PASSWORD}: ${WHERE_PASSWORD}`) : err;
+  }
 }
 
 /** A pg client config for one benchmark client. */

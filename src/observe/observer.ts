@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { Dialect } from "../api.js";
-import { clientConfig, findPassword, loginError } from "../db/connect.js";
+import { clientConfig, connectOrClose, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { DbSampler } from "./db-sampler.js";
 import { PgbouncerSampler } from "./pgbouncer-sampler.js";
@@ -26,13 +26,7 @@ async function connect(uri: string): Promise<pg.Client> {
     clientConfig({ uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 }, password),
   );
   client.on("error", () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    // A login that failed on our side leaves the socket open until the server's authentication_timeout.
-    await client.end().catch(() => {});
-    throw loginError(err, password);
-  }
+  await connectOrClose(client, password);
   return client;
 }
 

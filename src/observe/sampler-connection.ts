@@ -1,5 +1,5 @@
 import pg from "pg";
-import { loginError } from "../db/connect.js";
+import { connectOrClose } from "../db/connect.js";
 
 /** What the samplers ask of a connection: a statement, its rows. */
 export interface SqlClient {
@@ -33,13 +33,7 @@ export class SamplerConnection implements SqlClient {
     };
     client.on("error", lost);
     client.on("end", lost);
-    try {
-      await client.connect();
-    } catch (err) {
-      // A login that failed on our side leaves the socket open until the server's authentication_timeout.
-      await client.end().catch(() => {});
-      throw loginError(err, typeof this.config.password === "string" ? this.config.password : undefined);
-    }
+    await connectOrClose(client, typeof this.config.password === "string" ? this.config.password : undefined);
     this.client = client;
     return client;
   }
