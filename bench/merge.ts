@@ -213,7 +213,6 @@ async function main(): Promise<void> {
     if (merge.code !== 0) throw new Error(merge.stderr);
     const real = JSON.parse(readFileSync(join(dir, "real.json"), "utf8")) as ResultFile;
     const parts = realFiles.map((f) => JSON.parse(readFileSync(f, "utf8")) as ResultFile);
-    await stackDown(stackDir).catch(() => {});
 
     say(MERGE_BEGIN);
     say(`## 10. Merging shards: \`dcpbench merge\``);
@@ -249,6 +248,8 @@ async function main(): Promise<void> {
       writeFileSync("BENCHMARKS.md", kept ? old.replace(kept, section) : `${old.trimEnd()}\n\n${section}\n`);
     }
   } finally {
+    // Whatever failed, the stack's processes go with it (a shard's exit would leave them running).
+    await stackDown(join(dir, "stack")).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
 }

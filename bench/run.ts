@@ -44,6 +44,8 @@ import { stackDown, stackUp } from "../src/stack/stack.js";
 import { pgProgram } from "../src/stack/system.js";
 import type { ResultFile } from "../src/schema/result.js";
 
+/** pgbench's -T includes its connects: this much longer, and its log cut to the span measured. */
+const PGBENCH_CONNECT_SEC = 5;
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 /** Hand-written notes on the measurements behind choices in the code, kept across re-measurements. */
@@ -163,14 +165,22 @@ async function main(): Promise<void> {
     );
   /**
    * Runs pgbench with --log in a directory of its own; every logged transaction, split into fields (client
-   * tx_no latency_us script_no epoch epoch_us [lag_us]), less those logged in its first `skipSec` (left out as
-   * dcpbench leaves out its ramp). `cpu`: pgbench pinned to it with taskset, as dcpbench's --pin pins its worker.
+   * tx_no latency_us script_no epoch epoch_us [lag_us]), from `skipSec` after its first (left out as dcpbench
+   * leaves out its warm-up) for `measureSec`. pgbench's -T counts its connects too (32 SCRAM logins took 3 s
+   * here, pinned), so it runs PGBENCH_CONNECT_SEC longer than that and the log is cut to the span measured.
+   * `cpu`: pgbench pinned to it with taskset, as dcpbench's --pin pins its worker.
    */
-  const pgbenchLog = async (argv: string[], skipSec: number, cpu?: number): Promise<string[][]> => {
+  const pgbenchLog = async (
+    argv: string[],
+    skipSec: number,
+    measureSec: number,
+    cpu?: number,
+  ): Promise<string[][]> => {
     const logDir = mkdtempSync(join(tmpdir(), "dcpbench-pglog-"));
     chmodSync(logDir, 0o777);
     try {
-      const quoted = [...argv, "--log", "--log-prefix=pgb", direct].map((a) => `'${a}'`).join(" ");
+      const T = String(skipSec + measureSec + PGBENCH_CONNECT_SEC);
+      const quoted = [...argv, "-T", T, "--log", "--log-prefix=pgb", direct].map((a) => `'${a}'`).join(" ");
       const pin = cpu === undefined ? "" : `'${findTaskset()}' -c ${cpu} `;
       const p = await timed("bash", ["-c", `cd '${logDir}' && ${pin}'${pgbench}' ${quoted}`], env);
       if (p.code !== 0) throw new Error(`pgbench ${argv.join(" ")}: ${p.stderr}`);
@@ -182,7 +192,7 @@ async function main(): Promise<void> {
       );
       const at = (fields: string[]) => Number(fields[4]) + Number(fields[5]) / 1e6;
       const from = rows.reduce((m, f) => Math.min(m, at(f)), Infinity) + skipSec;
-      return rows.filter((f) => at(f) >= from);
+      return rows.filter((f) => at(f) >= from && at(f) < from + measureSec);
     } finally {
       rmSync(logDir, { recursive: true, force: true });
     }
@@ -386,7 +396,7 @@ async function main(): Promise<void> {
       `Each round, in this order: ${
         pinCpu === undefined
           ? "(no taskset here: nothing pinned) "
-          : `\`dcpbench run tpcb --set script=select-only --rate ${S.paceRate} --conns 32 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.paceSec}s --pin ${pinCpu}\`; \`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.tailRampSec + S.paceSec} --log\` under \`taskset -c ${pinCpu}\`; then `
+          : `\`dcpbench run tpcb --set script=select-only --rate ${S.paceRate} --conns 32 --workers 1 --ramp ${S.tailRampSec}s --duration ${S.paceSec}s --pin ${pinCpu}\`; \`pgbench -n -S -c 32 -j 1 -R ${S.paceRate} -T ${S.tailRampSec + S.paceSec + PGBENCH_CONNECT_SEC} --log\` (its log cut to ${S.paceSec} s from ${S.tailRampSec} s after its first transaction: -T counts its connects) under \`taskset -c ${pinCpu}\`; then `
       }both without pinning. dcpbench's ramp (the rate rises from 0 over it) warms the JIT and is left out of its summary; pgbench runs ${S.tailRampSec} s longer and its first ${S.tailRampSec} s are left out of its numbers likewise. pgbench's schedule lag is the anchor for what this machine allows at the time.`,
     );
     say();
@@ -416,19 +426,9 @@ async function main(): Promise<void> {
         const lag = r.summary.__lag__;
         const pgLag = (
           await pgbenchLog(
-            [
-              "-n",
-              "-S",
-              "-c",
-              "32",
-              "-j",
-              "1",
-              "-R",
-              String(S.paceRate),
-              "-T",
-              String(S.tailRampSec + S.paceSec),
-            ],
+            ["-n", "-S", "-c", "32", "-j", "1", "-R", String(S.paceRate)],
             S.tailRampSec,
+            S.paceSec,
             pinned ? pinCpu : undefined,
           )
         )
@@ -474,7 +474,7 @@ async function main(): Promise<void> {
     );
     say();
     say(
-      `Each pair: dcpbench \`__cycle__\` (\`--rate R --conns 8 --workers 1 --duration ${S.agreeSec}s\`, nothing else: its default warm-up of ${warmSec} s is left out of its numbers; latency from the intended start), and \`pgbench -n -S -c 8 -j 1 -R R -T ${warmSec + S.agreeSec} --log\` (latency from the scheduled start), its first ${warmSec} s left out likewise; dcpbench first in odd pairs, pgbench first in even ones, counted across both rates. Neither is pinned. dcpbench's own start lag (\`__lag__\`) is shown beside.`,
+      `Each pair: dcpbench \`__cycle__\` (\`--rate R --conns 8 --workers 1 --duration ${S.agreeSec}s\`, nothing else: its default warm-up${warmSec ? ` (until steady, at least ${warmSec} s)` : ""} is left out of its numbers; latency from the intended start), and \`pgbench -n -S -c 8 -j 1 -R R -T ${warmSec + S.agreeSec + PGBENCH_CONNECT_SEC} --log\` (latency from the scheduled start; -T counts its connects), its log from ${warmSec} s after its first transaction for ${S.agreeSec} s; dcpbench first in odd pairs, pgbench first in even ones, counted across both rates. Neither is pinned. dcpbench's own start lag (\`__lag__\`) is shown beside.`,
     );
     say();
     say(
@@ -514,10 +514,7 @@ async function main(): Promise<void> {
             ]),
           );
         const runPgbench = () =>
-          pgbenchLog(
-            ["-n", "-S", "-c", "8", "-j", "1", "-R", String(rate), "-T", String(warmSec + S.agreeSec)],
-            warmSec,
-          );
+          pgbenchLog(["-n", "-S", "-c", "8", "-j", "1", "-R", String(rate)], warmSec, S.agreeSec);
         // Each tool goes first in every other pair: whatever the first run of a pair meets (a cache still
         // cold, a neighbour's burst) falls on both tools alike.
         let r: ResultFile;

@@ -8,6 +8,7 @@
  *
  * Everything runs against stacks of its own (temp dirs, free ports), started and stopped here.
  */
+import type { ConnectionState } from "../src/schema/window.js";
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -315,6 +316,20 @@ async function seedTable(): Promise<void> {
       `- slowest statement in total, direct: \`${top(d)?.query.slice(0, 80)}\` (${top(d)?.meanMs} ms mean); ` +
         `pooled: \`${top(p)?.query.slice(0, 80)}\` (${top(p)?.meanMs} ms mean).`,
     );
+    // How each window was measured: what ended its warm-up, the connections at its edges, the generator.
+    for (const [name, r] of [
+      ["direct", d],
+      ["pooled", p],
+    ] as const) {
+      const w = r.window;
+      const conns = (x: ConnectionState | undefined) =>
+        x?.poolerServerConns !== undefined
+          ? `${x.poolerServerConns} pooler server connections`
+          : `${x?.dbSessions ?? "?"} backends`;
+      say(
+        `- ${name}'s window: ${w ? `${w.seconds} s from ${w.from} s; warm-up ${w.warmup.endedBy} (${w.warmup.detail}); ${conns(w.atStart)} at its start, ${conns(w.atEnd)} at its end; ${w.drained} cycles drained, ${w.cutOff} cut off` : "not recorded"}; load generator ${r.generator?.starved ? `STARVED: ${r.generator.reasons.join("; ")}` : `not starved (busiest worker ${r.generator?.busiestWorkerPct ?? "?"}% of a core)`}.`,
+      );
+    }
     say(
       "- What PostgreSQL cannot show of the seed's 17 (CockroachDB) metrics: KV latency, admission control, " +
         "SQL memory and scheduling latency are CockroachDB's own; read/write IOPS are read here as bytes from " +

@@ -27,7 +27,10 @@ import { CONNECT, CYCLE, LAG } from "./schema/measures.js";
  */
 export interface RunPlan extends Readonly<Omit<SavedPlan, "uri">> {
   readonly uri: string;
-  /** Milliseconds after the common start at which the measured window ends (ramp + duration); null: no duration. */
+  /**
+   * Milliseconds after the common start by which the measured window has ended (ramp + warm-up, its longest
+   * when automatic, + duration); null: no duration.
+   */
   readonly plannedEndMs: number | null;
 }
 
@@ -53,6 +56,10 @@ export interface PlanInput {
   startAt?: string;
   ramp?: string;
   warmup?: string;
+  warmupMax?: string;
+  drain?: string;
+  /** --fault given: faults are timed from the start, so the warm-up is fixed by default (they land where put). */
+  timedFaults?: boolean;
   rate?: string;
   arrival?: string;
   pin?: string;
@@ -128,8 +135,17 @@ export function buildPlan(input: PlanInput): RunPlan {
   const progress = progressText !== "off";
   const intervalMs = progress ? parseDuration(progressText, "--progress") : 1000;
   if (intervalMs < 100) throw new UsageError("--progress must be at least 100ms (or off)");
-  const warmupMs = warmupFor(input.warmup, durationMs, iterations, rampMs, intervalMs);
   const startAt = input.startAt !== undefined ? startAtFor(input.startAt, shard !== undefined) : undefined;
+  const warmup = warmupFor(
+    input,
+    durationMs,
+    iterations,
+    rampMs,
+    intervalMs,
+    shard !== undefined || !!startAt,
+  );
+  const warmupMs = warmup.ms;
+  const drainMs = input.drain !== undefined ? parseDuration(input.drain, "--drain") : DEFAULT_DRAIN_MS;
   if (
     startAt !== undefined &&
     durationMs !== undefined &&
@@ -155,6 +171,8 @@ export function buildPlan(input: PlanInput): RunPlan {
     ...(iterations !== undefined ? { iterationsSplit } : {}),
     rampMs,
     warmupMs,
+    ...(warmup.auto ? { warmupAuto: warmup.auto } : {}),
+    drainMs,
     rate,
     arrival,
     ...(pin ? { pin } : {}),
@@ -172,7 +190,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     thresholds: thresholdsFor(input, rate !== undefined),
     ...(shard ? { shard: { ...shard, ...(totalRate !== undefined ? { rate: totalRate } : {}) } } : {}),
     ...(startAt !== undefined ? { startAt } : {}),
-    plannedEndMs: durationMs !== undefined ? rampMs + warmupMs + durationMs : null,
+    plannedEndMs: durationMs !== undefined ? rampMs + (warmup.auto?.maxMs ?? warmupMs) + durationMs : null,
   };
 }
 
@@ -182,7 +200,7 @@ function thresholdsFor(input: PlanInput, openLoop: boolean): Threshold[] {
   if (!input.opNames) return thresholds;
   const ops = [...input.opNames, CYCLE, CONNECT, ...(openLoop ? [LAG] : [])];
   for (const t of thresholds) {
-    if (t.op !== "errors" && !ops.includes(t.op)) {
+    if (t.op !== "errors" && t.op !== "generator" && !ops.includes(t.op)) {
       throw new UsageError(
         `--threshold '${t.expr}': workload ${input.workload} has no op '${t.op}' (ops: ${ops.join(", ")}, or errors)`,
       );
@@ -191,27 +209,62 @@ function thresholdsFor(input: PlanInput, openLoop: boolean): Threshold[] {
   return thresholds;
 }
 
+/** After the window's end, how long its cycles in flight may take to finish by default (k6's gracefulStop). */
+const DEFAULT_DRAIN_MS = 30_000;
+/** An automatic warm-up ends at steady state, or after this long at most by default. */
+const DEFAULT_WARMUP_MAX_MS = 60_000;
+
 /**
- * --warmup, or by default for a --duration run 2 s (1 s when it is shorter than 20 s, none under 5 s): after
- * the ramp, before the measured window. None for an --iterations run, where every cycle counts. Rounded up so
- * that the measured window starts on an interval's boundary (the timeline's intervals are whole).
+ * The warm-up after the ramp, before the measured window. By default, for a --duration run of 5 s or more, it
+ * ends at steady state (`auto`: at least 2 s, 1 s under a 20 s run; at most --warmup-max); under 5 s, and for an
+ * --iterations run (every cycle counts), there is none. Shards (and --start-at, --fault) need a window on the
+ * clock they were given: their default is the fixed minimum. Rounded up so that the window starts on an
+ * interval's boundary (the timeline's intervals are whole).
  */
 function warmupFor(
-  text: string | undefined,
+  input: Pick<PlanInput, "warmup" | "warmupMax" | "timedFaults">,
   durationMs: number | undefined,
   iterations: number | undefined,
   rampMs: number,
   intervalMs: number,
-): number {
+  clockBound: boolean,
+): { ms: number; auto?: { maxMs: number } } {
+  const text = input.warmup?.trim();
+  const minDefault =
+    durationMs === undefined ? 0 : durationMs >= 20_000 ? 2000 : durationMs >= 5000 ? 1000 : 0;
+  const round = (ms: number) => (ms <= 0 ? 0 : Math.ceil((rampMs + ms) / intervalMs) * intervalMs - rampMs);
+  let auto: boolean;
   let ms: number;
-  if (text !== undefined) {
+  if (text === "auto") {
+    if (durationMs === undefined)
+      throw new UsageError("--warmup auto needs --duration (an --iterations run counts every cycle)");
+    if (clockBound)
+      throw new UsageError(
+        "--warmup auto: shards (and --start-at) open their windows at the time they were given; give a fixed --warmup",
+      );
+    auto = true;
+    ms = Math.max(minDefault, intervalMs);
+  } else if (text !== undefined) {
     ms = parseDuration(text, "--warmup");
     if (ms > 0 && durationMs === undefined)
       throw new UsageError("--warmup needs --duration (an --iterations run counts every cycle)");
-  } else if (durationMs === undefined || iterations !== undefined) ms = 0;
-  else ms = durationMs >= 20_000 ? 2000 : durationMs >= 5000 ? 1000 : 0;
-  if (ms <= 0) return 0;
-  return Math.ceil((rampMs + ms) / intervalMs) * intervalMs - rampMs;
+    auto = false;
+  } else {
+    ms = iterations !== undefined ? 0 : minDefault;
+    auto = ms > 0 && !clockBound && !input.timedFaults;
+  }
+  if (input.warmupMax !== undefined && !auto)
+    throw new UsageError(
+      "--warmup-max needs an automatic warm-up (--warmup auto, the default from a 5 s run)",
+    );
+  if (!auto) return { ms: round(ms) };
+  const maxMs =
+    input.warmupMax !== undefined ? parseDuration(input.warmupMax, "--warmup-max") : DEFAULT_WARMUP_MAX_MS;
+  if (maxMs < ms)
+    throw new UsageError(
+      `--warmup-max ${input.warmupMax} is shorter than the least warm-up (${ms / 1000} s)`,
+    );
+  return { ms: round(ms), auto: { maxMs: round(maxMs) } };
 }
 
 /** --start-at as an ISO time; a relative one would differ from host to host, so shards need an absolute one. */

@@ -66,7 +66,7 @@ describe("errors, retries and reconnects", { timeout: 180_000 }, () => {
         "8",
         "--workers",
         "2",
-      ].concat(["--duration", "6s", "--set", "think_ms=5", "--out", out]),
+      ].concat(["--duration", "6s", "--warmup", "1s", "--set", "think_ms=5", "--out", out]),
       stack.env,
     );
     await cli.waitForStderr(/\n\s+2\.0s/);

@@ -34,17 +34,18 @@ describe("metrics: exact merge", () => {
         const r = rand();
         const us =
           r < 0.9 ? 500 + rand() * 1000 : r < 0.99 ? 10_000 + rand() * 90_000 : 1_000_000 + rand() * 2e6;
-        workers[Math.floor(rand() * workers.length)].latency(CYCLE, us);
+        workers[Math.floor(rand() * workers.length)].window.latency(CYCLE, us);
         record(reference, us);
       }
       agg.addInterval(
         interval,
         interval,
         1,
-        false,
+        "window",
         workers.map((w) => w.snapshot(interval, interval, false)),
       );
     }
+    agg.measuredSeconds = 5;
     const merged = agg.summaries()[CYCLE];
     const expected = stats(reference);
     assert.equal(merged.count, 100_000);
@@ -73,33 +74,59 @@ describe("metrics: exact merge", () => {
     assert.deepEqual(countsOf(newHistogram()), []);
   });
 
-  it("keeps ramp intervals in the timeline but out of the summary", () => {
+  it("counts a cycle by the phase of its start: the interval it ends in shows it, the summary holds the window's", () => {
     const rec = new IntervalRecorder();
     const agg = new Aggregator();
-    rec.latency("op", 5_000_000); // 5 s during the ramp
-    agg.addInterval(1, 1, 1, true, [rec.snapshot(1, 1, false)]);
-    rec.latency("op", 1000);
-    agg.addInterval(2, 2, 1, false, [rec.snapshot(2, 2, false)]);
-    assert.equal(agg.timeline.length, 2);
-    assert.equal(agg.timeline[0].ramp, true);
+    rec.outside.latency("op", 5_000_000); // 5 s, started in the warm-up
+    agg.addInterval(1, 1, 1, "warmup", [rec.snapshot(1, 1, false)]);
+    rec.outside.latency("op", 3_000_000); // started in the warm-up, ended in the window: not the window's
+    rec.window.latency("op", 1000);
+    agg.addInterval(2, 2, 1, "window", [rec.snapshot(2, 2, false)]);
+    rec.window.latency("op", 2000); // started in the window, ended in the drain: the window's
+    rec.outside.latency("op", 4000); // started after the end: nobody's
+    agg.addInterval(3, 3, 1, "after", [rec.snapshot(3, 3, false)]);
+    assert.equal(agg.timeline.length, 3);
+    assert.deepEqual(
+      agg.timeline.map((e) => [e.phase, e.ramp]),
+      [
+        ["warmup", true],
+        ["window", false],
+        ["after", true],
+      ],
+    );
     assert.ok(Math.abs(agg.timeline[0].ops.op.max - 5000) < 5, "5 s within HDR's 3 significant digits");
+    // Each interval shows all it completed, and says how many of those were the window's.
+    assert.equal(agg.timeline[1].ops.op.count, 2);
+    assert.deepEqual(agg.timeline[1].window, { op: 1 });
+    assert.equal(agg.timeline[2].ops.op.count, 2);
+    assert.deepEqual(agg.timeline[2].window, { op: 1 });
+    assert.equal(agg.timeline[0].window, undefined);
     // Each interval's histogram is its own (the runner reuses one per op: nothing of interval 1 is left in it).
-    assert.equal(agg.timeline[1].ops.op.max, 1);
-    assert.equal(decode(agg.timeline[1].ops.op.histogram!).totalCount, 1);
+    assert.equal(decode(agg.timeline[1].ops.op.histogram!).totalCount, 2);
     const s = agg.summaries().op;
-    assert.equal(s.count, 1);
-    assert.equal(s.max, 1);
-    assert.equal(agg.measuredSeconds, 1);
+    assert.equal(s.count, 2);
+    assert.equal(s.min, 1);
+    assert.equal(s.max, 2);
+    // The timeline's window counts add up to the summary's.
+    assert.equal(
+      agg.timeline.reduce((n, e) => n + (e.window?.op ?? 0), 0),
+      s.count,
+    );
   });
 
   it("counts errors by class and SQLSTATE, skips and retries apart from latencies", () => {
     const rec = new IntervalRecorder();
-    rec.error("op", { cls: "serialization", sqlstate: "40001", message: "restart", broken: false });
-    rec.error("op", { cls: "connection", message: "Connection terminated", broken: true });
-    rec.skip("op");
-    rec.retry("op");
+    rec.error(rec.window, "op", {
+      cls: "serialization",
+      sqlstate: "40001",
+      message: "restart",
+      broken: false,
+    });
+    rec.error(rec.window, "op", { cls: "connection", message: "Connection terminated", broken: true });
+    rec.window.skip("op");
+    rec.window.retry("op");
     const agg = new Aggregator();
-    agg.addInterval(1, 1, 1, false, [rec.snapshot(1, 1, false)]);
+    agg.addInterval(1, 1, 1, "window", [rec.snapshot(1, 1, false)]);
     const s = agg.summaries().op;
     assert.equal(s.count, 0);
     assert.deepEqual(s.errors, { connection: 1, serialization: 1, timeout: 0, other: 0 });

@@ -103,12 +103,12 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
     const pacer = new Pacer({ start: 1000, rampMs: 0, ratePerSec: 500, arrival: "uniform" }); // every 2 ms from 1000
     const slots: number[] = [];
     for (let t = pacer.take(1100); t !== undefined; t = pacer.take(1100)) slots.push(t);
-    assert.equal(slots.length, 49); // 1002 … 1098
-    assert.equal(slots[0], 1002);
+    assert.equal(slots.length, 50, "100 ms at 500/s hold exactly 50"); // 1000 … 1098
+    assert.equal(slots[0], 1000);
     assert.equal(pacer.missedBefore(1100), 0);
     const late = new Pacer({ start: 0, rampMs: 0, ratePerSec: 1000, arrival: "uniform" });
     late.take();
-    assert.equal(late.missedBefore(10.5), 9); // slots 2 … 10 came due and were never taken
+    assert.equal(late.missedBefore(10.5), 10); // slots 1 … 10 came due and were never taken
   });
 
   it("a ramp raises the rate linearly from 0, then holds it: half the arrivals of the full rate over the ramp", () => {
@@ -117,21 +117,21 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
     const slots: number[] = [];
     for (let t = pacer.take(3000); t !== undefined; t = pacer.take(3000)) slots.push(t);
     const inRamp = slots.filter((t) => t < 2000);
-    assert.equal(inRamp.length, 499); // slot 500 falls on the ramp's end
-    assert.equal(slots.filter((t) => t < 1500).length, 124); // (0.5)² of 500, less the one on the boundary
+    assert.equal(inRamp.length, 500);
+    assert.equal(slots.filter((t) => t < 1500).length, 125); // (0.5)² of 500
     assert.ok(
-      slots[0] > 1000 && slots.every((t, i) => i === 0 || t > slots[i - 1]),
-      "increasing, after the start",
+      slots[0] >= 1000 && slots.every((t, i) => i === 0 || t > slots[i - 1]),
+      "increasing, from the start",
     );
     // The gaps shrink through the ramp, then are the full rate's 1 ms.
     assert.ok(slots[1] - slots[0] > slots[400] - slots[399]);
     const after = slots.filter((t) => t >= 2000);
     assert.equal(after.length, 1000);
     for (let i = 1; i < after.length; i++) assert.ok(Math.abs(after[i] - after[i - 1] - 1) < 1e-9);
-    // Untaken slots in the ramp are missed as well: 500 expected by 2000 ms, 1 taken.
+    // Untaken slots in the ramp are missed as well: 501 due by 2000.5 ms (units 0 … 500), 1 taken.
     const late = new Pacer({ start: 1000, rampMs: 1000, ratePerSec: 1000, arrival: "uniform" });
     late.take();
-    assert.equal(late.missedBefore(2000.5), 499);
+    assert.equal(late.missedBefore(2000.5), 500);
     assert.equal(late.missedBefore(1000), 0);
   });
 
@@ -142,7 +142,7 @@ describe("open-loop pacing", { timeout: 30_000 }, () => {
       for (let t = pacer.take(100); t !== undefined; t = pacer.take(100)) slots.push(t);
     }
     slots.sort((a, b) => a - b);
-    assert.equal(slots[0], 2); // worker 0: 2, 4, 6 …; worker 1: 3, 5, 7 …
+    assert.equal(slots[0], 0); // worker 0: 0, 2, 4 …; worker 1: 1, 3, 5 …
     for (let i = 1; i < slots.length; i++) assert.equal(slots[i] - slots[i - 1], 1);
   });
 

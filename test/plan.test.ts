@@ -37,11 +37,27 @@ describe("plan", () => {
   it("warms up by default before a --duration window, on an interval boundary; never with --iterations", () => {
     const w = (extra: Partial<PlanInput>) => buildPlan({ ...base, ...extra });
     assert.equal(w({ duration: "60s" }).warmupMs, 2000);
+    assert.deepEqual(
+      w({ duration: "60s" }).warmupAuto,
+      { maxMs: 60_000 },
+      "ends at steady state, 60 s at most",
+    );
     assert.equal(
       w({ duration: "60s" }).plannedEndMs,
-      62_000,
-      "the window keeps its length, after the warm-up",
+      120_000,
+      "the window keeps its length, after the longest warm-up",
     );
+    assert.equal(w({ duration: "60s", warmup: "2s" }).warmupAuto, undefined, "a fixed warm-up");
+    assert.equal(w({ duration: "60s", warmup: "2s" }).plannedEndMs, 62_000);
+    assert.equal(w({ duration: "60s", timedFaults: true }).warmupAuto, undefined, "faults: fixed");
+    assert.equal(w({ duration: "60s", shard: "0/2" }).warmupAuto, undefined, "shards: fixed");
+    assert.equal(w({ duration: "60s", shard: "0/2" }).warmupMs, 2000);
+    assert.throws(() => w({ duration: "60s", shard: "0/2", warmup: "auto" }), /--warmup auto: shards/);
+    assert.throws(() => w({ duration: "60s", warmup: "2s", warmupMax: "10s" }), /--warmup-max needs/);
+    assert.throws(() => w({ duration: "60s", warmup: "auto", warmupMax: "1s" }), /shorter than the least/);
+    assert.deepEqual(w({ duration: "60s", warmupMax: "10s" }).warmupAuto, { maxMs: 10_000 });
+    assert.equal(w({ duration: "60s" }).drainMs, 30_000);
+    assert.equal(w({ duration: "60s", drain: "5s" }).drainMs, 5000);
     assert.equal(w({ duration: "10s" }).warmupMs, 1000);
     assert.equal(w({ duration: "3s" }).warmupMs, 0);
     assert.equal(w({ duration: "60s", iterations: 100 }).warmupMs, 0);

@@ -21,6 +21,9 @@ async function runWithFreeze(stack: TestStack, pacing: string[]): Promise<Result
     ["run", "select1", "--uri", stack.status.uris.pooled, "--txn-pooling", "--workers", "2"].concat([
       "--duration",
       `${DURATION_S}s`,
+      // A fixed warm-up: the freeze, timed from the start, must fall in the window.
+      "--warmup",
+      "1s",
       "--out",
       out,
       ...pacing,

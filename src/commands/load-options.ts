@@ -20,7 +20,10 @@ export function loadOptions<T>(y: Argv<T>) {
       type: "number",
       describe: "worker processes [default: CPU count, at most --conns]",
     })
-    .option("duration", { type: "string", describe: "stop after this long (60s, 5m), after the ramp" })
+    .option("duration", {
+      type: "string",
+      describe: "the measured window (60s, 5m): after the ramp and the warm-up; cycles count by their start",
+    })
     .option("iterations", {
       type: "number",
       describe:
@@ -35,7 +38,17 @@ export function loadOptions<T>(y: Argv<T>) {
     .option("warmup", {
       type: "string",
       describe:
-        "after the ramp, at full load, before the measured window (left out of the summary) [default: 2s for a --duration of 20s or more, 1s from 5s, else 0; 0 with --iterations]",
+        "after the ramp, before the measured window (left out of the summary): auto ends it when the run is steady (the server's or PgBouncers' connections no longer growing, the cycle rate stable), or a fixed time (5s), or 0 [default: auto, at least 2s (1s under a 20s --duration), for a --duration of 5s or more; else 0; fixed 2s/1s with --shard, --start-at or --fault; 0 with --iterations]",
+    })
+    .option("warmup-max", {
+      type: "string",
+      describe:
+        "--warmup auto: measure anyway after this long, and say the run was not steady [default: 60s]",
+    })
+    .option("drain", {
+      type: "string",
+      describe:
+        "after the window's end, the load goes on until the cycles that started in the window have finished, at most this long; any still running are cut off and counted apart [default: 30s]",
     })
     .option("ramp", {
       type: "string",

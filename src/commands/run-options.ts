@@ -12,7 +12,10 @@ import { memberPid } from "../stack/members.js";
  * `dcpbench run`'s options, as yargs parses them: the plan's raw inputs (PlanInput, minus what the command
  * works out itself), plus the options that shape observation, faults and output.
  */
-export type RunArgs = Omit<PlanInput, "workloadRef" | "knobs" | "uri" | "cpus" | "thresholds"> & {
+export type RunArgs = Omit<
+  PlanInput,
+  "workloadRef" | "knobs" | "uri" | "cpus" | "thresholds" | "timedFaults"
+> & {
   uri?: string;
   set: string[];
   args?: string;

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
 import { buildPlan } from "../plan.js";
-import { generatorBoundNote } from "../results/generator-bound.js";
+import { windowNotes } from "../results/window-notes.js";
 import { availabilityLine, parameterTable, summaryTable } from "../results/tables.js";
 import { executeRun } from "../run/execute.js";
 import { processInterrupts } from "../runner/interrupts.js";
@@ -101,6 +101,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       opNames: workload.opNames?.(knobs),
       uri,
       cpus: availableParallelism(),
+      timedFaults: args.fault.length > 0 || args.faults !== undefined,
     });
     const faults = planFaults(args, plan);
     const { result, files } = await executeRun(plan, {
@@ -114,8 +115,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     });
     process.stdout.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
     for (const a of result.availability) process.stdout.write(availabilityLine(a) + "\n");
-    const bound = generatorBoundNote(result);
-    if (bound) process.stdout.write(`note: ${bound}\n`);
+    for (const note of windowNotes(result)) process.stdout.write(`note: ${note}\n`);
     for (const t of result.thresholds) {
       const actual =
         t.actual === null ? "no such op" : `${+t.actual.toFixed(4)}${t.unit ? ` ${t.unit}` : ""}`;

@@ -1,3 +1,4 @@
+import { windowNotes } from "../results/window-notes.js";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { CommandModule } from "yargs";
@@ -311,9 +312,13 @@ function report(
   outcome: SweepOutcome,
 ): void {
   const index = readSweepIndex(indexPath);
-  const series = sweepSeries(plan, loadSweepPoints(indexPath, index));
+  const loaded = loadSweepPoints(indexPath, index);
+  const series = sweepSeries(plan, loaded);
   process.stdout.write(`${sweepTable(series)}\n`);
   for (const line of crossoverLines(series)) process.stdout.write(line + "\n");
+  // A point its load generator bounded, or measured while its pools filled, weighs on any crossover near it.
+  for (const { result } of loaded)
+    for (const note of windowNotes(result)) process.stdout.write(`note: ${note}\n`);
   process.stdout.write(`sweep index: ${indexPath}\n`);
   process.stdout.write(`curves: dcpbench report ${indexPath} --html sweep.html\n`);
   const resume = `continue it with the same options and --resume ${indexPath}`;

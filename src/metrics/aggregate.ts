@@ -1,5 +1,5 @@
 import { addCounts, encode, newHistogram, stats, type Histogram } from "./histogram.js";
-import { type OpSnapshot, type Snapshot } from "./snapshot.js";
+import { type OpSnapshot, type Snapshot, type Stall } from "./snapshot.js";
 import { StallTracker } from "./stalls.js";
 import {
   CYCLE,
@@ -10,6 +10,7 @@ import {
   type LatencyStats,
   type OpSummary,
   type Outage,
+  type Phase,
   type TimelineEntry,
 } from "../schema/measures.js";
 
@@ -63,9 +64,16 @@ export function intervalErrors(ops: Record<string, { errors: number }>): number 
   return Object.entries(ops).reduce((n, [name, op]) => n + (name === CYCLE ? 0 : op.errors), 0);
 }
 
+/** One worker's CPU (µs, user + system) as of an interval's end (seconds since t0). */
+export interface CpuReading {
+  t: number;
+  cpuUs: number;
+}
+
 /**
  * The runner's side of the metrics: merges the workers' interval snapshots exactly (histograms add),
- * keeps the timeline, and the cumulative per-op totals of the measured (post-ramp) window.
+ * keeps the timeline, and the cumulative per-op totals of the measured window: the cycles that started in it,
+ * whenever they completed.
  */
 export class Aggregator {
   private readonly totals = new Map<string, Totals>();
@@ -79,25 +87,48 @@ export class Aggregator {
   private readonly scratch = new Map<string, Histogram>();
   reconnects = 0;
   missed = 0;
+  /** Cycles still running at the end that were not the window's (not recorded, not needed). */
   abandoned = 0;
-  /** Seconds covered by non-ramp intervals. */
+  /** The window's cycles that ended after its end (in the drain), and those cut off when the drain ended. */
+  drained = 0;
+  cutOff = 0;
+  /** The latest end of the window a worker reported (seconds since t0; a stop ends it early). */
+  windowTo: number | undefined;
+  /** Seconds of the measured window: the denominator of every rate (set when the run ends). */
   measuredSeconds = 0;
+  /** Per worker: the stretches its event loop did not run, and its CPU at each interval's end. */
+  readonly freezes = new Map<number, Stall[]>();
+  readonly cpu = new Map<number, CpuReading[]>();
+
+  /** What the runner learns from each worker's snapshot before the intervals are merged. */
+  noteWorker(worker: number, snap: Pick<Snapshot, "t" | "freezes" | "cpu">): void {
+    if (snap.freezes.length) this.freezes.set(worker, [...(this.freezes.get(worker) ?? []), ...snap.freezes]);
+    let list = this.cpu.get(worker);
+    if (!list) this.cpu.set(worker, (list = []));
+    list.push({ t: snap.t, cpuUs: snap.cpu.user + snap.cpu.system });
+  }
 
   /** Merges one interval's snapshots from every worker; returns the timeline entry it made. */
-  addInterval(seq: number, t: number, dt: number, ramp: boolean, snaps: Snapshot[]): TimelineEntry {
-    const entry: TimelineEntry = { seq, t, dt, ramp, ops: {}, reconnects: 0 };
-    const names = new Set(snaps.flatMap((s) => Object.keys(s.ops)));
+  addInterval(seq: number, t: number, dt: number, phase: Phase, snaps: Snapshot[]): TimelineEntry {
+    const entry: TimelineEntry = { seq, t, dt, ramp: phase !== "window", phase, ops: {}, reconnects: 0 };
+    const names = new Set(snaps.flatMap((s) => [...Object.keys(s.ops), ...Object.keys(s.outside)]));
+    const window: Record<string, number> = {};
     for (const name of names) {
-      const parts = snaps.map((s) => s.ops[name]).filter((p): p is OpSnapshot => p !== undefined);
-      let tot = this.totals.get(name);
-      if (!ramp && !tot) this.totals.set(name, (tot = new Totals()));
+      // The window's part goes to the totals; the interval shows everything that completed in it.
+      const own = snaps.map((s) => s.ops[name]).filter((p): p is OpSnapshot => p !== undefined);
+      const other = snaps.map((s) => s.outside[name]).filter((p): p is OpSnapshot => p !== undefined);
+      const parts = [...own, ...other];
+      if (own.length) {
+        let tot = this.totals.get(name);
+        if (!tot) this.totals.set(name, (tot = new Totals()));
+        for (const p of own) tot.add(p);
+        const n = own.reduce((k, p) => k + p.count, 0);
+        if (n > 0) window[name] = n;
+      }
       let hist = this.scratch.get(name);
       if (hist) hist.reset();
       else this.scratch.set(name, (hist = newHistogram()));
-      for (const p of parts) {
-        if (p.hist) addCounts(hist, p.hist);
-        if (!ramp) tot?.add(p);
-      }
+      for (const p of parts) if (p.hist) addCounts(hist, p.hist);
       const st = stats(hist);
       entry.ops[name] = {
         count: parts.reduce((n, p) => n + p.count, 0),
@@ -112,15 +143,20 @@ export class Aggregator {
         histogram: st.count > 0 ? encode(hist) : undefined,
       };
     }
+    if (Object.keys(window).length) entry.window = window;
     for (const s of snaps) {
       entry.reconnects += s.reconnects;
       this.missed += s.missed;
-      this.abandoned += s.abandoned;
+      this.drained += s.drained;
+      if (s.end) {
+        this.abandoned += s.end.abandoned;
+        this.cutOff += s.end.cutOff;
+        if (s.end.windowTo !== null) this.windowTo = Math.max(this.windowTo ?? 0, s.end.windowTo);
+      }
       for (const sample of s.samples) this.addSample(sample);
       this.outages.push(...(s.outages ?? []));
     }
     this.reconnects += entry.reconnects;
-    if (!ramp) this.measuredSeconds += dt;
     this.timeline.push(entry);
     return entry;
   }

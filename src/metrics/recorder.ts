@@ -53,23 +53,9 @@ class OpAccumulator {
   }
 }
 
-/**
- * A worker's interval recorder: per-op HDR histograms and counters for the current interval only.
- * The runner owns the totals; `snapshot()` hands over the interval and starts the next.
- */
-export class IntervalRecorder {
+/** One phase's ops over one interval: the window's, or everything outside it (warm-up, after the end). */
+export class OpBook {
   private readonly ops = new Map<string, OpAccumulator>();
-  private samples: ErrorSample[] = [];
-  private outages: Outage[] = [];
-  private silences: Stall[] = [];
-  private stalls: Stall[] = [];
-  /** The worker's last successful cycle (seconds since t0; the start until there is one). */
-  private lastSuccess = 0;
-  /** Cycles under way, and since when some cycle has been waiting for a success (undefined: none). */
-  private inFlight = 0;
-  private waitingSince: number | undefined;
-  private reconnects = 0;
-  missed = 0;
 
   private op(name: string): OpAccumulator {
     let acc = this.ops.get(name);
@@ -96,8 +82,57 @@ export class IntervalRecorder {
     this.op(name).retries++;
   }
 
+  /** Counts a failed op (the recorder keeps the message samples). */
+  error(name: string, e: ClassifiedError): void {
+    const acc = this.op(name);
+    acc.errors[e.cls] = (acc.errors[e.cls] ?? 0) + 1;
+    if (e.sqlstate) acc.sqlstates[e.sqlstate] = (acc.sqlstates[e.sqlstate] ?? 0) + 1;
+    if (e.ambiguous) acc.ambiguous++;
+  }
+
+  /** Hands over the interval's ops and starts the next. */
+  take(): Record<string, OpSnapshot> {
+    const ops: Record<string, OpSnapshot> = {};
+    for (const [name, acc] of this.ops) if (!acc.idle) ops[name] = acc.takeSnapshot();
+    return ops;
+  }
+}
+
+/**
+ * A worker's interval recorder: per-op HDR histograms and counters for the current interval only, kept apart
+ * for cycles of the measured window (by their start) and the rest. The runner owns the totals; `snapshot()`
+ * hands over the interval and starts the next.
+ */
+export class IntervalRecorder {
+  readonly window = new OpBook();
+  readonly outside = new OpBook();
+  private samples: ErrorSample[] = [];
+  private outages: Outage[] = [];
+  private silences: Stall[] = [];
+  private stalls: Stall[] = [];
+  private freezes: Stall[] = [];
+  /** The worker's last successful cycle (seconds since t0; the start until there is one). */
+  private lastSuccess = 0;
+  /** Cycles under way, and since when some cycle has been waiting for a success (undefined: none). */
+  private inFlight = 0;
+  private waitingSince: number | undefined;
+  private reconnects = 0;
+  missed = 0;
+  /** Cycles of the window that ended after its end. */
+  drained = 0;
+
+  /** The book a cycle's measurements go to: the window's when the cycle started in it. */
+  book(inWindow: boolean): OpBook {
+    return inWindow ? this.window : this.outside;
+  }
+
   outage(o: Outage): void {
     this.outages.push(o);
+  }
+
+  /** The worker's event loop did not run from `from` to `to` (seconds since t0). */
+  freeze(f: Stall): void {
+    this.freezes.push(f);
   }
 
   /** A cycle (or an attempt to connect for one) began at `t`, seconds since t0. */
@@ -123,20 +158,15 @@ export class IntervalRecorder {
     this.reconnects++;
   }
 
-  /** Counts a failed op; `sample` false for a second count of the same failure (the cycle's). */
-  error(name: string, e: ClassifiedError, sample = true): void {
-    const acc = this.op(name);
-    acc.errors[e.cls] = (acc.errors[e.cls] ?? 0) + 1;
-    if (e.sqlstate) acc.sqlstates[e.sqlstate] = (acc.sqlstates[e.sqlstate] ?? 0) + 1;
-    if (e.ambiguous) acc.ambiguous++;
+  /** Counts a failed op in `book`; `sample` false for a second count of the same failure (the cycle's). */
+  error(book: OpBook, name: string, e: ClassifiedError, sample = true): void {
+    book.error(name, e);
     if (sample && this.samples.length < MAX_SAMPLES_PER_INTERVAL) {
       this.samples.push({ op: name, cls: e.cls, sqlstate: e.sqlstate, message: e.message.slice(0, 300) });
     }
   }
 
-  snapshot(seq: number, t: number, final: boolean, abandoned = 0): Snapshot {
-    const ops: Record<string, OpSnapshot> = {};
-    for (const [name, acc] of this.ops) if (!acc.idle) ops[name] = acc.takeSnapshot();
+  snapshot(seq: number, t: number, final: boolean, end?: Snapshot["end"]): Snapshot {
     // At the end, a silence (or stall) still running is reported open.
     if (final && t - this.lastSuccess >= STALL_MIN_SEC) {
       this.silences.push({ from: this.lastSuccess, to: t, open: true });
@@ -149,23 +179,28 @@ export class IntervalRecorder {
       seq,
       final,
       t,
-      abandoned,
-      ops,
+      ops: this.window.take(),
+      outside: this.outside.take(),
       reconnects: this.reconnects,
       missed: this.missed,
+      drained: this.drained,
       samples: this.samples,
       outages: this.outages,
       silences: this.silences,
       stalls: this.stalls,
+      freezes: this.freezes,
       cpu: { user: cpu.user, system: cpu.system },
       maxRssKb: process.resourceUsage().maxRSS,
+      ...(end ? { end } : {}),
     };
     this.samples = [];
     this.outages = [];
     this.silences = [];
     this.stalls = [];
+    this.freezes = [];
     this.reconnects = 0;
     this.missed = 0;
+    this.drained = 0;
     return snap;
   }
 }

@@ -34,12 +34,24 @@ export interface Snapshot {
   final: boolean;
   /** Seconds since the common start, at the end of this interval. */
   t: number;
+  /** What completed in this interval of the cycles that started in the measured window. */
   ops: Record<string, OpSnapshot>;
+  /** What completed in this interval of the other cycles (started in the warm-up, or after the window's end). */
+  outside: Record<string, OpSnapshot>;
   reconnects: number;
-  /** Open loop: intended starts that came due before the stop but never began. */
+  /** Open loop: intended starts in the window that came due before the stop but never began. */
   missed: number;
-  /** Final snapshot only: cycles still running when the worker gave up waiting at the end (not recorded). */
-  abandoned: number;
+  /** Cycles of the window that ended after its end (in the drain). */
+  drained: number;
+  /** Final snapshot only: how the worker's window ended. */
+  end?: {
+    /** Seconds since t0 at which the worker stopped starting cycles of the window (its end, or a stop). */
+    windowTo: number | null;
+    /** Cycles of the window still running when the worker stopped (not recorded). */
+    cutOff: number;
+    /** Cycles started after the window still running when the worker stopped (not recorded, not needed). */
+    abandoned: number;
+  };
   samples: ErrorSample[];
   /** Outages that ended in this interval (the final snapshot also carries those still open). */
   outages: Outage[];
@@ -50,6 +62,8 @@ export interface Snapshot {
    * errors are not needed (clients queued in a pooler just wait). The final snapshot carries open ones too.
    */
   stalls: Stall[];
+  /** Stretches in which the worker's event loop did not run (the process starved or stopped): its own stalls. */
+  freezes: Stall[];
   /** The process's own CPU time so far (µs) and peak RSS (KiB). */
   cpu: { user: number; system: number };
   maxRssKb: number;

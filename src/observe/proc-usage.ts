@@ -60,6 +60,43 @@ function ioBytes(pid: number): { read: number; write: number } | undefined {
   return r && w ? { read: Number(r[1]), write: Number(w[1]) } : undefined;
 }
 
+/** Readings of the children's CPU that may race with their exit, before one that does not is given up on. */
+const CPU_ATTEMPTS = 4;
+
+/**
+ * The CPU ticks of a root and all its children, live and ended, read consistently: the root's reaped-children
+ * time before and after the children's own must agree, or a child read live and then reaped would count twice
+ * (a backend exiting while 500 are read). When children keep exiting, those gone after the scan are left to the
+ * root's reaped time. Also the children read, oldest first by start time (pids wrap around).
+ */
+function cpuTicks(root: number): { ticks: number; children: number[] } | undefined {
+  let read: { before: number; after: number; own: Map<number, { own: number; started: number }> } | undefined;
+  for (let attempt = 0; attempt < CPU_ATTEMPTS; attempt++) {
+    const before = stat(root);
+    if (!before) return undefined;
+    const own = new Map<number, { own: number; started: number }>();
+    for (const pid of childrenOf(root)) {
+      const s = stat(pid);
+      if (s) own.set(pid, { own: s.own, started: s.started });
+    }
+    const after = stat(root);
+    if (!after) return undefined;
+    read = { before: before.reaped, after: after.reaped + after.own, own };
+    if (after.reaped === before.reaped) break;
+    // A child was reaped during the scan: keep only those still there, whose time is not in the root's yet.
+    const alive = new Set(childrenOf(root));
+    const last = stat(root) ?? after;
+    for (const pid of [...own.keys()]) if (!alive.has(pid)) own.delete(pid);
+    read = { before: before.reaped, after: last.reaped + last.own, own };
+  }
+  if (!read) return undefined;
+  const children = [...read.own.entries()].sort((a, b) => a[1].started - b[1].started);
+  return {
+    ticks: read.after + children.reduce((n, [, c]) => n + c.own, 0),
+    children: children.map(([pid]) => pid),
+  };
+}
+
 /**
  * What a server process and its children use now: PostgreSQL's postmaster and its backends, or a lone
  * PgBouncer or HAProxy. The CPU of children that have ended (a backend per connection, with
@@ -69,44 +106,26 @@ function ioBytes(pid: number): { read: number; write: number } | undefined {
  * counted for all of them. Undefined when the root is gone.
  */
 export function procUsage(root: number, pssSample: number, turn = 0): ProcUsage | undefined {
-  const rootStat = stat(root);
-  if (!rootStat) return undefined;
-  const children = childrenOf(root);
-  let ticks = 0;
+  const cpu = cpuTicks(root);
+  if (!cpu) return undefined;
   let readBytes: number | null = 0;
   let writeBytes: number | null = 0;
-  const started = new Map<number, number>();
-  for (const pid of [root, ...children]) {
-    const s = pid === root ? rootStat : stat(pid);
-    if (!s) continue;
-    if (pid !== root) {
-      ticks += s.own;
-      started.set(pid, s.started);
-    }
+  for (const pid of [root, ...cpu.children]) {
     const io = ioBytes(pid);
+    if (!io && pid !== root && !stat(pid)) continue; // exited since: its bytes went with it
     if (!io) readBytes = writeBytes = null;
     else if (readBytes !== null && writeBytes !== null) {
       readBytes += io.read;
       writeBytes += io.write;
     }
   }
-  // The root last: a child that ended while its siblings were read is then in the root's reaped time, not lost
-  // (a backend exiting as a run ends would otherwise make the reading dip, and the window's CPU go negative).
-  const rootNow = stat(root) ?? rootStat;
-  ticks += rootNow.reaped + rootNow.own;
   return {
     root,
-    cpuSec: ticks / TICKS_PER_SEC,
-    // Oldest first by start time, not pid: pids wrap around.
-    pssMb: estimatePssMb(
-      root,
-      [...started.keys()].sort((a, b) => started.get(a)! - started.get(b)!),
-      pssSample,
-      turn,
-    ),
+    cpuSec: cpu.ticks / TICKS_PER_SEC,
+    pssMb: estimatePssMb(root, cpu.children, pssSample, turn),
     readBytes,
     writeBytes,
-    processes: 1 + children.length,
+    processes: 1 + cpu.children.length,
   };
 }
 

@@ -40,7 +40,11 @@ export function exposition(
   for (const [op, t] of totals) out.push(`dcpbench_retries_total{${l(op)}} ${t.retries}`);
   family("dcpbench_skipped_total", "counter", "Ops skipped by their frequency roll.");
   for (const [op, t] of totals) out.push(`dcpbench_skipped_total{${l(op)}} ${t.skipped}`);
-  family("dcpbench_latency_seconds", "summary", "Latency per op over the measured window (after the ramp).");
+  family(
+    "dcpbench_latency_seconds",
+    "summary",
+    "Latency per op of the cycles that started in the measured window.",
+  );
   for (const [op, s] of Object.entries(agg.liveStats())) {
     for (const [q, v] of [
       ["0.5", s.p50],

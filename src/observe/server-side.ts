@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { clientConfig, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import {
@@ -220,11 +221,17 @@ export class ServerSideSampler {
   }
 }
 
+/** More CPU than the host has (its CPUs, and a tick of rounding each way): a reading that is not one. */
+const HOST_CPU_PCT = 100 * availableParallelism();
+
 function intervalOf(a: Reading, b: Reading, t: number): ServerSideInterval {
   const sec = (b.at - a.at) / 1000;
   const v = (r: Reading, k: string) => r.counters?.values[k];
-  const cpu = (x?: ProcUsage, y?: ProcUsage) =>
-    x && y && x.root === y.root && sec > 0 ? +((100 * (y.cpuSec - x.cpuSec)) / sec).toFixed(1) : null;
+  const cpu = (x?: ProcUsage, y?: ProcUsage) => {
+    if (!x || !y || x.root !== y.root || sec <= 0) return null;
+    const pct = (100 * (y.cpuSec - x.cpuSec)) / sec;
+    return pct < 0 || pct > HOST_CPU_PCT + 2 / sec ? null : +pct.toFixed(1);
+  };
   return {
     t: +t.toFixed(3),
     cpuPct: cpu(a.server, b.server),

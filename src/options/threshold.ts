@@ -18,12 +18,15 @@ export function parseThreshold(expr: string): Threshold {
   const m = /^\s*(.+)\.(\w+)\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|us|µs)?\s*$/.exec(expr);
   const bad = (why: string) =>
     new UsageError(
-      `--threshold '${expr}': ${why} (examples: 'process.p99<2s', 'errors.rate<0.01', '__cycle__.mean<500ms')`,
+      `--threshold '${expr}': ${why} (examples: 'process.p99<2s', 'errors.rate<0.01', '__cycle__.mean<500ms', 'generator.starved<1')`,
     );
   if (!m) throw bad("expected OP.METRIC<VALUE");
   const [, op, metric, cmp, num, unit] = m;
   let value = Number(num);
-  if (op === "errors") {
+  if (op === "generator") {
+    if (metric !== "starved" || unit)
+      throw bad("the generator's one figure is starved (1 when it was): 'generator.starved<1'");
+  } else if (op === "errors") {
     if (metric !== "rate" && metric !== "count") throw bad("errors has metrics rate and count");
     if (unit) throw bad("errors.rate and errors.count take a plain number");
   } else if (LATENCY_METRICS.has(metric)) {

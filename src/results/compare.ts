@@ -1,5 +1,5 @@
 import { sumErrors } from "../metrics/aggregate.js";
-import { generatorBoundNote } from "./generator-bound.js";
+import { measuredCold, warmupText, windowNotes } from "./window-notes.js";
 import { iterationsText, opOrder } from "./tables.js";
 import { CONNECT, CYCLE, type OpSummary } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
@@ -59,6 +59,10 @@ export interface RunInfo {
   pacing: string;
   elapsedSec: number;
   partial: boolean;
+  /** The load generator bounded this run (the reasons); absent when it did not or the file predates the verdict. */
+  generatorStarved?: string[];
+  /** This run opened server connections during its window (how many): it was measured cold. */
+  measuredCold?: string;
 }
 
 export interface MetricRow {
@@ -122,6 +126,8 @@ function runInfo(file: string, r: ResultFile): RunInfo {
     pacing: p.rate !== undefined ? `open ${p.rate}/s` : "closed",
     elapsedSec: r.elapsedSec,
     partial: r.partial,
+    ...(r.generator?.starved ? { generatorStarved: r.generator.reasons } : {}),
+    ...(measuredCold(r) ? { measuredCold: measuredCold(r) } : {}),
   };
 }
 
@@ -155,7 +161,7 @@ const PLAN_FIELDS: Array<[string, (r: ResultFile) => string]> = [
         .join(" or ") || "until stopped",
   ],
   ["ramp", (r) => `${r.plan.rampMs / 1000}s`],
-  ["warm-up", (r) => `${(r.plan.warmupMs ?? 0) / 1000}s`],
+  ["warm-up", (r) => (r.window?.warmup.endedBy === "steady" ? "auto (steady)" : warmupText(r))],
   ["server", (r) => `${r.server.product} ${r.server.version.split(" ")[1] ?? r.server.version}`],
 ];
 
@@ -166,10 +172,7 @@ function differences(results: ResultFile[]): string[] {
     if (new Set(values).size > 1) warnings.push(`runs differ in ${what}: ${values.join(" vs ")}`);
   }
   for (const r of results) if (r.partial) warnings.push(`${r.label} is a partial result (${r.stopReason})`);
-  for (const r of results) {
-    const note = generatorBoundNote(r);
-    if (note) warnings.push(note);
-  }
+  for (const r of results) warnings.push(...windowNotes(r));
   return warnings;
 }
 

@@ -10,14 +10,22 @@ import type { Cmp } from "../schema/plan.js";
  * `server.cpuPerTxnMs>+20%` — crossed when it holds.
  */
 export type Gate =
-  | { expr: string; op?: string; metric: Metric; cmp: Cmp; pct: number; server?: undefined }
-  | { expr: string; server: string; cmp: Cmp; pct: number };
+  | { expr: string; op?: string; metric: Metric; cmp: Cmp; pct: number; server?: undefined; flag?: undefined }
+  | { expr: string; server: string; cmp: Cmp; pct: number; flag?: undefined }
+  /** Crossed when any run was: its load generator bounded it, or it opened server connections in its window. */
+  | { expr: string; flag: RunFlag; server?: undefined };
+
+/** Gates on how a run was measured, not on a change between runs. */
+const RUN_FLAGS = ["generator-starved", "measured-cold"] as const;
+type RunFlag = (typeof RUN_FLAGS)[number];
 
 export function parseGate(expr: string): Gate {
+  const flag = RUN_FLAGS.find((f) => f === expr.trim());
+  if (flag) return { expr: flag, flag };
   const m = /^\s*(?:(.+)\.)?(\w+)\s*(<=|>=|<|>)\s*([+-]?\d+(?:\.\d+)?)\s*%\s*$/.exec(expr);
   const bad = (why: string) =>
     new UsageError(`--fail-if '${expr}': ${why} (examples: 'p99>+10%', 'throughput<-5%')`);
-  if (!m) throw bad("expected [OP.]METRIC>+N% or [OP.]METRIC<-N%");
+  if (!m) throw bad(`expected [OP.]METRIC>+N% or [OP.]METRIC<-N%, or ${RUN_FLAGS.join(" or ")}`);
   const [, op, metric, cmp, pct] = m;
   if (op === "server") {
     if (!SERVER_SIDE_KEYS.includes(metric))
@@ -37,6 +45,10 @@ export interface GateFailure {
 export function evaluateGates(gates: Gate[], c: Comparison): GateFailure[] {
   const failures: GateFailure[] = [];
   for (const g of gates) {
+    if (g.flag !== undefined) {
+      failures.push(...flagGate(g.flag, c));
+      continue;
+    }
     if (g.server !== undefined) {
       failures.push(...serverGate(g, g.server, c));
       continue;
@@ -58,7 +70,14 @@ export function evaluateGates(gates: Gate[], c: Comparison): GateFailure[] {
   return failures;
 }
 
-function serverGate(g: Gate, key: string, c: Comparison): GateFailure[] {
+function flagGate(flag: RunFlag, c: Comparison): GateFailure[] {
+  return c.runs.flatMap((r) => {
+    const why = flag === "generator-starved" ? r.generatorStarved?.join("; ") : r.measuredCold;
+    return why ? [{ gate: flag, message: `${r.label}: ${why}` }] : [];
+  });
+}
+
+function serverGate(g: Extract<Gate, { server: string }>, key: string, c: Comparison): GateFailure[] {
   const row = c.serverSide.find((r) => r.key === key);
   if (!row) return [{ gate: g.expr, message: `no server-side figure '${key}' in these results` }];
   const out: GateFailure[] = [];

@@ -120,17 +120,48 @@ function mergeTimelines(results: ResultFile[]): TimelineEntry[] {
         ops[name] = mergeOp(entries.flatMap((e) => (e.ops[name] ? [e.ops[name]] : [])));
       const faults = entries.flatMap((e) => e.faults ?? []);
       const observed = entries.find((e) => e.observed)?.observed;
+      const window: Record<string, number> = {};
+      for (const e of entries)
+        for (const [name, n] of Object.entries(e.window ?? {})) window[name] = (window[name] ?? 0) + n;
+      const phase = entries.find((e) => e.phase)?.phase;
       return {
         seq,
         t: entries[0].t,
         dt: entries[0].dt,
         ramp: entries.every((e) => e.ramp),
+        ...(phase ? { phase } : {}),
         ops,
+        ...(Object.keys(window).length ? { window } : {}),
         reconnects: entries.reduce((n, e) => n + e.reconnects, 0),
         ...(observed ? { observed } : {}),
         ...(faults.length ? { faults } : {}),
       };
     });
+}
+
+/** The shards' common window (one --start-at, one fixed warm-up): what each drained, cut off and measured adds up. */
+function mergeWindows(results: ResultFile[]): Pick<ResultFile, "window" | "generator"> {
+  const windows = results.flatMap((r) => (r.window ? [r.window] : []));
+  const verdicts = results.flatMap((r) => (r.generator ? [{ label: r.label, g: r.generator }] : []));
+  const out: Pick<ResultFile, "window" | "generator"> = {};
+  if (windows.length)
+    out.window = {
+      ...windows[0],
+      measuredSec: Math.min(...windows.map((w) => w.measuredSec)),
+      drained: windows.reduce((n, w) => n + w.drained, 0),
+      cutOff: windows.reduce((n, w) => n + w.cutOff, 0),
+      drainSec: Math.max(...windows.map((w) => w.drainSec)),
+    };
+  if (verdicts.length)
+    out.generator = {
+      starved: verdicts.some((v) => v.g.starved),
+      reasons: verdicts.flatMap((v) => v.g.reasons.map((why) => `${v.label}: ${why}`)),
+      hostSharePct: Math.max(...verdicts.map((v) => v.g.hostSharePct)),
+      busiestWorkerPct: Math.max(...verdicts.map((v) => v.g.busiestWorkerPct)),
+      frozenSec: Math.max(...verdicts.map((v) => v.g.frozenSec)),
+      lateIntervals: Math.max(...verdicts.map((v) => v.g.lateIntervals)),
+    };
+  return out;
 }
 
 function addStats(into: Histogram | undefined, encoded: string | undefined): Histogram | undefined {
@@ -256,7 +287,8 @@ export function mergeShards(shards: ShardFile[]): ResultFile {
   const faults: FaultRecord[] = results.flatMap((r) => r.faults);
   const outages = results.flatMap((r) => r.outages);
   const stalls = intersectStalls(results.map((r) => r.stalls ?? []));
-  const thresholds = evaluateThresholds(first.plan.thresholds, { summary });
+  const windows = mergeWindows(results);
+  const thresholds = evaluateThresholds(first.plan.thresholds, { summary, generator: windows.generator });
   const partial = missing.length > 0 || results.some((r) => r.partial);
   const offsets = results.flatMap((r) => (r.host?.clock ? [r.host.clock.offsetMs] : []));
   const perShard: MergedShard[] = ordered.map(({ file, result: r }) => ({
@@ -286,6 +318,7 @@ export function mergeShards(shards: ShardFile[]): ResultFile {
       .sort()
       .reverse()[0],
     elapsedSec,
+    ...windows,
     partial,
     stopReason: results.find((r) => r.partial)?.stopReason ?? first.stopReason,
     exitCode: partial ? 1 : thresholds.some((t) => !t.ok) ? 3 : 0,

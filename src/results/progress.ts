@@ -35,7 +35,8 @@ export class ProgressPrinter {
             : "",
         ].join("")
       : "";
-    const tag = (entry.ramp ? " (ramp)" : "") + server;
+    const phase = entry.phase === "after" ? " (drain)" : entry.ramp ? " (warm-up)" : "";
+    const tag = phase + server;
     this.write(
       `${num(entry.t, 8)}s${String(errors).padStart(9)}${num(entry.dt > 0 ? count / entry.dt : 0, 14)}` +
         `${num(entry.t > 0 ? this.cumCount / entry.t : 0, 14)}${lat(cycle?.p50 ?? 0, 9)}${lat(cycle?.p95 ?? 0, 9)}` +

@@ -65,7 +65,9 @@ function mergeIntervals(a: TimelineEntry, b: TimelineEntry): TimelineEntry {
     seq: b.seq,
     t: Math.max(finite(a.t), finite(b.t)),
     dt: finite(a.dt) + Math.max(0, finite(b.dt)),
-    ramp: Boolean(a.ramp || b.ramp),
+    // A sliver folded in does not change what the interval was (the drain's few ms after a window's last second).
+    ramp: Boolean(a.ramp),
+    ...(a.phase ? { phase: a.phase } : {}),
     ops,
     reconnects: finite(a.reconnects) + finite(b.reconnects),
     ...(observed ? { observed } : {}),

@@ -14,7 +14,7 @@ import {
   type RunInfo,
   type SummaryRow,
 } from "./report-model.js";
-import { generatorBoundNote } from "./generator-bound.js";
+import { warmupText, windowNotes } from "./window-notes.js";
 import { iterationsText, opOrder } from "./tables.js";
 import { CONNECT, CYCLE } from "../schema/measures.js";
 import { serverSideReport } from "./report-server-side.js";
@@ -78,7 +78,7 @@ function runInfo(r: NamedResult, name: string): RunInfo {
       (p.rate !== undefined ? `open loop, ${p.rate}/s ${p.arrival}` : "closed loop") +
       (stop ? `; ${stop}` : "") +
       (p.rampMs ? `; ramp ${formatDuration(p.rampMs)}` : "") +
-      (p.warmupMs ? `; warm-up ${formatDuration(p.warmupMs)}` : ""),
+      (res.window || p.warmupMs ? `; warm-up ${warmupText(res)}` : ""),
     elapsedSec: finite(res.elapsedSec),
     server: String(res.server?.version ?? "")
       .split(" ")
@@ -135,12 +135,11 @@ export function buildReportData(results: NamedResult[], now = new Date()): Repor
   }
   results.forEach((r, i) => {
     if (r.result.partial) notes.push(`${names[i]}: the run was cut short (${r.result.stopReason}).`);
-    const bound = generatorBoundNote({ ...r.result, label: names[i] });
-    if (bound) notes.push(`${bound}.`);
+    for (const note of windowNotes({ ...r.result, label: names[i] })) notes.push(`${note}.`);
   });
 
   const rampNote = timelines.some((tl) => tl.some((e) => e.ramp))
-    ? "Shaded: ramp intervals (clients still starting, or the open-loop rate still rising; not in the table)."
+    ? "Shaded: intervals outside the measured window (ramp, warm-up, and the drain after its end; the table counts the cycles that started in the window)."
     : undefined;
 
   const throughput = timeChart(

@@ -1,3 +1,4 @@
+import { warmupText } from "./window-notes.js";
 import Table from "cli-table3";
 import { sumErrors } from "../metrics/aggregate.js";
 import { formatDuration } from "../options/units.js";
@@ -74,7 +75,15 @@ export function parameterTable(result: ResultFile): string {
         .filter(Boolean)
         .join(", ") || "Ctrl-C",
     ],
-    ["ramp / warm-up", `${formatDuration(p.rampMs)} / ${formatDuration(p.warmupMs ?? 0)}`],
+    ["ramp / warm-up", `${formatDuration(p.rampMs)} / ${warmupText(result)}`],
+    ...(result.window
+      ? [
+          [
+            "window" as string,
+            `${result.window.from} s → ${result.window.to} s after the start; drain ${result.window.drainSec} s (${result.window.drained} of its cycles ended in it, ${result.window.cutOff} cut off)`,
+          ] as [string, string],
+        ]
+      : []),
     [
       "knobs",
       Object.entries(p.knobs)

@@ -7,7 +7,12 @@ import type { Cmp, Threshold } from "../schema/plan.js";
 export const holds = (a: number, cmp: Cmp, b: number): boolean =>
   cmp === "<" ? a < b : cmp === "<=" ? a <= b : cmp === ">" ? a > b : a >= b;
 
-function measure(t: Threshold, summary: Record<string, OpSummary>): number | null {
+function measure(
+  t: Threshold,
+  summary: Record<string, OpSummary>,
+  generator: { starved: boolean } | undefined,
+): number | null {
+  if (t.op === "generator") return generator ? Number(generator.starved) : null;
   if (t.op === "errors") {
     const errors = intervalErrors(
       Object.fromEntries(Object.entries(summary).map(([name, o]) => [name, { errors: sumErrors(o.errors) }])),
@@ -27,11 +32,11 @@ function measure(t: Threshold, summary: Record<string, OpSummary>): number | nul
 
 export function evaluateThresholds(
   thresholds: Threshold[],
-  result: { summary: Record<string, OpSummary> },
+  result: { summary: Record<string, OpSummary>; generator?: { starved: boolean } },
 ): ThresholdOutcome[] {
   return thresholds.map((t) => {
-    const actual = measure(t, result.summary);
-    const unit = t.op !== "errors" && LATENCY_METRICS.has(t.metric) ? "ms" : "";
+    const actual = measure(t, result.summary, result.generator);
+    const unit = t.op !== "errors" && t.op !== "generator" && LATENCY_METRICS.has(t.metric) ? "ms" : "";
     return { expr: t.expr, ok: actual !== null && holds(actual, t.cmp, t.value), actual, unit };
   });
 }

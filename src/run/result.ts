@@ -14,6 +14,7 @@ import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
 import { CYCLE } from "../schema/measures.js";
 import type { ServerSide } from "../schema/server-side.js";
+import { generatorVerdict, windowInfo } from "./window-report.js";
 
 /** The timeline with each fault named in the interval it was carried out in; the entries given stay as they were. */
 function timelineWithFaults(
@@ -45,10 +46,12 @@ export function buildResult(
   const { agg, workers, runner } = outcome;
   const connected = workers.reduce((n, w) => n + w.connected, 0);
   const summary = agg.summaries();
-  const thresholds = evaluateThresholds(plan.thresholds, { summary });
+  // Stalls after the measured window (in its drain) are not part of it.
+  const window = windowInfo(plan, outcome);
+  const stalls = agg.stalls.system(window?.to);
+  const generator = generatorVerdict(plan, agg, window, summary, stalls);
+  const thresholds = evaluateThresholds(plan.thresholds, { summary, generator });
   const crossed = thresholds.some((t) => !t.ok);
-  // Cycles that finish in the stop grace are not part of the measured window; neither are stalls there.
-  const stalls = agg.stalls.system(plan.plannedEndMs !== null ? plan.plannedEndMs / 1000 : undefined);
   return {
     schema: RESULT_SCHEMA,
     version: RESULT_VERSION,
@@ -60,6 +63,8 @@ export function buildResult(
     startedAt: outcome.startedAt.toISOString(),
     endedAt: outcome.endedAt.toISOString(),
     elapsedSec: +agg.measuredSeconds.toFixed(3),
+    ...(window ? { window } : {}),
+    generator,
     partial: outcome.partial,
     stopReason: outcome.stopReason,
     exitCode: outcome.exitCode === 0 && crossed ? 3 : outcome.exitCode,

@@ -39,6 +39,7 @@ export class SideServices {
   private serverSide: ServerSideSampler | undefined;
   private scheduler: FaultScheduler | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  private t0 = 0;
 
   private constructor(private readonly plan: RunPlan) {}
 
@@ -100,22 +101,30 @@ export class SideServices {
     return a || b ? { ...a, ...b } : undefined;
   }
 
-  /** The server-side window is the measured one: from t0 + ramp + warm-up to the planned end (else the stop). */
-  private startWindow(t0: number): void {
+  /** The server-side window is the measured one: from its start to its planned end (else the stop). */
+  private startWindow(fromMs: number, toMs: number | null): void {
     const sampler = this.serverSide;
+    const t0 = this.t0;
     if (!sampler) return;
     const at = (ms: number, fn: () => Promise<void>) =>
       this.timers.push(setTimeout(() => void fn().catch(() => {}), Math.max(0, t0 + ms - Date.now())));
-    at(this.plan.rampMs + (this.plan.warmupMs ?? 0), () => sampler.markStart(t0));
-    if (this.plan.plannedEndMs !== null) at(this.plan.plannedEndMs, () => sampler.markEnd());
+    at(fromMs, () => sampler.markStart(t0));
+    if (toMs !== null) at(toMs, () => sampler.markEnd());
   }
 
   /** The runner's hooks these services need: the fault clock, the samples per interval, the live aggregate. */
-  hooks(): Required<Pick<RunHooks, "onStart" | "onInterval">> & Pick<RunHooks, "observe"> {
+  hooks(): Required<Pick<RunHooks, "onStart" | "onInterval" | "onWindow" | "beforeClose">> &
+    Pick<RunHooks, "observe"> {
     return {
       onStart: (t0) => {
+        this.t0 = t0;
         this.scheduler?.start(t0);
-        this.startWindow(t0);
+      },
+      onWindow: (fromMs, toMs) => this.startWindow(fromMs, toMs),
+      // A run stopped early ends its server-side window here, while its connections are still open.
+      beforeClose: async () => {
+        for (const t of this.timers) clearTimeout(t);
+        await this.serverSide?.markEnd();
       },
       observe: this.observer?.active || this.serverSide ? () => this.latest() : undefined,
       onInterval: (_entry, agg) => {

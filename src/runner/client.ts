@@ -5,10 +5,11 @@ import { classifyError, type ClassifiedError } from "../db/errors.js";
 import { LeanClient } from "../db/lean-client.js";
 import { withReadSocket } from "../db/read-socket.js";
 import { PgSession, viaPg } from "../db/session.js";
-import type { IntervalRecorder } from "../metrics/recorder.js";
+import type { IntervalRecorder, OpBook } from "../metrics/recorder.js";
 import { OutageTracker } from "../metrics/outages.js";
 import type { Driver, QueryMode } from "../schema/plan.js";
 import { CONNECT, CYCLE, LAG } from "../schema/measures.js";
+import type { CycleWindow } from "./window.js";
 
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_CAP_MS = 2000;
@@ -25,6 +26,8 @@ export interface ClientOptions {
   clock(): number;
   /** The same, for a performance.now() reading already taken. */
   since(ms: number): number;
+  /** Which cycles belong to the measured window, and how many of them are running. */
+  window: CycleWindow;
 }
 
 export type ConnectAttempt = { connected: true } | { connected: false; error: ClassifiedError };
@@ -46,17 +49,22 @@ export class BenchClient {
   private setupDone = false;
   /** The running cycle's start (intended start in open loop), for a cycle cut off at the end. */
   private cycleFrom: number | undefined;
+  /** Where the running cycle's measurements go (the window's book when it started in the window). */
+  private book: OpBook;
+  private inWindow = false;
 
   constructor(
     private readonly opts: ClientOptions,
     private rec: IntervalRecorder,
   ) {
     this.outages = new OutageTracker(opts.ctx.clientId, (o) => this.rec.outage(o));
+    this.book = rec.outside;
   }
 
   /** Later snapshots go to another recorder (the initial connections are kept apart from the intervals). */
   useRecorder(rec: IntervalRecorder): void {
     this.rec = rec;
+    this.book = rec.outside;
   }
 
   private failed(e: ClassifiedError): void {
@@ -64,14 +72,13 @@ export class BenchClient {
   }
 
   /**
-   * At the very end: a cycle still running after the grace time is recorded with the time it has run so far
-   * (a lower bound), so that the slowest cycles are not dropped from the tail. Returns whether there was one.
+   * At the very end: a cycle still running is left unrecorded (its latency is unknown). Returns whether there was
+   * one, and whether it belonged to the window.
    */
-  cutOff(): boolean {
-    if (this.cycleFrom === undefined) return false;
-    this.rec.latency(CYCLE, (performance.now() - this.cycleFrom) * 1000);
+  cutOff(): "window" | "other" | undefined {
+    if (this.cycleFrom === undefined) return undefined;
     this.cycleFrom = undefined;
-    return true;
+    return this.inWindow ? "window" : "other";
   }
 
   /** An outage still open at the end: reported with no end, so that it is never lost. */
@@ -94,7 +101,7 @@ export class BenchClient {
       // (During an op, the op itself fails and is counted there.)
       if (!this.inOp) {
         const e = classifyError(err);
-        this.rec.error(CONNECT, e);
+        this.rec.error(this.rec.book(this.opts.window.phaseOf(performance.now()) === "window"), CONNECT, e);
         this.failed(e);
       }
       this.drop();
@@ -106,19 +113,19 @@ export class BenchClient {
       client.end().catch(() => {});
       // Whatever the server said (too many connections, shutting down…), failing to connect is a connection error.
       const e: ClassifiedError = { ...classifyError(err), cls: "connection" };
-      this.rec.error(CONNECT, e);
+      this.rec.error(this.book, CONNECT, e);
       this.failed(e);
       this.failures++;
       this.nextConnectAt =
         performance.now() + Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** (this.failures - 1));
       return { connected: false, error: e };
     }
-    this.rec.latency(CONNECT, (performance.now() - t) * 1000);
+    this.book.latency(CONNECT, (performance.now() - t) * 1000);
     this.failures = 0;
     this.client = client;
     const queryable = this.opts.driver === "pg" ? viaPg(client) : new LeanClient(client);
     this.session = new PgSession(queryable, this.opts.dialect, this.opts.queryMode, {
-      onRetry: () => this.rec.retry(this.currentOp),
+      onRetry: () => this.book.retry(this.currentOp),
     });
     this.everConnected = true;
     return { connected: true };
@@ -159,21 +166,28 @@ export class BenchClient {
   async cycle(intended?: number): Promise<void> {
     const begin = performance.now();
     const rec = this.rec;
+    // A cycle belongs to the phase of its start: the intended one in open loop.
+    const window = this.opts.window;
+    const inWindow = window.phaseOf(intended ?? begin) === "window";
+    const book = rec.book(inWindow);
+    this.book = book;
+    this.inWindow = inWindow;
+    if (inWindow) window.began();
+    this.cycleFrom = intended ?? begin;
     rec.cycleStarted(this.opts.since(begin));
-    if (intended !== undefined) rec.latency(LAG, (begin - intended) * 1000);
+    if (intended !== undefined) book.latency(LAG, (begin - intended) * 1000);
     let ok = false;
     let end = begin;
     try {
       // A reconnect is not part of the cycle's time (unless every cycle connects: --connect-per-txn).
       const reconnected = !this.session;
       if (reconnected && !(await this.reconnect())) return;
-      this.cycleFrom = intended ?? begin;
       const session = this.session!;
       const start = reconnected && !this.opts.connectPerTxn ? performance.now() : begin;
       end = start;
       for (const op of this.opts.workload.cycle(this.opts.ctx)) {
         if ("skip" in op) {
-          rec.skip(op.name);
+          book.skip(op.name);
           continue;
         }
         this.currentOp = op.name;
@@ -188,14 +202,16 @@ export class BenchClient {
           this.inOp = false;
         }
         end = performance.now();
-        rec.latency(op.name, (end - t) * 1000);
+        book.latency(op.name, (end - t) * 1000);
       }
       // A cycle whose ops were all skipped ends now, not at its start.
       if (end === start) end = performance.now();
-      rec.latency(CYCLE, (end - (intended ?? start)) * 1000);
-      if (intended !== undefined) rec.serviceTime(CYCLE, (end - start) * 1000);
+      book.latency(CYCLE, (end - (intended ?? start)) * 1000);
+      if (intended !== undefined) book.serviceTime(CYCLE, (end - start) * 1000);
       ok = true;
     } finally {
+      // A cycle cut off at the end (its cutOff() came first) is not counted again.
+      if (inWindow && this.cycleFrom !== undefined) window.ended(ok ? end : performance.now(), rec);
       this.cycleFrom = undefined;
       if (this.opts.connectPerTxn) this.drop();
       // One clock reading for both kinds of availability bookkeeping: the client's outage, the worker's stalls
@@ -209,8 +225,8 @@ export class BenchClient {
   /** A failed op: counted for the op and the cycle, and the connection dropped when it is broken. */
   private opFailed(name: string, err: unknown): void {
     const e = classifyError(err);
-    this.rec.error(name, e);
-    this.rec.error(CYCLE, e, false);
+    this.rec.error(this.book, name, e);
+    this.rec.error(this.book, CYCLE, e, false);
     this.failed(e);
     if (e.broken) this.drop();
   }
@@ -221,7 +237,7 @@ export class BenchClient {
     const attempt = await this.tryConnect();
     if (!attempt.connected) {
       // The cycle could not run: a failed cycle, so that error rates see it (and an open-loop start is not lost).
-      this.rec.error(CYCLE, attempt.error, false);
+      this.rec.error(this.book, CYCLE, attempt.error, false);
       return false;
     }
     if (wasConnected && !this.opts.connectPerTxn) this.rec.reconnect();
@@ -231,7 +247,7 @@ export class BenchClient {
       return true;
     } catch (err) {
       const e = classifyError(err);
-      this.rec.error(CYCLE, e);
+      this.rec.error(this.book, CYCLE, e);
       this.failed(e);
       this.drop();
       return false;

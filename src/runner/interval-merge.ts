@@ -1,6 +1,6 @@
 import type { Aggregator } from "../metrics/aggregate.js";
 import type { Snapshot } from "../metrics/snapshot.js";
-import type { TimelineEntry } from "../schema/measures.js";
+import type { Phase, TimelineEntry } from "../schema/measures.js";
 
 /** What the merge needs to know of a worker: whether to wait for its snapshot of an interval. */
 export interface SnapshotSource {
@@ -10,12 +10,9 @@ export interface SnapshotSource {
   readonly finalSeq: number | undefined;
 }
 
-export interface IntervalTiming {
-  intervalMs: number;
-  rampMs: number;
-  warmupMs?: number;
-  /** The end of the measured window in ms after t0; null: none planned. */
-  plannedEndMs: number | null;
+/** Where an interval falls: before the measured window, in it, or after its end. */
+export interface IntervalPhases {
+  phaseOf(seq: number): Phase;
 }
 
 /**
@@ -26,15 +23,12 @@ export class IntervalMerger {
   private readonly pending = new Map<number, Map<number, Snapshot>>();
   private nextSeq = 1;
   private lastT = 0;
-  private readonly plannedEndSec: number;
 
   constructor(
-    private readonly timing: IntervalTiming,
+    private readonly phases: IntervalPhases,
     private readonly agg: Aggregator,
     private readonly sources: readonly SnapshotSource[],
-  ) {
-    this.plannedEndSec = timing.plannedEndMs !== null ? timing.plannedEndMs / 1000 : Infinity;
-  }
+  ) {}
 
   add(worker: number, snap: Snapshot): void {
     let bySeq = this.pending.get(snap.seq);
@@ -69,12 +63,8 @@ export class IntervalMerger {
   private merge(seq: number, list: Snapshot[]): TimelineEntry {
     // Workers' clocks differ by a little: never let the timeline go back in time.
     const t = Math.max(this.lastT, ...list.map((s) => s.t));
-    // The measured window ends at the planned end: cycles that finish in the grace time after it are
-    // counted, but the drain does not stretch the window (rates would read low).
-    const dt = Math.max(0, Math.min(t, this.plannedEndSec) - this.lastT);
-    // Interval k nominally covers [(k-1)·I, k·I]: left out (ramp or warm-up) when it starts before they end.
-    const ramp = (seq - 1) * this.timing.intervalMs < this.timing.rampMs + (this.timing.warmupMs ?? 0);
+    const dt = t - this.lastT;
     this.lastT = t;
-    return this.agg.addInterval(seq, +t.toFixed(3), +dt.toFixed(3), ramp, list);
+    return this.agg.addInterval(seq, +t.toFixed(3), +dt.toFixed(3), this.phases.phaseOf(seq), list);
   }
 }

@@ -46,7 +46,8 @@ export class Pacer {
     this.rampUnits = (this.perMs * this.rampMs) / 2;
     this.arrival = opts.arrival;
     this.random = opts.random ?? Math.random;
-    this.units = this.gap() + (this.arrival === "uniform" ? (opts.phase ?? 0) : 0);
+    // Uniform slots fall at (k + phase) spacings, k from 0: a window of T seconds holds exactly T × rate of them.
+    this.units = this.arrival === "uniform" ? (opts.phase ?? 0) : this.gap();
     if (opts.notBefore !== undefined && opts.notBefore > this.start)
       this.units += Math.ceil(this.unitsBy(opts.notBefore));
   }

@@ -18,7 +18,11 @@ export type ToWorker =
   | { type: "init"; plan: RunPlan; server: ServerInfo; assignment: Assignment }
   /** t0: the common start, epoch ms. */
   | { type: "start"; t0: number }
-  | { type: "stop" };
+  /** The measured window opens fromMs after t0 (a warm-up that ends at steady state): sent before that time. */
+  | { type: "window"; fromMs: number }
+  | { type: "stop" }
+  /** After "done": the server side has been read; the clients may disconnect now. */
+  | { type: "close" };
 
 /** Worker → runner. */
 export type FromWorker =

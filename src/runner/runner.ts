@@ -7,6 +7,7 @@ import type { ProcessResources, ServerInfo, StopReason } from "../schema/result.
 import { requireTaskset } from "./cpu-pin.js";
 import { processInterrupts, type Interrupts } from "./interrupts.js";
 import { IntervalMerger } from "./interval-merge.js";
+import { RunWindow } from "./run-window.js";
 import { settle } from "./outcome.js";
 import type { Assignment, FromWorker } from "./protocol.js";
 import { ErrorBudget, StopControl } from "./stop.js";
@@ -29,14 +30,29 @@ export interface RunOutcome {
   runner: ProcessResources;
   /** --start-at: how late the load started after it (0: on time). */
   lateMs?: number;
+  /** The measured window as it was: where it opened and why, and where it ended (seconds after t0). */
+  window: {
+    /** The common start, epoch ms (0: the load never started). */
+    t0: number;
+    from: number | null;
+    to: number | null;
+    warmup: RunWindow["warmup"];
+  };
 }
 
 export interface RunHooks {
   /** Called once with the common start t0 (epoch ms), e.g. to schedule faults. */
   onStart?(t0: number): void;
+  /**
+   * Called once when the measured window's place is known (ms after t0; `toMs` null: no planned end): at the
+   * start for a fixed warm-up, at steady state for an automatic one.
+   */
+  onWindow?(fromMs: number, toMs: number | null): void;
   /** Server-side samples to attach to each interval (the runner itself runs no SQL). */
   observe?(): Record<string, number> | undefined;
   onInterval?(entry: TimelineEntry, agg: Aggregator): void;
+  /** After the load, before the clients disconnect: the last reading of the server's side. */
+  beforeClose?(): Promise<void>;
   onNotice?(line: string): void;
   /** Stop requests (default: this process's SIGINT/SIGTERM). */
   interrupts?: Interrupts;
@@ -66,6 +82,8 @@ function assignments(plan: RunPlan): Assignment[] {
 class WorkerRun implements WorkerListener {
   readonly agg = new Aggregator();
   readonly workers: WorkerHandle[] = [];
+  readonly window: RunWindow;
+  private t0 = 0;
   private readonly merger: IntervalMerger;
   private readonly stop: StopControl;
   private readonly budget: ErrorBudget;
@@ -82,7 +100,8 @@ class WorkerRun implements WorkerListener {
     private readonly server: ServerInfo,
     private readonly hooks: RunHooks,
   ) {
-    this.merger = new IntervalMerger(plan, this.agg, this.workers);
+    this.window = new RunWindow(plan);
+    this.merger = new IntervalMerger(this.window, this.agg, this.workers);
     this.stop = new StopControl(this.workers, () => this.loadStarted, this.notice);
     this.budget = new ErrorBudget(plan.maxErrors);
   }
@@ -110,6 +129,7 @@ class WorkerRun implements WorkerListener {
       case "snapshot":
         w.noteSnapshot(msg.snap);
         this.agg.stalls.add(w.index, msg.snap);
+        this.agg.noteWorker(w.index, msg.snap);
         this.merger.add(w.index, msg.snap);
         this.emit(false);
         break;
@@ -167,6 +187,8 @@ class WorkerRun implements WorkerListener {
     for (const entry of this.merger.take(flush)) {
       const observed = this.hooks.observe?.();
       if (observed) entry.observed = observed;
+      const from = this.stop.stopping ? undefined : this.window.consider(entry, Date.now() - this.t0);
+      if (from !== undefined) this.openWindow(from);
       this.hooks.onInterval?.(entry, this.agg);
       if (this.budget.add(intervalErrors(entry.ops)) && !this.stop.stopping) {
         this.notice(`stopping: ${this.budget.errors} errors exceed --max-errors ${this.plan.maxErrors}`);
@@ -218,15 +240,38 @@ class WorkerRun implements WorkerListener {
           `clients connected; the load starts at ${this.plan.startAt} (in ${((t0 - Date.now()) / 1000).toFixed(1)} s)`,
         );
     }
+    this.t0 = t0;
     for (const w of this.workers) w.send({ type: "start", t0 });
     this.hooks.onStart?.(t0);
+    if (this.window.fromMs !== undefined) this.hooks.onWindow?.(this.window.fromMs, this.window.toMs);
     this.checkFinished();
     await this.finished;
+  }
+
+  /** The warm-up is over: every worker opens the window at `fromMs` after t0, and the services follow. */
+  private openWindow(fromMs: number): void {
+    const w = this.window;
+    this.notice(`warm-up: ${w.warmup?.detail ?? ""}; the window opens at ${(fromMs / 1000).toFixed(0)} s`);
+    for (const worker of this.workers) if (worker.live) worker.send({ type: "window", fromMs });
+    this.hooks.onWindow?.(fromMs, w.toMs);
+  }
+
+  /** The window as it was: it ends where the workers stopped starting its cycles (a stop ends it early). */
+  private windowSpan(): RunOutcome["window"] {
+    const fromMs = this.window.fromMs;
+    if (fromMs === undefined) return { t0: this.t0, from: null, to: null, warmup: this.window.warmup };
+    const planned = this.window.toMs;
+    const to = this.agg.windowTo ?? (planned !== null ? planned / 1000 : (this.agg.timeline.at(-1)?.t ?? 0));
+    return { t0: this.t0, from: fromMs / 1000, to: Math.max(fromMs / 1000, to), warmup: this.window.warmup };
   }
 
   /** After the load: the last intervals merged, every process gone, the outcome settled. */
   async end(): Promise<Omit<RunOutcome, "startedAt" | "runner">> {
     this.emit(true);
+    await this.hooks.beforeClose?.().catch(() => {});
+    for (const w of this.workers) if (!w.dead) w.send({ type: "close" });
+    const window = this.windowSpan();
+    this.agg.measuredSeconds = window.from !== null ? +(window.to! - window.from).toFixed(3) : 0;
     await Promise.all(this.workers.map((w) => w.exited(EXIT_GRACE_MS)));
     for (const w of this.workers) w.takeResources();
     const plannedEnd = this.plan.durationMs !== undefined || this.plan.iterations !== undefined;
@@ -236,6 +281,7 @@ class WorkerRun implements WorkerListener {
       endedAt: new Date(),
       ...settle(ends, this.stop.request, plannedEnd),
       workers: this.workers.map((w) => w.report),
+      window,
     };
   }
 

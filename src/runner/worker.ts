@@ -10,14 +10,20 @@ import { loadWorkload } from "../workload/registry.js";
 import { BenchClient } from "./client.js";
 import { Alarm } from "./alarm.js";
 import { Pacer, Sleeper } from "./pacing.js";
+import { CycleWindow } from "./window.js";
+import { watchFreezes } from "./freeze-watch.js";
 import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
 import type { ServerInfo } from "../schema/result.js";
 import { CONNECT } from "../schema/measures.js";
 
 /** Clients of one worker connecting at the same time: enough to be quick, few enough not to storm a server. */
 const CONNECT_CONCURRENCY = 32;
-/** How long in-flight cycles may finish after the end before they are abandoned. */
+/** After a stop (a signal, --max-errors): how long the window's cycles in flight may take to finish. */
 const STOP_GRACE_MS = 1500;
+/** After "done", how long the clients wait for the runner's "close" before they disconnect anyway. */
+const CLOSE_WAIT_MS = 10_000;
+/** Files from before --drain: the window's cycles in flight at its end had this long. */
+const DEFAULT_DRAIN_MS = 1500;
 
 const send = (msg: FromWorker): Promise<void> =>
   new Promise((resolve) =>
@@ -64,12 +70,15 @@ class Worker {
   private alarm: Alarm | undefined;
   private readonly connectRec = new IntervalRecorder();
   private readonly rec = new IntervalRecorder();
+  private readonly window = new CycleWindow();
   private clients: BenchClient[] = [];
   private started = 0;
   /** Cycles each client has claimed, for --iterations-split even. */
   private startedBy: number[] = [];
   private seq = 0;
   private t0 = 0;
+  private windowTimer: NodeJS.Timeout | undefined;
+  private reason: "deadline" | "iterations" | "stopped" = "stopped";
 
   constructor(
     private readonly plan: RunPlan,
@@ -105,6 +114,7 @@ class Worker {
           ctx: makeContext(this.plan, this.server, id, this.assignment.index),
           clock: () => this.since(performance.now()),
           since: (ms) => this.since(ms),
+          window: this.window,
         },
         this.connectRec,
       );
@@ -131,7 +141,7 @@ class Worker {
       type: "ready",
       connected,
       failed: this.clients.length - connected,
-      connect: snap.ops[CONNECT] ?? { count: 0, errors: {}, sqlstates: {}, skipped: 0, retries: 0 },
+      connect: snap.outside[CONNECT] ?? { count: 0, errors: {}, sqlstates: {}, skipped: 0, retries: 0 },
       samples: snap.samples,
     };
   }
@@ -172,13 +182,7 @@ class Worker {
     return true;
   }
 
-  private async clientLoop(
-    client: BenchClient,
-    index: number,
-    deadline: number,
-    pacer?: Pacer,
-    alarm?: Alarm,
-  ): Promise<void> {
+  private async clientLoop(client: BenchClient, index: number, pacer?: Pacer, alarm?: Alarm): Promise<void> {
     const signal = this.stop.signal;
     // Closed loop ramps by starting clients one after another; open loop ramps the rate (the pacer) instead.
     if (!pacer) {
@@ -194,74 +198,100 @@ class Worker {
       if (backoff > 0 && !(await this.sleeper.until(performance.now() + backoff))) return;
       let intended: number | undefined;
       if (pacer && alarm) {
-        intended = pacer.take(deadline);
+        intended = pacer.take();
         if (intended === undefined) return;
         if (intended > performance.now() && !(await alarm.until(intended))) return;
       } else {
         const think = client.thinkMs();
         if (think > 0 && !(await this.sleeper.until(performance.now() + think))) return;
       }
-      if (performance.now() >= deadline || !this.claim(index)) return;
+      if (signal.aborted || !this.claim(index)) return;
       await client.cycle(intended);
       // The loop is awake now: waits that came due meanwhile start without the pacing thread's message.
       alarm?.releaseDue();
     }
   }
 
-  /** Runs every client until the deadline, the iterations, a stop message or --max-errors. */
+  /** Opens the measured window `fromMs` after t0; with a --duration it ends that much later, and the drain begins. */
+  openWindow(fromMs: number): void {
+    if (this.window.opened || this.t0 === 0) return;
+    const length = this.plan.durationMs ?? Infinity;
+    this.window.open(this.t0 + fromMs, length);
+    if (length === Infinity) return;
+    this.windowTimer = setTimeout(() => void this.drain(), Math.max(0, this.window.toMs - performance.now()));
+  }
+
+  /**
+   * At the window's end: the load goes on until the window's cycles in flight have finished (so that they end
+   * under the load they started in), at most --drain; then every client stops.
+   */
+  private async drain(): Promise<void> {
+    if (this.stop.signal.aborted) return;
+    this.reason = "deadline";
+    const limit = this.plan.drainMs ?? DEFAULT_DRAIN_MS;
+    await Promise.race([this.window.drained(), new Promise((r) => setTimeout(r, limit))]);
+    this.stop.abort();
+  }
+
+  /** Runs every client until the window's end and its drain, the iterations, a stop message or --max-errors. */
   async run(t0Epoch: number): Promise<void> {
     this.t0 = t0Epoch - performance.timeOrigin;
-    const deadline = this.plan.plannedEndMs !== null ? this.t0 + this.plan.plannedEndMs : Infinity;
+    const plan = this.plan;
+    if (!plan.warmupAuto) this.openWindow(plan.rampMs + (plan.warmupMs ?? 0));
     const pacer = this.assignment.rate
       ? new Pacer({
           start: this.t0,
-          rampMs: pacerRampMs(this.plan),
+          rampMs: pacerRampMs(plan),
           ratePerSec: this.assignment.rate,
-          arrival: this.plan.arrival,
+          arrival: plan.arrival,
           // Workers' (and shards') first starts staggered across the whole plan's first interval.
-          phase:
-            ((this.plan.shard?.index ?? 0) + this.assignment.index / this.plan.workers) /
-            (this.plan.shard?.count ?? 1),
+          phase: ((plan.shard?.index ?? 0) + this.assignment.index / plan.workers) / (plan.shard?.count ?? 1),
           notBefore: performance.now(),
         })
       : undefined;
     const alarm = this.alarm;
-    let reason: "deadline" | "iterations" | "stopped" = "stopped";
-    const deadlineTimer =
-      deadline < Infinity
-        ? setTimeout(
-            () => {
-              reason = "deadline";
-              this.stop.abort();
-            },
-            Math.max(0, deadline - performance.now()),
-          )
-        : undefined;
+    const unwatch = watchFreezes(this.stop.signal, (from, to) =>
+      this.rec.freeze({ from: this.since(from), to: this.since(to) }),
+    );
     this.scheduleTicks();
     await this.sleeper.until(this.t0);
-    const loops = this.clients.map((c, i) => this.clientLoop(c, i, deadline, pacer, alarm));
-    // Loops end on their own (iterations, deadline) or when stop aborts their sleeps; cycles in flight get a grace.
+    const loops = this.clients.map((c, i) => this.clientLoop(c, i, pacer, alarm));
+    // Loops end on their own (iterations) or when stop aborts their sleeps.
     const allDone = Promise.all(loops);
     await Promise.race([
       allDone.then(() => {
         if (this.stop.signal.aborted) return;
-        const spent = this.plan.iterations !== undefined && this.started >= this.plan.iterations;
-        reason = spent ? "iterations" : "deadline";
+        const spent = plan.iterations !== undefined && this.started >= plan.iterations;
+        this.reason = spent ? "iterations" : "deadline";
       }),
       new Promise<void>((r) => this.stop.signal.addEventListener("abort", () => r())),
     ]);
+    const stoppedAt = performance.now();
     this.stop.abort();
-    clearTimeout(deadlineTimer);
-    await Promise.race([allDone, new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
-    if (pacer) this.rec.missed += pacer.missedBefore(Math.min(deadline, performance.now()));
+    clearTimeout(this.windowTimer);
+    unwatch();
+    if (this.reason === "stopped") {
+      // Stopped early: the window ends here, and what it started gets a short grace.
+      this.window.closeAt(stoppedAt);
+      await Promise.race([this.window.drained(), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
+    } else if (this.reason === "iterations") this.window.closeAt(stoppedAt);
+    if (pacer) this.rec.missed += pacer.missedBefore(Math.min(this.window.toMs, stoppedAt));
+    let cutOff = 0;
     let abandoned = 0;
     for (const c of this.clients) {
-      if (c.cutOff()) abandoned++;
+      const cut = c.cutOff();
+      if (cut === "window") cutOff++;
+      else if (cut) abandoned++;
       c.endOpenOutage();
     }
     this.seq++;
-    await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, abandoned) });
-    await send({ type: "done", reason });
+    const end = {
+      windowTo: this.window.opened ? +this.since(this.window.toMs).toFixed(3) : null,
+      cutOff,
+      abandoned,
+    };
+    await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, end) });
+    await send({ type: "done", reason: this.reason });
   }
 
   requestStop(): void {
@@ -288,10 +318,14 @@ async function main(): Promise<void> {
   const worker = new Worker(init.plan, init.server, init.assignment, workload);
   process.on("message", (msg: ToWorker) => {
     if (msg.type === "stop") worker.requestStop();
+    else if (msg.type === "window") worker.openWindow(msg.fromMs);
   });
   await send(await worker.prepare());
   const start = await nextMessage("start");
   await worker.run(start.t0);
+  // The connections stay open until the runner has read the server's side of the window: backends that exit
+  // while it reads are counted by /proc twice over (their exit and their parent's reaped time).
+  await Promise.race([nextMessage("close"), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS))]);
   await worker.close();
   process.exit(0);
 }

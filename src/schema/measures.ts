@@ -56,15 +56,29 @@ export interface TimelineOp {
   histogram?: string;
 }
 
+/**
+ * Where an instant falls: before the measured window (ramp and warm-up), in it, or after its end (the drain,
+ * while the window's last cycles finish under the same load). A cycle's phase is that of its start.
+ */
+export type Phase = "warmup" | "window" | "after";
+
 export interface TimelineEntry {
   seq: number;
   /** Seconds since the common start at the end of this interval. */
   t: number;
   /** Length of the interval in seconds. */
   dt: number;
-  /** Part of the ramp: kept here, left out of the summary. */
+  /** Not in the measured window (ramp, warm-up or after its end): `phase` says which. */
   ramp: boolean;
+  /** Where the interval falls on the clock; absent in files written before the window was time. */
+  phase?: Phase;
+  /** Everything that completed in this interval, whatever the phase of its start (what the server did then). */
   ops: Record<string, TimelineOp>;
+  /**
+   * Of `ops`, per op, the completions that belong to the measured window (their cycle started in it): summed over
+   * the timeline they are the summary's counts. Absent in files written before: every non-ramp entry's `ops`.
+   */
+  window?: Record<string, number>;
   reconnects: number;
   /** Server-side samples at the end of this interval (database sessions, PgBouncer pools), when observed. */
   observed?: Record<string, number>;

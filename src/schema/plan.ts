@@ -47,6 +47,16 @@ export interface SavedPlan {
    * connections and caches warm). Absent in files from before there was one: 0.
    */
   warmupMs?: number;
+  /**
+   * The warm-up ends at steady state (the server's or pooler's connections no longer growing, the cycle rate
+   * stable), at least `warmupMs` and at most `maxMs` after the ramp. Absent: `warmupMs` is a fixed warm-up.
+   */
+  warmupAuto?: { maxMs: number };
+  /**
+   * After the window's end, how long its last cycles may take to finish (the load goes on meanwhile); those
+   * still running then are cut off. Absent in files from before: 1.5 s.
+   */
+  drainMs?: number;
   /** Open loop: total intended cycles per second across workers. */
   rate?: number;
   arrival: Arrival;

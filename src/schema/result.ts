@@ -9,6 +9,7 @@ import type { FaultAvailability, FaultRecord, ObservedSummary, ThresholdOutcome 
 import type { CountedSample, OpSummary, Outage, SystemStall, TimelineEntry } from "./measures.js";
 import type { SavedPlan } from "./plan.js";
 import type { ServerSide } from "./server-side.js";
+import type { GeneratorVerdict, WindowInfo } from "./window.js";
 
 export const RESULT_SCHEMA = "dcpbench.result";
 export const RESULT_VERSION = 1;
@@ -47,8 +48,12 @@ export interface ResultFile {
   server: ServerInfo;
   startedAt: string;
   endedAt: string;
-  /** Seconds of the measured window (the ramp excluded): the denominator of every rate. */
+  /** Seconds of the measured window (ramp, warm-up and drain excluded): the denominator of every rate. */
   elapsedSec: number;
+  /** The measured window on the clock: what ended the warm-up, the connections at its edges, the drain. */
+  window?: WindowInfo;
+  /** Whether the load generator bounded the run (its CPU, frozen stretches, late intervals, start lag). */
+  generator?: GeneratorVerdict;
   /** True when the run was cut short: a signal before its planned end, a dead worker, --max-errors. */
   partial: boolean;
   stopReason: StopReason;
@@ -60,7 +65,7 @@ export interface ResultFile {
     reconnects: number;
     /** Open loop: intended starts that came due but never began (the clients could not keep up). */
     missed: number;
-    /** Cycles still running at the end, after the grace time (not recorded). */
+    /** Cycles still running at the end (not recorded): the window's are also `window.cutOff`. */
     abandoned: number;
   };
   errorSamples: CountedSample[];

@@ -1,3 +1,4 @@
+import { measuredCold } from "../results/window-notes.js";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -75,7 +76,9 @@ function pointLine(p: SweepPoint, r: ResultFile): string {
   const errors = c ? Object.values(c.errors).reduce((a, b) => a + b, 0) : 0;
   return (
     `sweep: ${pointLabel(p)} → ${c ? `${c.rate.toFixed(1)} cycles/s, p50 ${c.p50.toFixed(2)} ms, ` : ""}` +
-    `${c ? `p99 ${c.p99.toFixed(2)} ms, ` : ""}${errors} errors${r.partial ? ` (partial: ${r.stopReason})` : ""}`
+    `${c ? `p99 ${c.p99.toFixed(2)} ms, ` : ""}${errors} errors${r.partial ? ` (partial: ${r.stopReason})` : ""}` +
+    (r.generator?.starved ? "; GENERATOR-STARVED" : "") +
+    (measuredCold(r) ? "; MEASURED COLD" : "")
   );
 }
 
