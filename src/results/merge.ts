@@ -159,6 +159,7 @@ function mergeWindows(results: ResultFile[]): Pick<ResultFile, "window" | "gener
       hostSharePct: Math.max(...verdicts.map((v) => v.g.hostSharePct)),
       busiestWorkerPct: Math.max(...verdicts.map((v) => v.g.busiestWorkerPct)),
       frozenSec: Math.max(...verdicts.map((v) => v.g.frozenSec)),
+      delayedSec: Math.max(...verdicts.map((v) => v.g.delayedSec ?? 0)),
       lateIntervals: Math.max(...verdicts.map((v) => v.g.lateIntervals)),
     };
   return out;

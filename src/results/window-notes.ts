@@ -48,7 +48,7 @@ export function windowNotes(r: Noted): string[] {
   }
   if (w && w.measuredSec < w.seconds - 0.05)
     out.push(
-      `the load generator measured ${w.measuredSec.toFixed(1)} s of the ${w.seconds.toFixed(1)} s window (a process of it was frozen for the rest)`,
+      `the load generator kept its interval clock for ${w.measuredSec.toFixed(1)} s of the ${w.seconds.toFixed(1)} s window (a process of it was frozen for the rest)`,
     );
   if (w?.warmup.endedBy === "max")
     out.push(`the window opened before the run was steady: ${w.warmup.detail}`);

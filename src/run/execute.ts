@@ -45,7 +45,11 @@ function header(plan: RunPlan, server: ServerInfo): string {
   const stop = [
     plan.durationMs !== undefined
       ? formatDuration(plan.durationMs) +
-        (plan.warmupMs ? ` after a ${formatDuration(plan.warmupMs)} warm-up` : "")
+        (plan.warmupAuto
+          ? ` after a warm-up until steady (${formatDuration(plan.warmupMs ?? 0)} to ${formatDuration(plan.warmupAuto.maxMs)})`
+          : plan.warmupMs
+            ? ` after a ${formatDuration(plan.warmupMs)} warm-up`
+            : "")
       : "",
     plan.iterations !== undefined ? iterationsText(plan.iterations, plan.iterationsSplit) : "",
   ].filter(Boolean);

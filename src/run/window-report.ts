@@ -12,6 +12,8 @@ const BUSY_WORKER_PCT = 90;
 /** Frozen for longer than this share of the window (or 0.5 s): the generator, not the target, was missing. */
 const FROZEN_SHARE = 0.05;
 const FROZEN_MIN_SEC = 0.5;
+/** Held up (0.2 s or more at a time) for more than this share of the window: starved of CPU. */
+const DELAYED_SHARE = 0.2;
 
 const round = (n: number, digits = 3) => +n.toFixed(digits);
 
@@ -28,11 +30,13 @@ function connectionsAt(timeline: readonly TimelineEntry[], atSec: number): Conne
   return Object.keys(state).length ? state : undefined;
 }
 
-/** The longest time one worker was frozen inside [from, to). */
-function frozenIn(freezes: ReadonlyMap<number, Stall[]>, from: number, to: number): number {
+/** The longest time one worker was frozen inside [from, to), in freezes of at least `minSec`. */
+function frozenIn(freezes: ReadonlyMap<number, Stall[]>, from: number, to: number, minSec = 0): number {
   let worst = 0;
   for (const list of freezes.values()) {
-    const sec = list.reduce((n, f) => n + Math.max(0, Math.min(f.to, to) - Math.max(f.from, from)), 0);
+    const sec = list
+      .filter((f) => f.to - f.from >= minSec)
+      .reduce((n, f) => n + Math.max(0, Math.min(f.to, to) - Math.max(f.from, from)), 0);
     worst = Math.max(worst, sec);
   }
   return worst;
@@ -57,7 +61,7 @@ export function windowInfo(plan: RunPlan, outcome: RunOutcome): WindowInfo | und
   const { window, agg } = outcome;
   if (window.from === null || window.to === null) return undefined;
   const seconds = round(window.to - window.from);
-  const frozen = frozenIn(agg.freezes, window.from, window.to);
+  const frozen = frozenIn(agg.freezes, window.from, window.to, plan.intervalMs / 1000);
   const atStart = connectionsAt(agg.timeline, window.from);
   const atEnd = connectionsAt(agg.timeline, window.to);
   const lastT = agg.timeline.at(-1)?.t ?? window.to;
@@ -99,14 +103,19 @@ export function generatorVerdict(
     (100 * perWorker.reduce((a, b) => a + b, 0)) / (sec * availableParallelism()),
     1,
   );
-  const frozenSec = round(frozenIn(agg.freezes, from, to));
+  const frozenSec = round(frozenIn(agg.freezes, from, to, I));
+  const delayedSec = round(frozenIn(agg.freezes, from, to));
   const inWindow = agg.timeline.filter((e) => e.phase === "window");
   const lateIntervals = inWindow.filter((e) => e.t - e.seq * I > I).length;
   const lag = summary[LAG];
   const reasons: string[] = [];
   if (frozenSec > Math.max(FROZEN_MIN_SEC, FROZEN_SHARE * sec))
     reasons.push(
-      `a load generator process was frozen for ${frozenSec.toFixed(1)} s of the ${sec.toFixed(1)} s window`,
+      `a load generator process was frozen for ${frozenSec.toFixed(1)} s of the ${sec.toFixed(1)} s window (an interval or more at a time)`,
+    );
+  else if (delayedSec > DELAYED_SHARE * sec)
+    reasons.push(
+      `a worker's event loop was held up 0.2 s or more at a time for ${delayedSec.toFixed(1)} s of the ${sec.toFixed(1)} s window: starved of CPU (on one host, the database's processes outnumber it)`,
     );
   if (lateIntervals > 0)
     reasons.push(`${lateIntervals} interval(s) of the window reached the runner more than one interval late`);
@@ -124,6 +133,7 @@ export function generatorVerdict(
     hostSharePct,
     busiestWorkerPct,
     frozenSec,
+    delayedSec,
     lateIntervals,
     ...(lag?.count ? { lagP99Ms: lag.p99 } : {}),
   };

@@ -77,13 +77,15 @@ export class SteadyJudge {
     const a = recent.reduce((n, p) => n + p.cycles, 0);
     const b = before.reduce((n, p) => n + p.cycles, 0);
     const big = Math.max(a, b);
-    // A span holds a whole number of each client's cycles, give or take one: slow cycles in step (every client
-    // sleeping alike) make the counts of equal spans differ by up to a cycle's share of the span.
+    // Slow cycles in step (every client sleeping alike) leave intervals with no completion, and make the counts
+    // of equal spans differ by up to one cycle per client: a cycle's share of the span. Out of step, they do not.
     const p50 = [...this.points].reverse().find((p) => p.p50 !== undefined)?.p50 ?? 0;
+    const lastTwo = this.points.slice(-2 * w);
+    const inStep = lastTwo.filter((p) => p.cycles === 0).length >= lastTwo.length / 4;
     const tolerance = Math.max(
       RATE_TOLERANCE,
       big > 0 ? 2 / Math.sqrt(big) : 1,
-      p50 / (w * this.opts.intervalMs),
+      inStep ? p50 / (w * this.opts.intervalMs) : 0,
     );
     const rateOk = enough && big > 0 && Math.abs(a - b) <= tolerance * big;
     const rate = enough

@@ -33,8 +33,8 @@ export interface WindowInfo {
   /** to − from: the denominator of every rate (the result's `elapsedSec`). */
   seconds: number;
   /**
-   * Of those, the seconds the load generator ran: `seconds` less the longest time one of its processes was frozen
-   * (its event loop blocked, or the process stopped) inside the window.
+   * Of those, the seconds the load generator kept its interval clock: `seconds` less the longest time one of its
+   * processes was frozen for an interval or more at a time (stopped, or starved of CPU) inside the window.
    */
   measuredSec: number;
   warmup: {
@@ -63,8 +63,13 @@ export interface GeneratorVerdict {
   hostSharePct: number;
   /** The busiest worker's CPU over the window (% of one core: one event loop). */
   busiestWorkerPct: number;
-  /** The longest time one generator process was frozen inside the window (s). */
+  /**
+   * The longest time one generator process was frozen inside the window, in freezes of an interval or more (its
+   * interval clock lost: a stopped process, or one starved of CPU for that long), in seconds.
+   */
   frozenSec: number;
+  /** The same for every hold-up of its event loop of 0.2 s or more: how long it could not run when it had to. */
+  delayedSec: number;
   /** Intervals whose snapshot came more than one interval late. */
   lateIntervals: number;
   /** Open loop: the start lag's p99 (ms). */

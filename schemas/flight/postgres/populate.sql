@@ -22,7 +22,7 @@ SELECT i,
        d + make_interval(mins => 60 + (i % 300))
 FROM (
   SELECT i, 1 + i % 500 AS p, 1 + (i / 500) % 20 AS o,
-         date_trunc('hour', now()) + make_interval(mins => (i * 7919) % 10080) AS d
+         date_trunc('hour', now()) + make_interval(mins => ((i::bigint * 7919) % 10080)::int) AS d
   FROM generate_series(1, {{flights}}) AS i
 ) AS f;
 -- step: flight_status, seat_inventory, flight_prices
