@@ -39,6 +39,7 @@ export function measuredCold(r: Noted): string | undefined {
 export function windowNotes(r: Noted): string[] {
   const out: string[] = [];
   const w = r.window;
+  if (!w && r.generator) out.push("it ended before its window opened (in the warm-up): nothing was measured");
   if (r.generator?.starved)
     out.push(`the load generator was the bottleneck: ${r.generator.reasons.join("; ")}`);
   else if (!r.generator) {

@@ -17,9 +17,17 @@ const DELAYED_SHARE = 0.2;
 
 const round = (n: number, digits = 3) => +n.toFixed(digits);
 
-/** What the samplers saw at the end of the interval that ends at `atSec` after t0. */
-function connectionsAt(timeline: readonly TimelineEntry[], atSec: number): ConnectionState | undefined {
-  const e = timeline.find((x) => Math.abs(x.t - atSec) < 0.5 && x.observed) ?? undefined;
+/**
+ * What the samplers saw at the end of the interval that nominally ends at `atSec` after t0 (by its number: a
+ * starved worker's intervals arrive late, and their `t` with them).
+ */
+function connectionsAt(
+  timeline: readonly TimelineEntry[],
+  atSec: number,
+  intervalSec: number,
+): ConnectionState | undefined {
+  const seq = Math.round(atSec / intervalSec);
+  const e = timeline.find((x) => x.seq === seq);
   const o = e?.observed;
   if (!o) return undefined;
   const state: ConnectionState = {};
@@ -62,8 +70,8 @@ export function windowInfo(plan: RunPlan, outcome: RunOutcome): WindowInfo | und
   if (window.from === null || window.to === null) return undefined;
   const seconds = round(window.to - window.from);
   const frozen = frozenIn(agg.freezes, window.from, window.to, plan.intervalMs / 1000);
-  const atStart = connectionsAt(agg.timeline, window.from);
-  const atEnd = connectionsAt(agg.timeline, window.to);
+  const atStart = connectionsAt(agg.timeline, window.from, plan.intervalMs / 1000);
+  const atEnd = connectionsAt(agg.timeline, window.to, plan.intervalMs / 1000);
   const lastT = agg.timeline.at(-1)?.t ?? window.to;
   return {
     t0: new Date(window.t0).toISOString(),
