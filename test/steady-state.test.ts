@@ -52,6 +52,19 @@ describe("steady state: when an automatic warm-up ends", () => {
     assert.match(v.detail, /not steady after the 20 s allowed/);
   });
 
+  it("does not call a pool below its size with clients waiting steady, however long it has been flat", () => {
+    const judge = new SteadyJudge({ intervalMs: 1000, rampMs: 0, minMs: 2000, maxMs: 12_000 });
+    let verdict;
+    for (let seq = 1; !verdict && seq <= 30; seq++) {
+      const e = entry(seq, 1000, 20, 80);
+      e.observed = { ...e.observed, pgb_pool_size: 128, pgb_cl_waiting: 300 };
+      judge.add(e);
+      verdict = judge.verdict((seq + 1) * 1000);
+    }
+    assert.equal(verdict?.endedBy, "max");
+    assert.match(verdict!.detail, /80 → 80 of 128, 300 clients waiting \(still filling\)/);
+  });
+
   it("does not call pools still opening connections steady, however flat the rate", () => {
     const run = Array.from({ length: 40 }, (_, i) => [1000, 20, 10 + i] as [number, number, number]);
     const v = decide(run, 15_000)!;

@@ -36,6 +36,7 @@ export class PgbouncerSampler {
       pgb_sv_idle: 0,
       pgb_sv_used: 0,
       pgb_maxwait_ms: 0,
+      pgb_pool_size: 0,
     };
     const totals: StatsTotals = { xacts: 0, queries: 0, waitUs: 0, xactUs: 0 };
     for (const admin of this.admins) {
@@ -50,6 +51,10 @@ export class PgbouncerSampler {
         const wait = Number(p.maxwait) * 1000 + Number(p.maxwait_us ?? 0) / 1000;
         out.pgb_maxwait_ms = Math.max(out.pgb_maxwait_ms, wait);
       }
+      // How many server connections the pools may open: a pool below it with clients waiting is still filling.
+      const dbs = await admin.query("SHOW DATABASES");
+      for (const d of dbs.rows.filter((r) => r.name === this.database))
+        out.pgb_pool_size += Number(d.pool_size);
       const stats = await admin.query("SHOW STATS");
       for (const s of stats.rows.filter((r) => r.database === this.database)) {
         totals.xacts += Number(s.total_xact_count);

@@ -19,6 +19,9 @@ interface Point {
   cycles: number;
   p50: number | undefined;
   conns: number | undefined;
+  /** PgBouncer: the server connections its pools may open, and the clients waiting for one. */
+  poolSize: number | undefined;
+  waiting: number | undefined;
 }
 
 /** Spans compared, in intervals: at least 3, and two cycles' worth, so that a slow cycle's rhythm averages out. */
@@ -56,6 +59,8 @@ export class SteadyJudge {
       cycles: cycle?.count ?? 0,
       p50: cycle?.count ? cycle.p50 : undefined,
       conns: serverConnections(entry.observed),
+      poolSize: entry.observed?.pgb_pool_size,
+      waiting: entry.observed?.pgb_cl_waiting,
     });
   }
 
@@ -94,9 +99,19 @@ export class SteadyJudge {
     const connsNow = recent.at(-1)?.conns;
     const connsThen = (before.at(-1) ?? this.points[0])?.conns;
     const sampled = connsNow !== undefined && connsThen !== undefined;
-    const connsOk = !sampled || connsNow <= connsThen;
+    // PgBouncer opens server connections one login at a time and can sit flat for a while between them: clients
+    // waiting while its pools are below their size mean they are still filling, however flat the last span was.
+    const last = recent.at(-1);
+    const filling =
+      !!last?.poolSize && !!last.waiting && last.conns !== undefined && last.conns < last.poolSize;
+    const connsOk = (!sampled || connsNow <= connsThen) && !filling;
     const conns = sampled
-      ? `server connections ${connsThen} → ${connsNow}${connsOk ? "" : " (still growing)"}`
+      ? `server connections ${connsThen} → ${connsNow}` +
+        (filling
+          ? ` of ${last!.poolSize}, ${last!.waiting} clients waiting (still filling)`
+          : connsOk
+            ? ""
+            : " (still growing)")
       : "server connections not sampled";
     const at = `${(warmedMs / 1000).toFixed(0)} s`;
     if (rateOk && connsOk) return { endedBy: "steady", detail: `steady after ${at}: ${rate}; ${conns}` };
