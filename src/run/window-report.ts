@@ -6,6 +6,7 @@ import { generatorBoundNote } from "../results/generator-bound.js";
 import { CYCLE, LAG, type OpSummary, type SystemStall, type TimelineEntry } from "../schema/measures.js";
 import type { ConnectionState, GeneratorVerdict, WindowInfo } from "../schema/window.js";
 import type { RunOutcome } from "../runner/runner.js";
+import { serverConnections } from "../runner/steady-state.js";
 
 /** A worker whose event loop ran more than this share of one core over the window could not keep up. */
 const BUSY_WORKER_PCT = 90;
@@ -32,8 +33,7 @@ function connectionsAt(
   if (!o) return undefined;
   const state: ConnectionState = {};
   if (o.db_sessions !== undefined) state.dbSessions = o.db_sessions;
-  if (o.pgb_sv_active !== undefined)
-    state.poolerServerConns = o.pgb_sv_active + (o.pgb_sv_idle ?? 0) + (o.pgb_sv_used ?? 0);
+  if (o.pgb_sv_active !== undefined) state.poolerServerConns = serverConnections(o);
   if (o.pgb_cl_waiting !== undefined) state.poolerClientsWaiting = o.pgb_cl_waiting;
   return Object.keys(state).length ? state : undefined;
 }
