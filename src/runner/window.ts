@@ -23,10 +23,6 @@ export class CycleWindow {
     return this.from !== undefined;
   }
 
-  get fromMs(): number | undefined {
-    return this.from;
-  }
-
   get toMs(): number {
     return this.to;
   }
@@ -50,11 +46,6 @@ export class CycleWindow {
     this.running--;
     if (ms >= this.to) rec.drained++;
     if (this.running === 0 && this.onDrained) this.onDrained();
-  }
-
-  /** Cycles of the window still running. */
-  get inFlight(): number {
-    return this.running;
   }
 
   /** Resolves once no cycle of the window is running (at once when none is). */
