@@ -14,8 +14,18 @@ import { encode, newHistogram, record, stats } from "../src/metrics/histogram.js
 import { buildPlan, savedPlan } from "../src/plan.js";
 import { CYCLE, type OpSummary, type TimelineEntry } from "../src/schema/measures.js";
 import { RESULT_SCHEMA, RESULT_VERSION, type ResultFile } from "../src/schema/result.js";
-import { stackDown, stackUp } from "../src/stack/stack.js";
-import { BIN_FLAGS, CLI, commit, freeBase, keptSection, median, MERGE_BEGIN, MERGE_END } from "./util.js";
+import { stackDown } from "../src/stack/stack.js";
+import {
+  BIN_FLAGS,
+  CLI,
+  commit,
+  freeBase,
+  keptSection,
+  median,
+  MERGE_BEGIN,
+  MERGE_END,
+  benchStack,
+} from "./util.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -166,7 +176,7 @@ async function main(): Promise<void> {
 
     // A real fleet of three, on one host: the shards as the Kubernetes Job starts them.
     const stackDir = join(dir, "stack");
-    const { status } = await stackUp({ dir: stackDir, portBase: await freeBase() });
+    const { status } = await benchStack({ dir: stackDir, portBase: await freeBase() });
     const env = { ...process.env, PGPASSFILE: status.pgpassfile };
     const duration = quick ? "3s" : "20s";
     // Far enough ahead that three shards get ready in time on a busy machine (the suite runs four benches at once).

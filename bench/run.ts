@@ -38,9 +38,10 @@ import {
   stealShare,
   SWEEP_BEGIN,
   SWEEP_END,
+  benchStack,
 } from "./util.js";
 import { allowedCpus, findTaskset } from "../src/runner/cpu-pin.js";
-import { stackDown, stackUp } from "../src/stack/stack.js";
+import { stackDown } from "../src/stack/stack.js";
 import { pgProgram } from "../src/stack/system.js";
 import type { ResultFile } from "../src/schema/result.js";
 
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "dcpbench-bench-"));
   chmodSync(dir, 0o755);
   const outDir = join(dir, "results");
-  const { status } = await stackUp({ dir, portBase: await freeBase(), maxClientConn: 12_000 });
+  const { status } = await benchStack({ dir, portBase: await freeBase(), maxClientConn: 12_000 });
   const env = { ...process.env, PGPASSFILE: status.pgpassfile, DCPBENCH_STACK_DIR: dir };
   const direct = status.uris.direct;
   const pooled = status.uris.pooled;

@@ -22,7 +22,7 @@ import { compareResults } from "../src/results/compare.js";
 import type { ResultFile } from "../src/schema/result.js";
 import { stackPaths, type StackConfig } from "../src/stack/layout.js";
 import { readStackConfig } from "../src/stack/layout.js";
-import { stackDown, stackUp, type StackStatus } from "../src/stack/stack.js";
+import { stackDown, type StackStatus } from "../src/stack/stack.js";
 import {
   BIN_FLAGS,
   CLI,
@@ -31,6 +31,7 @@ import {
   median,
   SERVER_SIDE_BEGIN as BEGIN,
   SERVER_SIDE_END as END,
+  benchStack,
 } from "./util.js";
 
 const args = process.argv.slice(2);
@@ -57,7 +58,7 @@ interface Stack {
 async function up(ha: boolean): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "dcpbench-bench-srv-"));
   chmodSync(dir, 0o755);
-  const { status } = await stackUp({ dir, ha, poolSize: 64, portBase: await freeBase() });
+  const { status } = await benchStack({ dir, ha, poolSize: 64, portBase: await freeBase() });
   const env = { ...process.env, PGPASSFILE: status.pgpassfile, DCPBENCH_STACK_DIR: dir };
   return { dir, status, cfg: readStackConfig(stackPaths(dir))!, env };
 }

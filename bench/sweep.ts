@@ -24,9 +24,19 @@ import { loadSweepPoints, readSweepIndex } from "../src/results/sweep-index.js";
 import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweep-summary.js";
 import { sweepTable } from "../src/results/sweep-table.js";
 import { closeStackServerConnections } from "../src/stack/pooler-control.js";
-import { stackDown, stackUp, type StackStatus } from "../src/stack/stack.js";
+import { stackDown, type StackStatus } from "../src/stack/stack.js";
 import { pgProgram } from "../src/stack/system.js";
-import { BIN_FLAGS, CLI, commit, freeBase, keptSection, quantile, SWEEP_BEGIN, SWEEP_END } from "./util.js";
+import {
+  BIN_FLAGS,
+  CLI,
+  commit,
+  freeBase,
+  keptSection,
+  quantile,
+  SWEEP_BEGIN,
+  SWEEP_END,
+  benchStack,
+} from "./util.js";
 
 /** pgbench's -T includes its connects: at least this much longer, the steady span cut from its log. */
 const PGBENCH_CONNECT_SEC = 5;
@@ -205,7 +215,7 @@ async function main(): Promise<void> {
   let status: StackStatus | undefined;
   const started = Date.now();
   try {
-    ({ status } = await stackUp({ dir, poolSize: 64, portBase: await freeBase() }));
+    ({ status } = await benchStack({ dir, poolSize: 64, portBase: await freeBase() }));
     // This process talks to PgBouncer's admin console too (RECONNECT before each pgbench point).
     process.env.PGPASSFILE = status.pgpassfile;
     const env = { ...process.env, DCPBENCH_STACK_DIR: dir };

@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { stackDown, stackUp, type UpOptions, type UpOutcome } from "../src/stack/stack.js";
 import { assertPortFree } from "../src/stack/system.js";
 
 /** dcpbench's CLI, and the Node flags of the `dcpbench` bin (its first line): the benches run it as users do. */
@@ -23,6 +24,25 @@ export async function freeBase(): Promise<number> {
       // try another
     }
   }
+}
+
+const liveStacks = new Set<string>();
+
+/**
+ * stack up for a bench, and its stack brought down if the bench is stopped by a signal (a test's timeout sends
+ * SIGTERM, where no `finally` runs): no server outlives the bench that started it.
+ */
+export async function benchStack(opts: UpOptions): Promise<UpOutcome> {
+  if (liveStacks.size === 0) {
+    for (const sig of ["SIGINT", "SIGTERM"] as const)
+      process.once(sig, () => {
+        void Promise.all([...liveStacks].map((d) => stackDown(d).catch(() => undefined))).finally(() =>
+          process.exit(sig === "SIGINT" ? 130 : 143),
+        );
+      });
+  }
+  liveStacks.add(opts.dir);
+  return stackUp(opts);
 }
 
 /** The commit measured (with "+changes" when the tree differs from it), or "unknown" outside a git checkout. */

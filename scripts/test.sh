@@ -5,4 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh chromium
-exec node --test --test-concurrency=1 --test-timeout=600000 "$@" dist/test/*.test.js
+rc=0
+node --test --test-concurrency=1 --test-timeout=600000 "$@" dist/test/*.test.js || rc=$?
+
+# Every stack a test or a bench starts lives in a temp directory named dcpbench-*, and every load generator
+# runs this checkout's dist/: none of them may outlive the suite. Any left is named, stopped, and fails it.
+tmp="${TMPDIR:-/tmp}"
+pattern="${tmp%/}/dcpbench-|$(pwd)/dist/src/"
+left="$(pgrep -af -- "$pattern" || true)"
+if [ -n "$left" ]; then
+  echo "test.sh: processes the suite started are still running:" >&2
+  echo "$left" >&2
+  pkill -KILL -f -- "$pattern" || true
+  [ "$rc" -ne 0 ] || rc=1
+fi
+exit "$rc"

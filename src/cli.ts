@@ -6,6 +6,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
 import { VERSION } from "./version.js";
+import { printable } from "./results/printable.js";
 import { checkCommand } from "./commands/check.js";
 import { compareCommand } from "./commands/compare.js";
 import { initCommand } from "./commands/init.js";
@@ -18,7 +19,7 @@ import { sweepCommand } from "./commands/sweep.js";
 
 function fail(message: string, code: number): never {
   // One line, always: messages may quote a file or a server's multi-line text.
-  process.stderr.write(`dcpbench: ${message.replace(/\s*\n\s*/g, " ").trim()}\n`);
+  process.stderr.write(`dcpbench: ${printable(message.replace(/\s*\n\s*/g, " ")).trim()}\n`);
   process.exit(code);
 }
 

@@ -19,6 +19,7 @@ import { parseShard, parseStartAt } from "./options/shard.js";
 
 const ITERATIONS_SPLITS: readonly IterationsSplit[] = ["shared", "even"];
 import { CONNECT, CYCLE, LAG } from "./schema/measures.js";
+import { LABEL_PATTERN } from "./schema/result.js";
 
 /**
  * Everything a run needs, validated once and complete: every field has its value (defaults applied), and
@@ -85,8 +86,6 @@ function positiveInt(value: number | undefined, option: string): number | undefi
   return value;
 }
 
-const LABEL = /^[A-Za-z0-9._-]{1,64}$/;
-
 export function buildPlan(input: PlanInput): RunPlan {
   validateUri(input.uri);
   const totalConns = positiveInt(input.conns ?? 8, "--conns")!;
@@ -129,7 +128,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     );
   }
   const label = input.label ?? (txnPooling ? "pooled" : "direct");
-  if (!LABEL.test(label))
+  if (!LABEL_PATTERN.test(label))
     throw new UsageError(`--label: use letters, digits, '.', '_' or '-' (got '${label}')`);
   const progressText = input.progress ?? "1s";
   const progress = progressText !== "off";

@@ -14,12 +14,15 @@ const MERGE_BENCH = fileURLToPath(new URL("../bench/merge.js", import.meta.url))
 /** Runs a benchmark script at its tiny size into a file of its own; asserts it succeeded; its Markdown. */
 async function quickReport(script: string): Promise<string> {
   const out = join(mkdtempSync(join(tmpdir(), "dcpbench-bench-")), "report.md");
-  const code = await new Promise<number>((resolve) =>
-    execFile(process.execPath, [script, "--quick", "--out", out], { timeout: 240_000 }, (err) =>
-      resolve(err ? ((err as { code?: number }).code ?? 1) : 0),
+  const [code, stderr] = await new Promise<[number, string]>((resolve) =>
+    execFile(
+      process.execPath,
+      [script, "--quick", "--out", out],
+      { timeout: 240_000, maxBuffer: 64 << 20 },
+      (err, _stdout, stderr) => resolve([err ? ((err as { code?: number }).code ?? 1) : 0, stderr]),
     ),
   );
-  assert.equal(code, 0);
+  assert.equal(code, 0, `${script} --quick exited ${code}: ${stderr.slice(-2000)}`);
   return readFileSync(out, "utf8");
 }
 

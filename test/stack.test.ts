@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
+import pg from "pg";
 import { memberPid } from "../src/stack/members.js";
 import { stackPaths } from "../src/stack/layout.js";
 import { stackStartMember, stackStatus } from "../src/stack/stack.js";
@@ -38,6 +39,25 @@ describe("stack --ha: PostgreSQL, two PgBouncers, HAProxy", { timeout: 120_000 }
     assert.equal(p.rows[0].u, "dcpbench");
     // Through HAProxy and PgBouncer, the server is still the stack's PostgreSQL.
     assert.equal(p.rows[0].port, d.rows[0].port);
+  });
+
+  it("over the unix socket only the bootstrap superuser logs in; the stack's user needs TCP and its password", async () => {
+    const socket = {
+      host: stackPaths(stack.dir).pgSocket,
+      port: Number(new URL(stack.status.uris.direct).port),
+    };
+    const superuser = new pg.Client({ ...socket, user: "postgres", database: "postgres" });
+    await superuser.connect();
+    const rules = await superuser.query(
+      "SELECT type, user_name, auth_method FROM pg_hba_file_rules ORDER BY line_number",
+    );
+    await superuser.end();
+    assert.deepEqual(
+      rules.rows.map((r) => `${r.type} ${r.user_name} ${r.auth_method}`),
+      ["local postgres peer", "host all scram-sha-256"],
+    );
+    const user = new pg.Client({ ...socket, user: "dcpbench", database: "dcpbench", password: "" });
+    await assert.rejects(user.connect(), /no pg_hba\.conf entry .* user "dcpbench"/);
   });
 
   it("shows a pooled client in PgBouncer's SHOW POOLS, in transaction mode", async () => {

@@ -39,7 +39,11 @@ export const initCommand: CommandModule<object, InitArgs> = {
     const server = await probeServer({ uri, appName: "dcpbench-init", connectTimeoutMs: 10_000 });
     process.stderr.write(`dcpbench init ${workload.name} --scale ${scale} → ${redactUri(uri)}\n`);
     const interrupt = new AbortController();
-    const onSignal = () => interrupt.abort();
+    let signal = "SIGINT" as NodeJS.Signals;
+    const onSignal = (s: NodeJS.Signals) => {
+      signal = s;
+      interrupt.abort();
+    };
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
     let done;
@@ -58,7 +62,7 @@ export const initCommand: CommandModule<object, InitArgs> = {
         server.product === "postgres"
           ? "init interrupted: nothing was changed (the init ran in one transaction)"
           : `init interrupted: its tables are left unfinished; run 'dcpbench init ${workload.name}' again`,
-        130,
+        signal === "SIGTERM" ? 143 : 130,
       );
     } finally {
       process.off("SIGINT", onSignal);

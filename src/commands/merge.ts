@@ -1,10 +1,10 @@
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { RunFailure, ThresholdCrossed, UsageError } from "../errors.js";
 import { mergeShards } from "../results/merge.js";
-import { readResult } from "../results/read.js";
+import { checkHistograms, readResult } from "../results/read.js";
 import { parameterTable, summaryTable } from "../results/tables.js";
-import { ensureDir, resultBaseName, timelineCsv, writeAtomically } from "../results/write.js";
+import { ensureDir, resultBaseName, saveWithFallback, writeResultAs } from "../results/write.js";
 
 interface MergeArgs {
   shards: string[];
@@ -25,7 +25,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .option("out", {
         type: "string",
         describe:
-          "the merged result's .json path (a .csv timeline is written beside it) [default: beside the first shard]",
+          "the merged result's .json path (a .csv timeline is written beside it; a file that is there is never replaced: -2, -3 … is added) [default: beside the first shard]",
       })
       .example("$0 merge results/shard-*.json --out results/fleet.json", "three hosts' shards, one result")
       .example(
@@ -34,12 +34,30 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       ),
   handler: (args) => {
     const files = args.shards.map(String);
-    const merged = mergeShards(files.map((file) => ({ file, result: readResult(file) })));
-    const out = args.out ?? join(dirname(files[0]), `${resultBaseName(merged)}_merged.json`);
-    if (!out.endsWith(".json")) throw new UsageError(`--out ${out}: give a .json path`);
-    ensureDir(dirname(resolve(out)));
-    writeAtomically(out, JSON.stringify(merged, null, 1) + "\n");
-    writeAtomically(out.replace(/\.json$/, ".csv"), timelineCsv(merged));
+    if (args.out !== undefined && !args.out.endsWith(".json"))
+      throw new UsageError(`--out ${args.out}: give a .json path`);
+    const output = args.out === undefined ? undefined : resolve(args.out);
+    const input = files.find(
+      (f) => resolve(f) === output || resolve(f) === output?.replace(/\.json$/, ".csv"),
+    );
+    if (input !== undefined)
+      throw new UsageError(`--out ${args.out} is one of the shards merged: give a new path`);
+    const shards = files.map((file) => ({ file, result: readResult(file) }));
+    for (const s of shards) checkHistograms(s.result, s.file);
+    const merged = mergeShards(shards);
+    // Beside the first shard unless told; never over a file that is there (a shard's, or an earlier merge's).
+    const [dir, base] = output
+      ? [dirname(output), basename(output, ".json")]
+      : [dirname(resolve(files[0])), `${resultBaseName(merged)}_merged`];
+    const { json: out } = saveWithFallback(
+      "the merged result",
+      dir,
+      (d) => {
+        ensureDir(d);
+        return writeResultAs(merged, join(d, base));
+      },
+      (line) => process.stderr.write(`${line}\n`),
+    );
     const m = merged.merge!;
     process.stdout.write(`${summaryTable(merged)}\n${parameterTable(merged)}\n`);
     process.stderr.write(

@@ -1,12 +1,14 @@
-import { writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
 import { buildReportData } from "../results/report-data.js";
 import { renderReportHtml } from "../results/report-html.js";
-import { readResult } from "../results/read.js";
+import { checkHistograms, readResult } from "../results/read.js";
 import { isSweepIndex, loadSweepPoints, readSweepIndex } from "../results/sweep-index.js";
 import { renderSweepHtml } from "../results/sweep-report.js";
 import { sweepSeries } from "../results/sweep-summary.js";
+import { saveWithFallback, writeAtomically } from "../results/write.js";
 
 interface ReportArgs {
   results: string[];
@@ -40,17 +42,28 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     if (paths.length === 0) throw new UsageError("report: give at least one result file");
     if (!args.html || typeof args.html !== "string") throw new UsageError("--html: give the page's path");
     const html = paths.length === 1 && isSweepIndex(paths[0]) ? sweepPage(paths[0]) : runsPage(paths);
-    try {
-      writeFileSync(args.html, html);
-    } catch (err) {
-      throw new UsageError(`--html ${args.html} cannot be written: ${(err as Error).message}`);
-    }
-    console.log(args.html);
+    const page = resolve(args.html);
+    if (!statSync(dirname(page), { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(`--html ${args.html}: no directory ${dirname(page)}`);
+    if (statSync(page, { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(`--html ${args.html} is a directory: give the page's file name`);
+    const written = saveWithFallback(
+      "the report",
+      dirname(page),
+      (dir) => {
+        const path = join(dir, basename(page));
+        writeAtomically(path, html);
+        return path;
+      },
+      (line) => process.stderr.write(`${line}\n`),
+    );
+    console.log(written === page ? args.html : written);
   },
 };
 
 function runsPage(paths: string[]): string {
   const results = paths.map((path) => ({ path, result: readResult(path) }));
+  for (const r of results) checkHistograms(r.result, r.path);
   return renderReportHtml(buildReportData(results));
 }
 

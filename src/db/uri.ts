@@ -7,9 +7,9 @@ import { UsageError } from "../errors.js";
  */
 export function redactUri(uri: string): string {
   const masked = String(uri)
-    // scheme://user:password@host — up to the last '@' of the authority, whatever the password holds; also
-    // where the URI does not start the text (`name=postgresql://…` as typed in a wrong place).
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^/]*@/gi, "$1:***@")
+    // scheme://user:password@host — up to the last '@' of the text, whatever an unencoded password holds ('/',
+    // '?', '#', '@'); also where the URI does not start the text (`name=postgresql://…` typed in a wrong place).
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):\S*@/gi, "$1:***@")
     // password=… in a keyword/value string or a query string.
     .replace(/((?:^|[\s?&])[\w-]*(?:pass|secret)[\w-]*\s*=\s*)('[^']*'|[^\s&]*)/gi, "$1***");
   try {
@@ -21,15 +21,29 @@ export function redactUri(uri: string): string {
   }
 }
 
+const ENCODE_HINT =
+  "reserved characters in the user name and password must be percent-encoded (@ as %40, / as %2F, # as %23, ? as %3F, % as %25)";
+
+/** " (postgresql://…)" when the text starts with a scheme; else nothing. */
+function schemeOf(uri: string): string {
+  const m = /^([a-z][a-z0-9+.-]{0,20}):\/\//i.exec(uri);
+  return m ? ` (${m[1]}://…)` : "";
+}
+
 /** Checks that a URI is a postgres:// or postgresql:// URL with a host; one-line error otherwise. */
 export function validateUri(uri: string, option = "--uri"): URL {
   let u: URL;
   try {
     u = new URL(uri);
   } catch {
+    // Nothing of it is echoed: what cannot be parsed cannot be told apart from its password.
     throw new UsageError(
-      `${option}: not a valid URI: ${redactUri(uri)} (expected postgresql://user@host:port/db)`,
+      `${option}: not a valid URI${schemeOf(uri)}; expected postgresql://user:password@host:port/db, where ${ENCODE_HINT}`,
     );
+  }
+  // An '@' after the host is a password's or user name's, read by the parser as path or query.
+  if (/@/.test(u.pathname + u.search + u.hash)) {
+    throw new UsageError(`${option}: an '@' after the host in the URI${schemeOf(uri)}; ${ENCODE_HINT}`);
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
     throw new UsageError(`${option}: scheme must be postgresql:// or postgres://, got ${u.protocol}//`);

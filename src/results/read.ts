@@ -1,8 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
+import { decode } from "../metrics/histogram.js";
 import { RESULT_SCHEMA, RESULT_VERSION } from "../schema/result.js";
 import type { SavedPlan } from "../schema/plan.js";
 import type { ResultFile } from "../schema/result.js";
+import { printableStrings } from "./printable.js";
+import { checkShape } from "./validate.js";
 
 /**
  * A saved plan with every field a reader relies on: files written before a field existed get the value the
@@ -49,27 +52,67 @@ function withDefaults(r: ResultFile): ResultFile {
   };
 }
 
-/** Reads and checks a result file; a corrupt, foreign or wrong-version file is one clear line (exit 2). */
-export function readResult(path: string): ResultFile {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
+/**
+ * The largest file read as JSON: about what V8 can hold as one string (a result of a day's run at 1 s
+ * intervals is a few hundred MB).
+ */
+export const MAX_JSON_BYTES = 512 * 2 ** 20;
+
+/**
+ * A JSON file's content, refused in one line (exit 2) when it is missing, not a regular file (a FIFO would
+ * block, /dev/zero never ends), larger than MAX_JSON_BYTES, or not JSON. `what` names it in messages.
+ */
+export function readJsonFile(path: string, what: string): unknown {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw new UsageError(`${what} not found: ${path}`);
+  if (!st.isFile()) throw new UsageError(`${path} is not a regular file`);
+  if (st.size > MAX_JSON_BYTES)
     throw new UsageError(
-      e.code === "ENOENT"
-        ? `result file not found: ${path}`
-        : `${path} is not a readable result file: ${e.message}`,
+      `${path} is ${(st.size / 2 ** 20).toFixed(0)} MB: larger than a ${what} can be (${MAX_JSON_BYTES / 2 ** 20} MB)`,
     );
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new UsageError(`${path} is not a readable ${what}: ${(err as Error).message}`);
   }
-  const r = data as Partial<ResultFile>;
+}
+
+/**
+ * Reads and checks a result file: a corrupt, foreign, wrong-version or wrongly shaped file is one clear line
+ * (exit 2) naming the file and the field. Fields the schema does not know are dropped; text that came from the
+ * file has its control characters removed.
+ */
+export function readResult(path: string): ResultFile {
+  const r = readJsonFile(path, "result file") as Partial<ResultFile> | null;
   if (r?.schema !== RESULT_SCHEMA) throw new UsageError(`${path} is not a dcpbench result file`);
   if (r.version !== RESULT_VERSION) {
     throw new UsageError(
-      `${path} has result version ${r.version}; this dcpbench reads version ${RESULT_VERSION}`,
+      `${path} has result version ${JSON.stringify(r.version)}; this dcpbench reads version ${RESULT_VERSION}`,
     );
   }
-  if (!r.summary || !Array.isArray(r.timeline) || !r.plan)
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(r.summary) || !Array.isArray(r.timeline) || !isObject(r.plan))
     throw new UsageError(`${path} is missing parts of a result`);
-  return withDefaults(r as ResultFile);
+  return printableStrings(checkShape<ResultFile>(withDefaults(r as ResultFile), path, "result"));
+}
+
+/**
+ * Decodes every histogram of a result once, so that one which is not an HdrHistogram is refused as bad input
+ * (exit 2, the file and the field) before a command adds it to others.
+ */
+export function checkHistograms(result: ResultFile, path: string): void {
+  const check = (field: string, encoded: string | undefined) => {
+    if (!encoded) return;
+    try {
+      decode(encoded).destroy();
+    } catch (err) {
+      throw new UsageError(`${path}: ${field} is not an HdrHistogram (${(err as Error).message})`);
+    }
+  };
+  for (const [op, s] of Object.entries(result.summary)) {
+    check(`summary.${op}.histogram`, s.histogram);
+    check(`summary.${op}.service.histogram`, s.service?.histogram);
+  }
+  for (const [i, e] of result.timeline.entries())
+    for (const [op, o] of Object.entries(e.ops)) check(`timeline.${i}.ops.${op}.histogram`, o.histogram);
 }

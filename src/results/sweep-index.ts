@@ -1,15 +1,17 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import type { ResultFile } from "../schema/result.js";
 import { SWEEP_SCHEMA, SWEEP_VERSION, type SweepIndex, type SweepPoint } from "../schema/sweep.js";
-import { readResult } from "./read.js";
+import { printableStrings } from "./printable.js";
+import { readJsonFile, readResult } from "./read.js";
+import { checkShape } from "./validate.js";
 import { ensureDir, writeAtomically } from "./write.js";
 
 /** Reads a file's JSON only to tell a sweep index from a result file. */
 export function isSweepIndex(path: string): boolean {
   try {
-    return (JSON.parse(readFileSync(path, "utf8")) as { schema?: string }).schema === SWEEP_SCHEMA;
+    return (readJsonFile(path, "sweep index") as { schema?: string } | null)?.schema === SWEEP_SCHEMA;
   } catch {
     return false;
   }
@@ -17,25 +19,15 @@ export function isSweepIndex(path: string): boolean {
 
 /** Reads and checks a sweep index; anything else is one clear line (exit 2). */
 export function readSweepIndex(path: string): SweepIndex {
-  let data: Partial<SweepIndex>;
-  try {
-    data = JSON.parse(readFileSync(path, "utf8")) as Partial<SweepIndex>;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new UsageError(
-      e.code === "ENOENT"
-        ? `sweep index not found: ${path}`
-        : `${path} is not a readable sweep index: ${e.message}`,
-    );
-  }
+  const data = readJsonFile(path, "sweep index") as Partial<SweepIndex> | null;
   if (data?.schema !== SWEEP_SCHEMA) throw new UsageError(`${path} is not a dcpbench sweep index`);
   if (data.version !== SWEEP_VERSION)
     throw new UsageError(
-      `${path} has sweep version ${data.version}; this dcpbench reads version ${SWEEP_VERSION}`,
+      `${path} has sweep version ${JSON.stringify(data.version)}; this dcpbench reads version ${SWEEP_VERSION}`,
     );
   if (!data.plan || !Array.isArray(data.points))
     throw new UsageError(`${path} is missing parts of a sweep index`);
-  return data as SweepIndex;
+  return printableStrings(checkShape<SweepIndex>(data, path, "sweep"));
 }
 
 export function writeSweepIndex(path: string, index: SweepIndex): void {

@@ -1,6 +1,4 @@
-import { mkdtempSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { hostname } from "node:os";
 import { measureClockOffset } from "../db/clock-offset.js";
 import { probeServer } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
@@ -8,8 +6,9 @@ import { formatDuration } from "../options/units.js";
 import type { RunPlan } from "../plan.js";
 import { ProgressPrinter } from "../results/progress.js";
 import { iterationsText } from "../results/tables.js";
-import type { ResultFile, ServerInfo } from "../schema/result.js";
-import { writeResult } from "../results/write.js";
+import type { ClockOffset, ResultFile, ServerInfo } from "../schema/result.js";
+import { printable, printableStrings } from "../results/printable.js";
+import { saveWithFallback, writeResult } from "../results/write.js";
 import type { Interrupts } from "../runner/interrupts.js";
 import { runPlan } from "../runner/runner.js";
 import { preflight } from "./preflight.js";
@@ -55,7 +54,7 @@ function header(plan: RunPlan, server: ServerInfo): string {
   ].filter(Boolean);
   return (
     `dcpbench run ${plan.workload} [${plan.label}]: ${plan.conns} clients over ${plan.workers} workers → ` +
-    `${redactUri(plan.uri)} (${server.product} ${server.version.split(" ")[1] ?? ""}), ` +
+    `${redactUri(plan.uri)} (${server.product} ${printable(server.version.split(" ")[1] ?? "")}), ` +
     `${plan.rate !== undefined ? `open loop ${plan.rate}/s` : "closed loop"}, ${stop.join(" or ") || "until Ctrl-C"}`
   );
 }
@@ -68,32 +67,41 @@ function header(plan: RunPlan, server: ServerInfo): string {
  */
 export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDone> {
   preflight(plan);
-  const server = await probeServer({
-    uri: plan.uri,
-    appName: plan.appName,
-    connectTimeoutMs: plan.connectTimeoutMs,
-  });
-  await opts.checkTarget?.();
-  // Shards compare notes by wall clock: each says how its clock stands against the server's.
-  const clock =
-    plan.shard || plan.startAt
-      ? await measureClockOffset({
-          uri: plan.uri,
-          appName: plan.appName,
-          connectTimeoutMs: plan.connectTimeoutMs,
-        })
-      : undefined;
-  if (clock !== undefined)
-    opts.say(
-      clock
-        ? `dcpbench: clock: the server's is ${Math.abs(clock.offsetMs).toFixed(1)} ms ${clock.offsetMs >= 0 ? "ahead of" : "behind"} this host's (± ${(clock.rttMs / 2).toFixed(1)} ms)`
-        : "dcpbench: clock: could not read the server's clock; the result records none",
-    );
-  opts.say(header(plan, server));
-  if (plan.shard || plan.startAt) opts.say(`dcpbench: ${shardLine(plan)}`);
+  const bound = await SideServices.bind(plan, opts);
   const notice = (line: string) => opts.say(`dcpbench: ${line}`);
+  let services: SideServices;
+  let server: ServerInfo;
+  let clock: ClockOffset | null | undefined;
+  try {
+    server = await probeServer({
+      uri: plan.uri,
+      appName: plan.appName,
+      connectTimeoutMs: plan.connectTimeoutMs,
+    });
+    await opts.checkTarget?.();
+    // Shards compare notes by wall clock: each says how its clock stands against the server's.
+    clock =
+      plan.shard || plan.startAt
+        ? await measureClockOffset({
+            uri: plan.uri,
+            appName: plan.appName,
+            connectTimeoutMs: plan.connectTimeoutMs,
+          })
+        : undefined;
+    if (clock !== undefined)
+      opts.say(
+        clock
+          ? `dcpbench: clock: the server's is ${Math.abs(clock.offsetMs).toFixed(1)} ms ${clock.offsetMs >= 0 ? "ahead of" : "behind"} this host's (± ${(clock.rttMs / 2).toFixed(1)} ms)`
+          : "dcpbench: clock: could not read the server's clock; the result records none",
+      );
+    opts.say(header(plan, server));
+    if (plan.shard || plan.startAt) opts.say(`dcpbench: ${shardLine(plan)}`);
+    services = await bound.start(server, opts, notice);
+  } catch (err) {
+    bound.close();
+    throw err;
+  }
   const progress = plan.progress ? new ProgressPrinter(opts.say) : undefined;
-  const services = await SideServices.start(plan, server, opts, notice);
   let outcome;
   let side;
   try {
@@ -111,23 +119,12 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
     side = await services.stop();
   }
   const host = clock !== undefined ? { name: hostname(), clock } : undefined;
-  const result = buildResult(plan, server, outcome, side.observed, side.faults, side.serverSide, host);
-  return { result, files: writeSafely(result, plan.outDir, opts.say) };
-}
-
-/**
- * Writes the result into `outDir`; when that fails at the end (the directory removed or filled meanwhile),
- * into a new temporary directory, named on stderr: a finished run is never lost.
- */
-function writeSafely(result: ResultFile, outDir: string, say: (line: string) => void): RunDone["files"] {
-  try {
-    return writeResult(result, outDir);
-  } catch (err) {
-    const fallback = mkdtempSync(join(tmpdir(), "dcpbench-result-"));
-    const files = writeResult(result, fallback);
-    say(
-      `dcpbench: cannot write the result to ${outDir} (${(err as Error).message}); saved it in ${fallback} instead`,
-    );
-    return files;
-  }
+  // Server text (versions, error messages) is made printable once, for the terminal and every later reader.
+  const result = printableStrings(
+    buildResult(plan, server, outcome, side.observed, side.faults, side.serverSide, host),
+  );
+  return {
+    result,
+    files: saveWithFallback("the result", plan.outDir, (dir) => writeResult(result, dir), opts.say),
+  };
 }

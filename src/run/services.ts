@@ -44,15 +44,10 @@ export class SideServices {
   private constructor(private readonly plan: RunPlan) {}
 
   /**
-   * Binds the Prometheus port first (a busy port is bad input: one line, before any connection), then starts
-   * the observer; the fault scheduler waits for the run's t0.
+   * Binds the Prometheus port, before anything connects: a busy port is bad input, one line, found first.
+   * `start` then starts the samplers; `close` undoes this when the run does not get that far.
    */
-  static async start(
-    plan: RunPlan,
-    server: ServerInfo,
-    opts: SideServiceOptions,
-    notice: (line: string) => void,
-  ): Promise<SideServices> {
+  static async bind(plan: RunPlan, opts: SideServiceOptions): Promise<SideServices> {
     const services = new SideServices(plan);
     if (opts.prometheusPort !== undefined) {
       const port = opts.prometheusPort;
@@ -61,33 +56,48 @@ export class SideServices {
         throw new UsageError(`--prometheus-port ${port}: ${err.message}`);
       });
     }
+    return services;
+  }
+
+  /** Releases what `bind` took, for a run that stops before `start`. */
+  close(): void {
+    this.prometheus?.close();
+  }
+
+  /** Starts the observer and the server-side sampler; the fault scheduler waits for the run's t0. */
+  async start(server: ServerInfo, opts: SideServiceOptions, notice: (line: string) => void): Promise<this> {
     try {
-      services.observer = await Observer.start(
+      this.observer = await Observer.start(
         {
           observeUri: opts.observe?.observeUri,
           pgbouncerAdmins: opts.observe?.pgbouncerAdmins ?? [],
-          appName: plan.appName,
-          database: new URL(plan.uri).pathname.slice(1) || "postgres",
+          appName: this.plan.appName,
+          database: new URL(this.plan.uri).pathname.slice(1) || "postgres",
           dialect: server.product,
-          intervalMs: plan.intervalMs,
+          intervalMs: this.plan.intervalMs,
         },
         notice,
       );
       const target = opts.observe?.server;
       if (target) {
-        services.serverSide = await ServerSideSampler.start(
-          { ...target, appName: plan.appName, dialect: server.product, intervalMs: plan.intervalMs },
+        this.serverSide = await ServerSideSampler.start(
+          {
+            ...target,
+            appName: this.plan.appName,
+            dialect: server.product,
+            intervalMs: this.plan.intervalMs,
+          },
           notice,
         );
       }
     } catch (err) {
-      services.prometheus?.close();
-      await services.observer?.stop();
+      this.close();
+      await this.observer?.stop();
       throw err;
     }
     const faults = opts.faults?.list.length ? opts.faults : undefined;
-    if (faults) services.scheduler = new FaultScheduler(faults.dir, faults.list, notice);
-    return services;
+    if (faults) this.scheduler = new FaultScheduler(faults.dir, faults.list, notice);
+    return this;
   }
 
   private exposition(): string {

@@ -9,33 +9,47 @@ export const LAG = "__lag__";
 /** The shortest silence recorded (as a silence, or as a stall): the floor of `stalls[]`. */
 export const STALL_MIN_SEC = 0.2;
 
+/**
+ * How many times something happened: a whole number, never negative (the schema refuses what is not).
+ * @asType integer
+ * @minimum 0
+ * @maximum 9007199254740991
+ */
+export type Count = number;
+/**
+ * A latency or a duration in milliseconds: never negative.
+ * @minimum 0
+ */
+export type Millis = number;
+
 export type ErrorClass = "connection" | "serialization" | "timeout" | "other";
 export const ERROR_CLASSES: readonly ErrorClass[] = ["connection", "serialization", "timeout", "other"];
-export type ErrorCounts = Record<ErrorClass, number>;
+export type ErrorCounts = Record<ErrorClass, Count>;
 
 /** Latency statistics in milliseconds. */
 export interface LatencyStats {
-  count: number;
-  mean: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  p999: number;
-  max: number;
+  count: Count;
+  mean: Millis;
+  min: Millis;
+  p50: Millis;
+  p90: Millis;
+  p95: Millis;
+  p99: Millis;
+  p999: Millis;
+  max: Millis;
 }
 
 /** One op over the whole measured window. Latencies in ms. */
 export interface OpSummary extends LatencyStats {
   /** Successful executions per second over the measured window. */
+  /** @minimum 0 */
   rate: number;
   errors: ErrorCounts;
-  sqlstates: Record<string, number>;
-  skipped: number;
-  retries: number;
+  sqlstates: Record<string, Count>;
+  skipped: Count;
+  retries: Count;
   /** Transactions whose COMMIT lost its connection (may have committed); also counted in errors.connection. */
-  ambiguous: number;
+  ambiguous: Count;
   /** Cumulative latency histogram (µs), HdrHistogram compressed base64: exact to merge. */
   histogram: string;
   /** Open loop __cycle__: service time (from the actual start) beside the latency (from the intended start). */
@@ -44,15 +58,15 @@ export interface OpSummary extends LatencyStats {
 
 /** One op over one interval of the timeline. Latencies in ms. */
 export interface TimelineOp {
-  count: number;
-  errors: number;
-  ambiguous?: number;
-  skipped: number;
-  retries: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
+  count: Count;
+  errors: Count;
+  ambiguous?: Count;
+  skipped: Count;
+  retries: Count;
+  p50: Millis;
+  p95: Millis;
+  p99: Millis;
+  max: Millis;
   histogram?: string;
 }
 
@@ -66,7 +80,10 @@ export interface TimelineEntry {
   seq: number;
   /** Seconds since the common start at the end of this interval. */
   t: number;
-  /** Length of the interval in seconds. */
+  /**
+   * Length of the interval in seconds.
+   * @minimum 0
+   */
   dt: number;
   /** Not in the measured window (ramp, warm-up or after its end): `phase` says which. */
   ramp: boolean;
@@ -78,8 +95,8 @@ export interface TimelineEntry {
    * Of `ops`, per op, the completions that belong to the measured window (their cycle started in it): summed over
    * the timeline they are the summary's counts. Absent in files written before: every non-ramp entry's `ops`.
    */
-  window?: Record<string, number>;
-  reconnects: number;
+  window?: Record<string, Count>;
+  reconnects: Count;
   /** Server-side samples at the end of this interval (database sessions, PgBouncer pools), when observed. */
   observed?: Record<string, number>;
   /** Faults carried out during this interval (--fault). */

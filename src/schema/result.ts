@@ -6,13 +6,15 @@
  * A new field may be added within a version; a changed or removed one bumps RESULT_VERSION.
  */
 import type { FaultAvailability, FaultRecord, ObservedSummary, ThresholdOutcome } from "./events.js";
-import type { CountedSample, OpSummary, Outage, SystemStall, TimelineEntry } from "./measures.js";
+import type { Count, CountedSample, OpSummary, Outage, SystemStall, TimelineEntry } from "./measures.js";
 import type { SavedPlan } from "./plan.js";
 import type { ServerSide } from "./server-side.js";
 import type { GeneratorVerdict, WindowInfo } from "./window.js";
 
 export const RESULT_SCHEMA = "dcpbench.result";
 export const RESULT_VERSION = 1;
+/** What a label may be, typed or read from a file: it becomes part of file names. */
+export const LABEL_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export type Dialect = "postgres" | "cockroach";
 
@@ -41,7 +43,12 @@ export interface ResultFile {
   schema: typeof RESULT_SCHEMA;
   version: typeof RESULT_VERSION;
   tool: { name: "dcpbench"; version: string };
+  /**
+   * Part of the result's file names: letters, digits, '.', '_' or '-' (LABEL_PATTERN).
+   * @pattern ^[A-Za-z0-9._-]{1,64}$
+   */
   label: string;
+  /** @maxLength 200 */
   workload: string;
   /** The validated plan; its URI has no password. */
   plan: SavedPlan;
@@ -58,15 +65,15 @@ export interface ResultFile {
   partial: boolean;
   stopReason: StopReason;
   exitCode: number;
-  clients: { planned: number; connected: number; failedToConnect: number };
+  clients: { planned: Count; connected: Count; failedToConnect: Count };
   /** Per op, plus "__cycle__" (the whole cycle) and "__connect__" (connection set-up). */
   summary: Record<string, OpSummary>;
   counters: {
-    reconnects: number;
+    reconnects: Count;
     /** Open loop: intended starts that came due but never began (the clients could not keep up). */
-    missed: number;
+    missed: Count;
     /** Cycles still running at the end (not recorded): the window's are also `window.cutOff`. */
-    abandoned: number;
+    abandoned: Count;
   };
   errorSamples: CountedSample[];
   /**

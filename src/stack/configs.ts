@@ -28,6 +28,29 @@ export function postgresConf(cfg: StackConfig, paths: StackPaths): string {
   ].join("\n");
 }
 
+/**
+ * pg_hba.conf, rewritten on every `stack up`: over the unix socket only the bootstrap superuser, and only as the
+ * OS users that run the stack (peer, mapped in pgIdent); every other login over loopback TCP with SCRAM.
+ */
+export function pgHba(): string {
+  return [
+    "# written by dcpbench stack up; edits are overwritten",
+    "# TYPE  DATABASE  USER      ADDRESS        METHOD",
+    "local   all       postgres                 peer map=dcpbench",
+    "host    all       all       127.0.0.1/32   scram-sha-256",
+    "",
+  ].join("\n");
+}
+
+/** pg_ident.conf: the OS users allowed to be the bootstrap superuser over the socket (the CLI's, the server's). */
+export function pgIdent(osUsers: string[]): string {
+  return [
+    "# written by dcpbench stack up; edits are overwritten",
+    ...[...new Set(osUsers)].map((u) => `dcpbench  ${u}  postgres`),
+    "",
+  ].join("\n");
+}
+
 /** PgBouncer in transaction pooling mode, scram-sha-256 for clients, the stack user as admin and stats user. */
 export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2): string {
   const b = paths.bouncer(n);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { userInfo } from "node:os";
 import {
   appendFileSync,
   chmodSync,
@@ -11,7 +12,16 @@ import {
 
 import pg from "pg";
 import { UsageError } from "../errors.js";
-import { envFile, haproxyCfg, pgbouncerIni, pgbouncerUserlist, pgpassFile, postgresConf } from "./configs.js";
+import {
+  envFile,
+  haproxyCfg,
+  pgbouncerIni,
+  pgbouncerUserlist,
+  pgHba,
+  pgIdent,
+  pgpassFile,
+  postgresConf,
+} from "./configs.js";
 import {
   DEFAULT_PORT_BASE,
   STACK_DB,
@@ -203,6 +213,26 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
         `choose a --dir it can reach, e.g. --dir /var/tmp/dcpbench-stack`,
     );
   }
+  // The config first: a stack up that fails or is killed part-way can still be brought down by it.
+  writeOwned(paths.config, JSON.stringify(cfg, null, 2) + "\n", 0o644);
+  try {
+    await startAll(cfg, paths, bins, user, log);
+  } catch (err) {
+    await stackDown(opts.dir).catch(() => undefined);
+    throw err;
+  }
+  writeOwned(paths.env, envFile(cfg, paths), 0o644);
+  return { status: stackStatus(opts.dir), alreadyRunning: false };
+}
+
+/** initdb on first use, every member's config written, every member started and answering. */
+async function startAll(
+  cfg: StackConfig,
+  paths: StackPaths,
+  bins: ReturnType<typeof findBinaries>,
+  user: ServiceUser,
+  log: (line: string) => void,
+): Promise<void> {
   const password = stackPassword(paths);
   const verifier = scramVerifier(password);
 
@@ -213,7 +243,7 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
       paths.pgData,
       "-U",
       "postgres",
-      "--auth-local=trust",
+      "--auth-local=peer",
       "--auth-host=scram-sha-256",
       "--encoding=UTF8",
       "--locale=C",
@@ -224,6 +254,8 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
   makeDir(paths.pgSocket, user, 0o700);
   if (cfg.tls) ensureTls(paths.dir, user);
   writeOwned(paths.pgConf, postgresConf(cfg, paths), 0o600, user);
+  writeOwned(`${paths.pgData}/pg_hba.conf`, pgHba(), 0o600, user);
+  writeOwned(`${paths.pgData}/pg_ident.conf`, pgIdent([userInfo().username, user.name]), 0o600, user);
 
   log(`starting postgres on 127.0.0.1:${cfg.ports.postgres}`);
   await startMember("postgres", cfg, paths, bins, user);
@@ -243,10 +275,6 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
     log(`starting haproxy on 127.0.0.1:${cfg.ports.haproxy}`);
     await startMember("haproxy", cfg, paths, bins, user);
   }
-
-  writeOwned(paths.config, JSON.stringify(cfg, null, 2) + "\n", 0o644);
-  writeOwned(paths.env, envFile(cfg, paths), 0o644);
-  return { status: stackStatus(opts.dir), alreadyRunning: false };
 }
 
 /** `stack start NAME`: starts one member of an existing stack with its existing config. */

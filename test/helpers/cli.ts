@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { schemaError } from "../../src/results/validate.js";
 import type { ResultFile } from "../../src/schema/result.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
@@ -88,7 +89,11 @@ export function resultIn(dir: string): { result: ResultFile; json: string; csv: 
   const jsonPath = join(dir, files[0]);
   const json = readFileSync(jsonPath, "utf8");
   const csv = readFileSync(jsonPath.replace(/\.json$/, ".csv"), "utf8");
-  return { result: JSON.parse(json) as ResultFile, json, csv, jsonPath };
+  const result = JSON.parse(json) as ResultFile;
+  // Every result a test reads this way is held to the published schema, unknown fields included.
+  const departs = schemaError(result, "result");
+  if (departs) throw new Error(`${jsonPath} departs from schemas/result.schema.json: ${departs}`);
+  return { result, json, csv, jsonPath };
 }
 
 export interface RunOutput extends CliResult {
