@@ -91,6 +91,27 @@ describe("an interrupted init, a result that cannot be written where asked", { t
     assert.equal((await runOnce("bank")).code, 0);
   });
 
+  it("the seed's own size: init flight --scale 1 populates a million flights, each departure where the formula puts it", async () => {
+    // Populated in full (about 35 s here): the schedule's arithmetic overflowed an int past flight 271,183.
+    const init = await cli(["init", "flight", "--scale", "1", "--drop", "--uri", direct]);
+    assert.equal(init.code, 0, init.stderr);
+    const db = await stack.client(direct);
+    const { rows } = await db.query(
+      `SELECT (SELECT count(*) FROM flights)::int AS flights,
+              (SELECT count(*) FROM seat_inventory)::int AS seats,
+              (SELECT extract(epoch FROM max(departure) - min(departure)) / 60 FROM flights)::int AS span_min,
+              (SELECT extract(epoch FROM f.departure - (SELECT min(departure) FROM flights)) / 60
+                 FROM flights AS f WHERE f.id = 1000000)::int AS last_min`,
+    );
+    await db.end();
+    assert.deepEqual(rows[0], {
+      flights: 1_000_000,
+      seats: 1_000_000,
+      span_min: 10079, // every minute of the week is some flight's
+      last_min: (1_000_000 * 7919) % 10080, // flight 1,000,000, computed here without overflow
+    });
+  });
+
   it("--out removed during the run: the result is saved in a temporary directory, named on stderr", async () => {
     const out = tmp();
     const run = startCli(
