@@ -2,7 +2,7 @@
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-/** The one-way imports of DESIGN.md and the README's Architecture section, as lint errors. */
+/** The one-way imports of the README's Architecture section, as lint errors. */
 const layer = (files, patterns, message) => ({
   files,
   rules: { "no-restricted-imports": ["error", { patterns: [{ group: patterns, message }] }] },
@@ -59,8 +59,22 @@ export default tseslint.config(
   ),
   layer(
     ["src/runner/**/*.ts", "src/observe/**/*.ts", "src/faults/**/*.ts", "src/stack/**/*.ts"],
-    ["**/commands/*", "**/run/*", "**/results/*"],
-    "runner/, observe/, faults/ and stack/ are driven by run/ and commands/, never the other way round",
+    ["**/commands/*", "**/run/*", "**/results/*", "**/sweep/*"],
+    "runner/, observe/, faults/ and stack/ are driven by run/, sweep/ and commands/, never the other way round",
+  ),
+  layer(
+    ["src/workload/**/*.ts"],
+    [
+      "**/commands/*",
+      "**/run/*",
+      "**/results/*",
+      "**/sweep/*",
+      "**/runner/*",
+      "**/observe/*",
+      "**/faults/*",
+      "**/stack/*",
+    ],
+    "workload/ loads and initialises workloads for runner/ and commands/: it imports the API, db/ and src/schema only",
   ),
   {
     files: ["workloads/**/*.ts"],

@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh chromium
 rc=0
+# The gate the README describes: lint (its layer and function-length rules) and the format check, then the tests.
+npx eslint . || rc=$?
+npx prettier --check . > /dev/null || { echo "test.sh: files not formatted: npx prettier --check ." >&2; rc=1; }
 node --test --test-concurrency=1 --test-timeout=600000 "$@" dist/test/*.test.js || rc=$?
 
 # Every stack a test or a bench starts lives in a temp directory named dcpbench-*, and every load generator
