@@ -179,8 +179,9 @@ async function main(): Promise<void> {
     const { status } = await benchStack({ dir: stackDir, portBase: await freeBase() });
     const env = { ...process.env, PGPASSFILE: status.pgpassfile };
     const duration = quick ? "3s" : "20s";
-    // Far enough ahead that three shards get ready in time on a busy machine (the suite runs four benches at once).
-    const startAt = new Date(Date.now() + 15_000).toISOString();
+    // Far enough ahead that three shards get ready in time on a busy machine: while the suite runs four benches
+    // at once, a shard once took more than 20 s to get ready, and 15 s ahead failed a clean-clone run).
+    const startAt = new Date(Date.now() + (quick ? 45_000 : 15_000)).toISOString();
     const shardRuns = await Promise.all(
       [0, 1, 2].map((i) =>
         cli(

@@ -1,4 +1,4 @@
-import { addCounts, encode, newHistogram, stats, type Histogram } from "./histogram.js";
+import { addCounts, encode, mergeInto, newHistogram, stats, type Histogram } from "./histogram.js";
 import { type OpSnapshot, type Snapshot, type Stall } from "./snapshot.js";
 import { StallTracker } from "./stalls.js";
 import {
@@ -12,7 +12,76 @@ import {
   type Outage,
   type Phase,
   type TimelineEntry,
+  type TimelineOp,
 } from "../schema/measures.js";
+
+/** How many kinds of error a result keeps a sample of (op, class, SQLSTATE, message); the rest are counted. */
+export const MAX_ERROR_SAMPLES = 20;
+
+/** Error samples by kind, each with how often it happened: the first MAX_ERROR_SAMPLES kinds are kept. */
+export class SampleBook {
+  private readonly byKey = new Map<string, CountedSample>();
+
+  add(sample: ErrorSample, count = 1): void {
+    const key = `${sample.op}|${sample.cls}|${sample.sqlstate ?? ""}|${sample.message}`;
+    const seen = this.byKey.get(key);
+    if (seen) seen.count += count;
+    else if (this.byKey.size < MAX_ERROR_SAMPLES) this.byKey.set(key, { ...sample, count });
+  }
+
+  list(): CountedSample[] {
+    return [...this.byKey.values()];
+  }
+}
+
+/** One op's counts over the parts of an interval (workers' snapshots, or shards' entries). */
+interface IntervalCounts {
+  count: number;
+  errors: number;
+  skipped: number;
+  retries: number;
+  ambiguous?: number;
+}
+
+/** A timeline entry's op from its interval histogram and its parts' counts (summed). */
+function timelineOp(hist: Histogram, parts: IntervalCounts[]): TimelineOp {
+  const st = stats(hist);
+  const sum = (f: (p: IntervalCounts) => number) => parts.reduce((n, p) => n + f(p), 0);
+  return {
+    count: sum((p) => p.count),
+    errors: sum((p) => p.errors),
+    skipped: sum((p) => p.skipped),
+    retries: sum((p) => p.retries),
+    ambiguous: sum((p) => p.ambiguous ?? 0) || undefined,
+    p50: st.p50,
+    p95: st.p95,
+    p99: st.p99,
+    max: st.max,
+    histogram: st.count > 0 ? encode(hist) : undefined,
+  };
+}
+
+/** One op's interval as several results recorded it (shards of one plan): histograms added exactly. */
+export function mergeTimelineOps(parts: TimelineOp[]): TimelineOp {
+  const h = mergeInto(
+    newHistogram(),
+    parts.map((p) => p.histogram),
+  );
+  const out = timelineOp(h, parts);
+  h.destroy();
+  if (out.ambiguous === undefined) delete out.ambiguous;
+  if (out.histogram === undefined) delete out.histogram;
+  return out;
+}
+
+/** One op over the whole window as several results recorded it: histograms (the service time's too) added. */
+export function mergeOpSummaries(parts: OpSummary[], seconds: number): OpSummary {
+  const tot = new Totals();
+  for (const p of parts) tot.addSummary(p);
+  const out = tot.summary(seconds);
+  tot.destroy();
+  return out;
+}
 
 class Totals {
   readonly hist = newHistogram();
@@ -27,12 +96,30 @@ class Totals {
   add(s: OpSnapshot): void {
     if (s.hist) addCounts(this.hist, s.hist);
     if (s.service) addCounts((this.service ??= newHistogram()), s.service);
+    this.addCounts(s);
+  }
+
+  /** Adds an op's summary as a result file holds it (another shard's). */
+  addSummary(s: OpSummary): void {
+    mergeInto(this.hist, [s.histogram]);
+    if (s.service) mergeInto((this.service ??= newHistogram()), [s.service.histogram]);
+    this.addCounts(s);
+  }
+
+  private addCounts(
+    s: Pick<OpSnapshot, "count" | "errors" | "sqlstates" | "skipped" | "retries" | "ambiguous">,
+  ) {
     this.count += s.count;
     for (const c of ERROR_CLASSES) this.errors[c] += s.errors[c] ?? 0;
     for (const [k, v] of Object.entries(s.sqlstates)) this.sqlstates[k] = (this.sqlstates[k] ?? 0) + v;
     this.skipped += s.skipped;
     this.retries += s.retries;
     this.ambiguous += s.ambiguous ?? 0;
+  }
+
+  destroy(): void {
+    this.hist.destroy();
+    this.service?.destroy();
   }
 
   summary(seconds: number): OpSummary {
@@ -82,7 +169,7 @@ export class Aggregator {
   readonly outages: Outage[] = [];
   /** Every worker's stalls, for the system-wide ones. */
   readonly stalls = new StallTracker();
-  private readonly samples = new Map<string, CountedSample>();
+  private readonly samples = new SampleBook();
   /** Each op's interval histogram, reset and reused (a new one is 94 KB: garbage every interval). */
   private readonly scratch = new Map<string, Histogram>();
   reconnects = 0;
@@ -129,19 +216,10 @@ export class Aggregator {
       if (hist) hist.reset();
       else this.scratch.set(name, (hist = newHistogram()));
       for (const p of parts) if (p.hist) addCounts(hist, p.hist);
-      const st = stats(hist);
-      entry.ops[name] = {
-        count: parts.reduce((n, p) => n + p.count, 0),
-        errors: parts.reduce((n, p) => n + sumErrors(p.errors), 0),
-        skipped: parts.reduce((n, p) => n + p.skipped, 0),
-        retries: parts.reduce((n, p) => n + p.retries, 0),
-        ambiguous: parts.reduce((n, p) => n + (p.ambiguous ?? 0), 0) || undefined,
-        p50: st.p50,
-        p95: st.p95,
-        p99: st.p99,
-        max: st.max,
-        histogram: st.count > 0 ? encode(hist) : undefined,
-      };
+      entry.ops[name] = timelineOp(
+        hist,
+        parts.map((p) => ({ ...p, errors: sumErrors(p.errors) })),
+      );
     }
     if (Object.keys(window).length) entry.window = window;
     for (const s of snaps) {
@@ -169,10 +247,7 @@ export class Aggregator {
   }
 
   addSample(sample: ErrorSample): void {
-    const key = `${sample.op}|${sample.cls}|${sample.sqlstate ?? ""}|${sample.message}`;
-    const seen = this.samples.get(key);
-    if (seen) seen.count++;
-    else if (this.samples.size < 20) this.samples.set(key, { ...sample, count: 1 });
+    this.samples.add(sample);
   }
 
   /** Latency statistics per op so far (measured window), without encoding histograms: for live scrapes. */
@@ -189,6 +264,6 @@ export class Aggregator {
   }
 
   errorSamples(): CountedSample[] {
-    return [...this.samples.values()];
+    return this.samples.list();
   }
 }

@@ -170,8 +170,9 @@ export function postmasterOf(backendPid: number, startedEpochSec: number): numbe
   if (!isPostgres(parent))
     return `the parent of the server's backend (pid ${parent}) is not a postgres process`;
   // A server in a container numbers its processes itself: the same pid on this host may be another postgres.
+  // The process starts first; the server records its start once it has set up (seconds later on a busy host).
   const started = startedEpoch(parent);
-  if (started === undefined || Math.abs(started - startedEpochSec) > 2)
+  if (started === undefined || started - startedEpochSec > 2 || startedEpochSec - started > 60)
     return `the postgres process ${parent} of this host did not start when the server did (the server runs in a container, or on another host)`;
   return parent;
 }

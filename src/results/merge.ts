@@ -1,9 +1,7 @@
 import { UsageError } from "../errors.js";
-import { encode, mergeInto, newHistogram, stats, type Histogram } from "../metrics/histogram.js";
-import type { FaultRecord } from "../schema/events.js";
+import { mergeOpSummaries, mergeTimelineOps, SampleBook } from "../metrics/aggregate.js";
 import {
   CYCLE,
-  ERROR_CLASSES,
   type CountedSample,
   type OpSummary,
   type SystemStall,
@@ -11,7 +9,7 @@ import {
   type TimelineOp,
 } from "../schema/measures.js";
 import type { ShardSpec } from "../schema/plan.js";
-import type { MergedShard, ResultFile, Resources } from "../schema/result.js";
+import type { ResultFile, Resources } from "../schema/result.js";
 import { availability } from "./availability.js";
 import { evaluateThresholds } from "./thresholds.js";
 
@@ -19,8 +17,6 @@ export interface ShardFile {
   file: string;
   result: ResultFile;
 }
-
-const MAX_SAMPLES = 20;
 
 /** What may differ between the shards of one plan: their share of it, and where they wrote. */
 const PER_SHARD = new Set(["conns", "rate", "workers", "pin", "outDir", "shard", "appName", "progress"]);
@@ -77,30 +73,6 @@ function check(shards: ShardFile[]): ShardSpec {
   return want;
 }
 
-/** Adds one op's interval across shards: counts summed, histograms added exactly, percentiles read again. */
-function mergeOp(parts: TimelineOp[]): TimelineOp {
-  const h = mergeInto(
-    newHistogram(),
-    parts.map((p) => p.histogram),
-  );
-  const st = stats(h);
-  const ambiguous = parts.reduce((n, p) => n + (p.ambiguous ?? 0), 0);
-  const out: TimelineOp = {
-    count: parts.reduce((n, p) => n + p.count, 0),
-    errors: parts.reduce((n, p) => n + p.errors, 0),
-    ...(ambiguous ? { ambiguous } : {}),
-    skipped: parts.reduce((n, p) => n + p.skipped, 0),
-    retries: parts.reduce((n, p) => n + p.retries, 0),
-    p50: st.p50,
-    p95: st.p95,
-    p99: st.p99,
-    max: st.max,
-    ...(st.count > 0 ? { histogram: encode(h) } : {}),
-  };
-  h.destroy();
-  return out;
-}
-
 /**
  * The shards' timelines, interval by interval. With a common --start-at every shard's interval k covers the
  * same wall-clock span (the runner keeps a late shard on the plan's grid), so aligning by k is aligning by
@@ -117,7 +89,7 @@ function mergeTimelines(results: ResultFile[]): TimelineEntry[] {
       const names = new Set(entries.flatMap((e) => Object.keys(e.ops)));
       const ops: Record<string, TimelineOp> = {};
       for (const name of names)
-        ops[name] = mergeOp(entries.flatMap((e) => (e.ops[name] ? [e.ops[name]] : [])));
+        ops[name] = mergeTimelineOps(entries.flatMap((e) => (e.ops[name] ? [e.ops[name]] : [])));
       const faults = entries.flatMap((e) => e.faults ?? []);
       const observed = entries.find((e) => e.observed)?.observed;
       const window: Record<string, number> = {};
@@ -165,56 +137,22 @@ function mergeWindows(results: ResultFile[]): Pick<ResultFile, "window" | "gener
   return out;
 }
 
-function addStats(into: Histogram | undefined, encoded: string | undefined): Histogram | undefined {
-  if (!encoded) return into;
-  return mergeInto(into ?? newHistogram(), [encoded]);
-}
-
-/** Each op over the whole window: histograms added exactly (the service time's too), counts summed. */
+/** Each op over the whole window, by the runner's own engine: histograms added exactly, counts summed. */
 function mergeSummaries(results: ResultFile[], seconds: number): Record<string, OpSummary> {
   const names = new Set(results.flatMap((r) => Object.keys(r.summary)));
   const out: Record<string, OpSummary> = {};
-  for (const name of names) {
-    const parts = results.flatMap((r) => (r.summary[name] ? [r.summary[name]] : []));
-    const h = mergeInto(
-      newHistogram(),
-      parts.map((p) => p.histogram),
+  for (const name of names)
+    out[name] = mergeOpSummaries(
+      results.flatMap((r) => (r.summary[name] ? [r.summary[name]] : [])),
+      seconds,
     );
-    let service: Histogram | undefined;
-    for (const p of parts) service = addStats(service, p.service?.histogram);
-    const count = parts.reduce((n, p) => n + p.count, 0);
-    const sqlstates: Record<string, number> = {};
-    for (const p of parts)
-      for (const [k, v] of Object.entries(p.sqlstates)) sqlstates[k] = (sqlstates[k] ?? 0) + v;
-    const errors = { connection: 0, serialization: 0, timeout: 0, other: 0 };
-    for (const p of parts) for (const c of ERROR_CLASSES) errors[c] += p.errors[c] ?? 0;
-    out[name] = {
-      ...stats(h),
-      count,
-      rate: seconds > 0 ? count / seconds : 0,
-      errors,
-      sqlstates,
-      skipped: parts.reduce((n, p) => n + p.skipped, 0),
-      retries: parts.reduce((n, p) => n + p.retries, 0),
-      ambiguous: parts.reduce((n, p) => n + p.ambiguous, 0),
-      histogram: encode(h),
-      ...(service ? { service: { ...stats(service), histogram: encode(service) } } : {}),
-    };
-    h.destroy();
-    service?.destroy();
-  }
   return out;
 }
 
 function mergeSamples(results: ResultFile[]): CountedSample[] {
-  const byKey = new Map<string, CountedSample>();
-  for (const s of results.flatMap((r) => r.errorSamples)) {
-    const key = `${s.op}|${s.cls}|${s.sqlstate ?? ""}|${s.message}`;
-    const seen = byKey.get(key);
-    if (seen) seen.count += s.count;
-    else if (byKey.size < MAX_SAMPLES) byKey.set(key, { ...s });
-  }
-  return [...byKey.values()];
+  const book = new SampleBook();
+  for (const s of results.flatMap((r) => r.errorSamples)) book.add(s, s.count);
+  return book.list();
 }
 
 /** Fleet-wide stalls: when no cycle succeeded on any host, i.e. where every shard's stalls overlap. */
@@ -270,6 +208,121 @@ function sumResources(all: Resources[]): Resources {
   };
 }
 
+/** What the merge rules read: the shards in index order, and what more than one rule needs, worked out once. */
+interface MergeInput {
+  spec: ShardSpec;
+  ordered: ShardFile[];
+  results: ResultFile[];
+  first: ResultFile;
+  missing: number[];
+  elapsedSec: number;
+  summary: Record<string, OpSummary>;
+  windows: Pick<ResultFile, "window" | "generator">;
+  thresholds: ResultFile["thresholds"];
+  partial: boolean;
+  outages: ResultFile["outages"];
+  stalls: SystemStall[];
+}
+
+/**
+ * How each field of the merged result comes from the shards': one rule per field of ResultFile, optional ones
+ * included, so that a field added to the result without a rule here does not compile.
+ */
+export type MergeRules = { [K in keyof ResultFile]-?: (m: MergeInput) => ResultFile[K] };
+
+const sum = (results: ResultFile[], f: (r: ResultFile) => number) => results.reduce((n, r) => n + f(r), 0);
+
+export const MERGE_RULES: MergeRules = {
+  // What every shard of one plan shares (check() made sure), from the first.
+  schema: (m) => m.first.schema,
+  version: (m) => m.first.version,
+  tool: (m) => m.first.tool,
+  label: (m) => m.first.label,
+  workload: (m) => m.first.workload,
+  server: (m) => m.first.server,
+  // The plan as one host would have run it: every shard's clients, rate and workers.
+  plan: (m) => {
+    const { shard: _shard, ...plan } = m.first.plan;
+    return {
+      ...plan,
+      conns: m.spec.conns,
+      ...(m.spec.rate !== undefined ? { rate: m.spec.rate } : {}),
+      workers: sum(m.results, (r) => r.plan.workers),
+    };
+  },
+  startedAt: (m) => m.results.map((r) => r.startedAt).sort()[0],
+  endedAt: (m) =>
+    m.results
+      .map((r) => r.endedAt)
+      .sort()
+      .reverse()[0],
+  elapsedSec: (m) => m.elapsedSec,
+  window: (m) => m.windows.window,
+  generator: (m) => m.windows.generator,
+  partial: (m) => m.partial,
+  stopReason: (m) => m.results.find((r) => r.partial)?.stopReason ?? m.first.stopReason,
+  exitCode: (m) => (m.partial ? 1 : m.thresholds.some((t) => !t.ok) ? 3 : 0),
+  clients: (m) => ({
+    planned: m.spec.conns,
+    connected: sum(m.results, (r) => r.clients.connected),
+    failedToConnect: sum(m.results, (r) => r.clients.failedToConnect),
+  }),
+  summary: (m) => m.summary,
+  counters: (m) => ({
+    reconnects: sum(m.results, (r) => r.counters.reconnects),
+    missed: sum(m.results, (r) => r.counters.missed),
+    abandoned: sum(m.results, (r) => r.counters.abandoned),
+  }),
+  errorSamples: (m) => mergeSamples(m.results),
+  // One database behind every shard: each sampled the same server, so one shard's view stands for all.
+  observed: (m) => m.results.find((r) => r.observed)?.observed,
+  serverSide: (m) => fleetServerSide(m.results, m.summary[CYCLE]?.count ?? 0),
+  faults: (m) => m.results.flatMap((r) => r.faults),
+  availability: (m) =>
+    availability(
+      m.results.flatMap((r) => r.faults),
+      m.outages,
+      m.stalls,
+    ),
+  outages: (m) => m.outages,
+  stalls: (m) => m.stalls,
+  thresholds: (m) => m.thresholds,
+  timeline: (m) => mergeTimelines(m.results),
+  resources: (m) => sumResources(m.results.map((r) => r.resources)),
+  // No one host ran the merged result: each shard's host is in merge.shards.
+  host: () => undefined,
+  merge: (m) => {
+    const offsets = m.results.flatMap((r) => (r.host?.clock ? [r.host.clock.offsetMs] : []));
+    return {
+      count: m.spec.count,
+      shards: m.ordered.map(({ file, result: r }) => ({
+        index: r.plan.shard!.index,
+        file,
+        host: r.host?.name ?? "unknown",
+        partial: r.partial,
+        elapsedSec: r.elapsedSec,
+        lateMs: r.host?.lateMs ?? 0,
+        clock: r.host?.clock ?? null,
+        exitCode: r.exitCode,
+        resources: r.resources,
+        faults: r.faults,
+      })),
+      missing: m.missing,
+      clockSpreadMs: offsets.length >= 2 ? +(Math.max(...offsets) - Math.min(...offsets)).toFixed(3) : null,
+    };
+  },
+};
+
+/** A result built field by field from `rules` (a field whose rule gives undefined is left out). */
+export function applyRules(rules: MergeRules, input: MergeInput): ResultFile {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(rules) as Array<keyof ResultFile>) {
+    const value = rules[key](input);
+    if (value !== undefined) out[key] = value;
+  }
+  return out as unknown as ResultFile;
+}
+
 /**
  * The shards of one plan as one ordinary result: what a single host running the whole plan would have
  * written, plus `merge` (per host: resources, faults, clock, lateness). Histograms add exactly. A missing or
@@ -285,72 +338,22 @@ export function mergeShards(shards: ShardFile[]): ResultFile {
   const missing = Array.from({ length: spec.count }, (_, i) => i).filter((i) => !present.has(i));
   const elapsedSec = Math.max(...results.map((r) => r.elapsedSec));
   const summary = mergeSummaries(results, elapsedSec);
-  const faults: FaultRecord[] = results.flatMap((r) => r.faults);
-  const outages = results.flatMap((r) => r.outages);
   const stalls = intersectStalls(results.map((r) => r.stalls ?? []));
   const windows = mergeWindows(results);
   const thresholds = evaluateThresholds(first.plan.thresholds, { summary, generator: windows.generator });
   const partial = missing.length > 0 || results.some((r) => r.partial);
-  const offsets = results.flatMap((r) => (r.host?.clock ? [r.host.clock.offsetMs] : []));
-  const perShard: MergedShard[] = ordered.map(({ file, result: r }) => ({
-    index: r.plan.shard!.index,
-    file,
-    host: r.host?.name ?? "unknown",
-    partial: r.partial,
-    elapsedSec: r.elapsedSec,
-    lateMs: r.host?.lateMs ?? 0,
-    clock: r.host?.clock ?? null,
-    exitCode: r.exitCode,
-    resources: r.resources,
-    faults: r.faults,
-  }));
-  const { shard: _shard, ...plan } = first.plan;
-  return {
-    ...first,
-    plan: {
-      ...plan,
-      conns: spec.conns,
-      ...(spec.rate !== undefined ? { rate: spec.rate } : {}),
-      workers: results.reduce((n, r) => n + r.plan.workers, 0),
-    },
-    startedAt: results.map((r) => r.startedAt).sort()[0],
-    endedAt: results
-      .map((r) => r.endedAt)
-      .sort()
-      .reverse()[0],
+  return applyRules(MERGE_RULES, {
+    spec,
+    ordered,
+    results,
+    first,
+    missing,
     elapsedSec,
-    ...windows,
-    partial,
-    stopReason: results.find((r) => r.partial)?.stopReason ?? first.stopReason,
-    exitCode: partial ? 1 : thresholds.some((t) => !t.ok) ? 3 : 0,
-    clients: {
-      planned: spec.conns,
-      connected: results.reduce((n, r) => n + r.clients.connected, 0),
-      failedToConnect: results.reduce((n, r) => n + r.clients.failedToConnect, 0),
-    },
     summary,
-    counters: {
-      reconnects: results.reduce((n, r) => n + r.counters.reconnects, 0),
-      missed: results.reduce((n, r) => n + r.counters.missed, 0),
-      abandoned: results.reduce((n, r) => n + r.counters.abandoned, 0),
-    },
-    errorSamples: mergeSamples(results),
-    // One database behind every shard: each sampled the same server, so one shard's view stands for all.
-    observed: results.find((r) => r.observed)?.observed,
-    serverSide: fleetServerSide(results, summary[CYCLE]?.count ?? 0),
-    faults,
-    availability: availability(faults, outages, stalls),
-    outages,
-    stalls,
+    windows,
     thresholds,
-    timeline: mergeTimelines(results),
-    resources: sumResources(results.map((r) => r.resources)),
-    host: undefined,
-    merge: {
-      count: spec.count,
-      shards: perShard,
-      missing,
-      clockSpreadMs: offsets.length >= 2 ? +(Math.max(...offsets) - Math.min(...offsets)).toFixed(3) : null,
-    },
-  };
+    partial,
+    outages: results.flatMap((r) => r.outages),
+    stalls,
+  });
 }
