@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/**/*.ts", "workloads/**/*.ts"],
+    files: ["src/**/*.ts", "workloads/**/*.ts", "bench/**/*.ts"],
     rules: {
       "max-lines-per-function": [
         "error",

@@ -33,11 +33,52 @@ export interface RunPlan extends Readonly<Omit<SavedPlan, "uri">> {
    * when automatic, + duration); null: no duration.
    */
   readonly plannedEndMs: number | null;
+  /**
+   * Milliseconds after the common start at which the measured window opens with a fixed warm-up (ramp +
+   * warm-up); with `--warmup auto`, the earliest it may open.
+   */
+  readonly windowFromMs: number;
+}
+
+/** One worker's share of the plan (and of its shard's): clients, their ids, the rate and the pacing phase. */
+export interface Share {
+  /** The worker's index in this process's run. */
+  index: number;
+  clients: number;
+  /** Global id of the first client: ids are unique across workers and shards. */
+  firstClientId: number;
+  /** The whole plan's clients (every shard's): the ramp spreads client starts over all of them. */
+  planClients: number;
+  /** Open loop: this worker's part of --rate, per second. */
+  rate?: number;
+  /** Where in the plan's first pacing interval this worker's first start falls, 0…1 (workers and shards staggered). */
+  phase: number;
+}
+
+/**
+ * How a plan divides among this process's workers: the one place where a shard's and a worker's share of the
+ * clients, their ids, the rate and the pacing phase are worked out.
+ */
+export function sharesOf(plan: RunPlan): Share[] {
+  const shard = plan.shard ?? { index: 0, count: 1, conns: plan.conns, firstClientId: 0 };
+  let firstClientId = shard.firstClientId;
+  return splitEvenly(plan.conns, plan.workers).map((clients, index) => {
+    const share: Share = {
+      index,
+      clients,
+      firstClientId,
+      planClients: shard.conns,
+      ...(plan.rate !== undefined ? { rate: (plan.rate * clients) / plan.conns } : {}),
+      phase: (shard.index + index / plan.workers) / shard.count,
+    };
+    firstClientId += clients;
+    return share;
+  });
 }
 
 /** The plan as it is printed and saved: no password, nothing derived. */
 export function savedPlan(plan: RunPlan): SavedPlan {
-  const { uri, plannedEndMs: _derived, ...rest } = plan;
+  const { uri, plannedEndMs: _end, windowFromMs: _from, ...rest } = plan;
   return { ...rest, uri: redactUri(uri) };
 }
 
@@ -190,6 +231,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     ...(shard ? { shard: { ...shard, ...(totalRate !== undefined ? { rate: totalRate } : {}) } } : {}),
     ...(startAt !== undefined ? { startAt } : {}),
     plannedEndMs: durationMs !== undefined ? rampMs + (warmup.auto?.maxMs ?? warmupMs) + durationMs : null,
+    windowFromMs: rampMs + warmupMs,
   };
 }
 

@@ -7,7 +7,7 @@ import { changePct } from "../src/results/change.js";
 import type { Comparison } from "../src/results/compare.js";
 import { evaluateGates, parseGate } from "../src/results/gates.js";
 import { UsageError } from "../src/errors.js";
-import { buildPlan, splitEvenly, type PlanInput } from "../src/plan.js";
+import { buildPlan, sharesOf, splitEvenly, type PlanInput } from "../src/plan.js";
 import { generatorBoundNote } from "../src/results/generator-bound.js";
 import { parseDuration, parseRate } from "../src/options/units.js";
 import { resolveKnobs } from "../src/workload/knobs.js";
@@ -32,6 +32,30 @@ describe("plan", () => {
     assert.equal(buildPlan({ ...base, conns: 100, pin: "1" }).workers, 1, "one per pinned CPU");
     assert.equal(buildPlan({ ...base, conns: 100, pin: "0-3" }).workers, 4);
     assert.equal(buildPlan({ ...base, conns: 100, pin: "1", workers: 3 }).workers, 3);
+  });
+
+  it("divides a plan in one place: shard 1 of 3 of 10 clients at 300/s, over 2 workers", () => {
+    const plan = buildPlan({
+      ...base,
+      conns: 10,
+      workers: 2,
+      rate: "300",
+      shard: "1/3",
+      duration: "10s",
+      warmup: "2s",
+      ramp: "4s",
+    });
+    // Shards take 4, 3, 3 clients; shard 1's are ids 4-6, its rate 300 × 3/10 = 90/s, split 2:1 by its workers.
+    assert.deepEqual(sharesOf(plan), [
+      { index: 0, clients: 2, firstClientId: 4, planClients: 10, rate: 60, phase: 1 / 3 },
+      { index: 1, clients: 1, firstClientId: 6, planClients: 10, rate: 30, phase: 0.5 },
+    ]);
+    assert.equal(plan.windowFromMs, 6000, "ramp + warm-up, worked out once");
+    assert.deepEqual(
+      sharesOf(buildPlan({ ...base, conns: 3, workers: 1 })),
+      [{ index: 0, clients: 3, firstClientId: 0, planClients: 3, phase: 0 }],
+      "no shard, closed loop",
+    );
   });
 
   it("warms up by default before a --duration window, on an interval boundary; never with --iterations", () => {

@@ -1,21 +1,11 @@
 import type { OpSnapshot, Snapshot } from "../metrics/snapshot.js";
-import type { RunPlan } from "../plan.js";
+import type { RunPlan, Share } from "../plan.js";
 import type { ErrorSample } from "../schema/measures.js";
 import type { ServerInfo } from "../schema/result.js";
 
-/** A worker's share of the run. */
-export interface Assignment {
-  index: number;
-  clients: number;
-  /** Global id of this worker's first client (ids are unique across workers). */
-  firstClientId: number;
-  /** Open loop: this worker's share of --rate, per second. */
-  rate?: number;
-}
-
 /** Runner → worker. The plan travels here, never on argv. */
 export type ToWorker =
-  | { type: "init"; plan: RunPlan; server: ServerInfo; assignment: Assignment }
+  | { type: "init"; plan: RunPlan; server: ServerInfo; assignment: Share }
   /** t0: the common start, epoch ms. */
   | { type: "start"; t0: number }
   /** The measured window opens fromMs after t0 (a warm-up that ends at steady state): sent before that time. */

@@ -23,7 +23,7 @@ export class RunWindow {
         maxMs: plan.warmupAuto.maxMs,
       });
     } else {
-      this.fromMs = plan.rampMs + warmupMs;
+      this.fromMs = plan.windowFromMs;
       this.warmup =
         warmupMs > 0
           ? { endedBy: "fixed", detail: `a fixed warm-up of ${warmupMs / 1000} s` }

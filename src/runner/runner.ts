@@ -1,7 +1,7 @@
 import { RunFailure, UsageError } from "../errors.js";
 import { Aggregator, intervalErrors } from "../metrics/aggregate.js";
 import { warmUp } from "../metrics/histogram.js";
-import { splitEvenly, type RunPlan } from "../plan.js";
+import { sharesOf, type RunPlan } from "../plan.js";
 import { CONNECT, type TimelineEntry } from "../schema/measures.js";
 import type { ProcessResources, ServerInfo, StopReason } from "../schema/result.js";
 import { requireTaskset } from "./cpu-pin.js";
@@ -9,7 +9,7 @@ import { processInterrupts, type Interrupts } from "./interrupts.js";
 import { IntervalMerger } from "./interval-merge.js";
 import { RunWindow } from "./run-window.js";
 import { settle } from "./outcome.js";
-import type { Assignment, FromWorker } from "./protocol.js";
+import type { FromWorker } from "./protocol.js";
 import { ErrorBudget, StopControl } from "./stop.js";
 import { WorkerHandle, type WorkerListener, type WorkerReport } from "./worker-handle.js";
 
@@ -58,22 +58,6 @@ export interface RunHooks {
   interrupts?: Interrupts;
 }
 
-/** One worker's share of the clients and of the open-loop rate; client ids disjoint across workers. */
-function assignments(plan: RunPlan): Assignment[] {
-  const counts = splitEvenly(plan.conns, plan.workers);
-  let firstClientId = plan.shard?.firstClientId ?? 0;
-  return counts.map((clients, index) => {
-    const a: Assignment = {
-      index,
-      clients,
-      firstClientId,
-      rate: plan.rate !== undefined ? (plan.rate * clients) / plan.conns : undefined,
-    };
-    firstClientId += clients;
-    return a;
-  });
-}
-
 /**
  * One run of the workers: forks them, hands each its share over IPC, holds the start barrier, merges the
  * interval snapshots in order, and ends on the stop condition, a signal, --max-errors or a dead worker —
@@ -110,7 +94,7 @@ class WorkerRun implements WorkerListener {
 
   spawn(): void {
     const taskset = this.plan.pin ? requireTaskset() : undefined;
-    for (const a of assignments(this.plan)) {
+    for (const a of sharesOf(this.plan)) {
       const cpu = this.plan.pin?.[a.index % this.plan.pin.length];
       const w = new WorkerHandle(a, this, cpu === undefined ? undefined : { cpu, taskset: taskset! });
       this.workers.push(w);

@@ -3,7 +3,8 @@ import { fileURLToPath } from "node:url";
 import type { Snapshot } from "../metrics/snapshot.js";
 import type { WorkerResources } from "../schema/result.js";
 import { pinnedFork } from "./cpu-pin.js";
-import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
+import type { FromWorker, ToWorker } from "./protocol.js";
+import type { Share } from "../plan.js";
 
 /**
  * V8's garbage collector runs on the worker's own thread: its parallel helper threads would compete with the
@@ -59,7 +60,7 @@ export class WorkerHandle {
   last: Snapshot | undefined;
 
   constructor(
-    readonly assignment: Assignment,
+    readonly assignment: Share,
     listener: WorkerListener,
     pin?: { cpu: number; taskset: string },
   ) {

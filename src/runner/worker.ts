@@ -5,14 +5,14 @@ import { clientConfig, findPassword } from "../db/connect.js";
 import { sessionMode } from "../db/query-mode.js";
 import { warmUp } from "../metrics/histogram.js";
 import { IntervalRecorder } from "../metrics/recorder.js";
-import type { RunPlan } from "../plan.js";
+import type { RunPlan, Share } from "../plan.js";
 import { loadWorkload } from "../workload/registry.js";
 import { BenchClient } from "./client.js";
 import { Alarm } from "./alarm.js";
 import { Pacer, Sleeper } from "./pacing.js";
 import { CycleWindow } from "./window.js";
 import { watchFreezes } from "./freeze-watch.js";
-import type { Assignment, FromWorker, ToWorker } from "./protocol.js";
+import type { FromWorker, ToWorker } from "./protocol.js";
 import type { ServerInfo } from "../schema/result.js";
 import { CONNECT } from "../schema/measures.js";
 
@@ -83,7 +83,7 @@ class Worker {
   constructor(
     private readonly plan: RunPlan,
     private readonly server: ServerInfo,
-    private readonly assignment: Assignment,
+    private readonly assignment: Share,
     private readonly workload: Workload,
   ) {}
 
@@ -187,9 +187,7 @@ class Worker {
     // Closed loop ramps by starting clients one after another; open loop ramps the rate (the pacer) instead.
     if (!pacer) {
       const rampStart =
-        this.t0 +
-        (this.plan.rampMs * (this.assignment.firstClientId + index)) /
-          (this.plan.shard?.conns ?? this.plan.conns);
+        this.t0 + (this.plan.rampMs * (this.assignment.firstClientId + index)) / this.assignment.planClients;
       if (!(await this.sleeper.until(rampStart))) return;
     }
     while (!signal.aborted) {
@@ -237,7 +235,7 @@ class Worker {
   async run(t0Epoch: number): Promise<void> {
     this.t0 = t0Epoch - performance.timeOrigin;
     const plan = this.plan;
-    if (!plan.warmupAuto) this.openWindow(plan.rampMs + (plan.warmupMs ?? 0));
+    if (!plan.warmupAuto) this.openWindow(plan.windowFromMs);
     const pacer = this.assignment.rate
       ? new Pacer({
           start: this.t0,
@@ -245,7 +243,7 @@ class Worker {
           ratePerSec: this.assignment.rate,
           arrival: plan.arrival,
           // Workers' (and shards') first starts staggered across the whole plan's first interval.
-          phase: ((plan.shard?.index ?? 0) + this.assignment.index / plan.workers) / (plan.shard?.count ?? 1),
+          phase: this.assignment.phase,
           notBefore: performance.now(),
         })
       : undefined;
