@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { classifyError } from "../src/db/errors.js";
 import { inlineParams } from "../src/db/query-mode.js";
-import { redactUri } from "../src/db/uri.js";
+import { redactUri, validateUri } from "../src/db/uri.js";
 import { changePct } from "../src/results/change.js";
 import type { Comparison } from "../src/results/compare.js";
 import { evaluateGates, parseGate } from "../src/results/gates.js";
@@ -215,6 +215,13 @@ describe("db helpers", () => {
     // eslint-disable-next-line no-sparse-arrays
     assert.equal(inlineParams("SELECT $1", [[1, , 3]]), 'SELECT \'{"1",NULL,"3"}\''); // a hole is NULL
   });
+  it("refuses an '@' after the host that an unencoded password leaves, not one in a parameter's value", () => {
+    for (const bad of ["postgresql://u:123/x@h/db", "postgresql://u:12?x@h/db", "postgresql://u:12@h/db#x@y"])
+      assert.throws(() => validateUri(bad), /an '@' after the host .*percent-encoded/, bad);
+    assert.equal(validateUri("postgresql://u@h/db?application_name=me@host").hostname, "h");
+    assert.equal(validateUri("postgresql://u:p%40ss@h:5432/db").password, "p%40ss");
+  });
+
   it("redacts passwords, also where the URL parser cannot help", () => {
     assert.equal(redactUri("postgresql://u:12#34@h/db"), "postgresql://u:***@h/db");
     assert.equal(

@@ -30,6 +30,19 @@ function schemeOf(uri: string): string {
   return m ? ` (${m[1]}://…)` : "";
 }
 
+/**
+ * An '@' after the host that belongs to an unencoded password or user name, read by the parser as the path
+ * (`u:123/x@h/db`), a query without '=' (`u:12?x@h/db`) or a fragment. A parameter's value may hold one
+ * (`?application_name=me@host`).
+ */
+function misplacedAt(u: URL): boolean {
+  const bareQuery = u.search
+    .slice(1)
+    .split("&")
+    .some((part) => part.includes("@") && !part.includes("="));
+  return u.pathname.includes("@") || u.hash.includes("@") || bareQuery;
+}
+
 /** Checks that a URI is a postgres:// or postgresql:// URL with a host; one-line error otherwise. */
 export function validateUri(uri: string, option = "--uri"): URL {
   let u: URL;
@@ -41,8 +54,7 @@ export function validateUri(uri: string, option = "--uri"): URL {
       `${option}: not a valid URI${schemeOf(uri)}; expected postgresql://user:password@host:port/db, where ${ENCODE_HINT}`,
     );
   }
-  // An '@' after the host is a password's or user name's, read by the parser as path or query.
-  if (/@/.test(u.pathname + u.search + u.hash)) {
+  if (misplacedAt(u)) {
     throw new UsageError(`${option}: an '@' after the host in the URI${schemeOf(uri)}; ${ENCODE_HINT}`);
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
