@@ -194,23 +194,34 @@ async function ceiling({ env, direct, pgbench, dcp, selectOnly }: Bench): Promis
           ["-n", "-S", "-M", mode, "-c", "8", "-j", "1", "-T", String(S.pairSec), direct],
           env,
         );
+        if (p.code !== 0) throw new Error(`pgbench -S -M ${mode} exited ${p.code}: ${p.stderr}`);
         const ptps = Number(/tps = ([\d.]+) \(without/.exec(p.stdout)?.[1]);
         const ptx = Number(/actually processed: (\d+)/.exec(p.stdout)?.[1]);
         const dus = (t.cpuSec / d.count) * 1e6;
         const pus = (p.cpuSec / ptx) * 1e6;
+        // A starved host can keep 8 SCRAM logins from finishing inside a 1 s -T: no pgbench figure, no ratio.
+        const measured = ptx > 0 && ptps > 0 && d.count > 0;
+        const cell = (x: number, digits: number, unit = "") =>
+          measured && Number.isFinite(x) ? `${x.toFixed(digits)}${unit}` : "—";
         say(
-          `| ${mode} | ${driver} | ${i} | ${d.rate.toFixed(0)} | ${ptps.toFixed(0)} | ${(d.rate / ptps).toFixed(2)} | ${dus.toFixed(1)} | ${pus.toFixed(1)} | ${(dus / pus).toFixed(1)}× |`,
+          `| ${mode} | ${driver} | ${i} | ${d.rate.toFixed(0)} | ${cell(ptps, 0)} | ${cell(d.rate / ptps, 2)} | ${cell(dus, 1)} | ${cell(pus, 1)} | ${cell(dus / pus, 1, "×")} |`,
         );
         const key = `${mode}, ${driver}`;
         if (!ratios.has(key)) ratios.set(key, { tps: [], cpu: [] });
-        ratios.get(key)!.tps.push(d.rate / ptps);
-        ratios.get(key)!.cpu.push(dus / pus);
+        if (measured) {
+          ratios.get(key)!.tps.push(d.rate / ptps);
+          ratios.get(key)!.cpu.push(dus / pus);
+        }
       }
     }
   }
   say();
   // One pair is one sample of a noisy machine; the medians are what to read.
   for (const [key, v] of ratios) {
+    if (v.tps.length === 0) {
+      say(`- ${key}: no pair measured (pgbench completed no transaction)`);
+      continue;
+    }
     say(
       `- ${key}: median tps ratio **${median(v.tps).toFixed(2)}**, median CPU ratio **${median(v.cpu).toFixed(1)}×** over ${v.tps.length} pair(s)`,
     );

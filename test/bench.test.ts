@@ -51,8 +51,23 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
     ]) {
       assert.match(md, new RegExp(`## ${section.replace(".", "\\.")}`), section);
     }
-    assert.match(md, /\| simple \| lean \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "a ceiling row with numbers");
-    assert.match(md, /\| simple \| pg \| 1 \| \d+ \| \d+ \| [\d.]+ \|/, "pg's own path beside it");
+    // At 1 s on a host running four benches, pgbench may finish no transaction: its cells then say so ("—").
+    const pgbenchCells = String.raw`(?:\d+ \| [\d.]+|— \| —)`;
+    // The failure message carries the table itself: CI's log shows a message whole, not a long "actual".
+    const table = md
+      .split("\n")
+      .filter((l) => /^\| (simple|extended|prepared) \|/.test(l))
+      .join("\n");
+    assert.match(
+      md,
+      new RegExp(String.raw`\| simple \| lean \| 1 \| \d+ \| ${pgbenchCells} \|`),
+      `a ceiling row:\n${table}`,
+    );
+    assert.match(
+      md,
+      new RegExp(String.raw`\| simple \| pg \| 1 \| \d+ \| ${pgbenchCells} \|`),
+      `pg's own path beside it:\n${table}`,
+    );
     assert.match(md, /connected 200 of 200; \d+ cycles .* errors 0/);
     assert.match(
       md,
@@ -60,7 +75,10 @@ describe("the benchmark command", { timeout: 300_000 }, () => {
       "a pinned pacing run",
     );
     assert.match(md, /furthest from 500\/s: \*\*-?[\d.]+%\*\*/);
-    assert.match(md, /simple, lean: median tps ratio \*\*[\d.]+\*\*/);
+    assert.match(
+      md,
+      /simple, lean: (median tps ratio \*\*[\d.]+\*\*|no pair measured \(pgbench completed no transaction\))/,
+    );
     assert.match(
       md,
       /pinned to CPU \d+: .* p99, median of the rounds: \*\*[\d.]+ ms\*\* \(pgbench's: [\d.]+ ms\)/,
