@@ -1,4 +1,4 @@
-// Writes the JSON Schemas of the result file and the sweep index from their TypeScript types (src/schema/):
+// Writes the JSON Schemas of the result file, the sweep index and compare's JSON from their TypeScript types (src/schema/):
 // the types are the one source; `npm run schema` after changing them, and the suite checks the files agree.
 import { writeFileSync } from "node:fs";
 import { fileURLToPath, URL } from "node:url";
@@ -20,6 +20,7 @@ export function generateSchemas() {
   return {
     "schemas/result.schema.json": make("src/schema/result.ts", "ResultFile", "urn:dcpbench:result:1"),
     "schemas/sweep.schema.json": make("src/schema/sweep.ts", "SweepIndex", "urn:dcpbench:sweep:1"),
+    "schemas/compare.schema.json": make("src/schema/compare.ts", "CompareFile", "urn:dcpbench:compare:1"),
   };
 }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { runCli, runToResult } from "./helpers/cli.js";
+import { schemaError } from "../src/results/validate.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 import type { ResultFile } from "../src/schema/result.js";
 
@@ -65,6 +66,11 @@ describe("compare, thresholds and run_workloads.sh", { timeout: 300_000 }, () =>
 
     const json = await cli(["compare", direct, pooled, "--format", "json"]);
     const c = JSON.parse(json.stdout);
+    assert.equal(
+      schemaError(c, "compare"),
+      undefined,
+      "compare's JSON is what schemas/compare.schema.json says",
+    );
     const a = JSON.parse(readFileSync(direct, "utf8")) as ResultFile;
     const b = JSON.parse(readFileSync(pooled, "utf8")) as ResultFile;
     const row = c.rows.find(
@@ -95,6 +101,27 @@ describe("compare, thresholds and run_workloads.sh", { timeout: 300_000 }, () =>
       lines.some((l) => /^server side,cpuPerTxnMs,[\d.]+,[\d.]+,[+-]?[\d.]+$/.test(l)),
       "and what the server paid, by --fail-if key",
     );
+  });
+
+  it("a change from 0 is +∞% in the table and null in the JSON, never a string where a number belongs", async () => {
+    const withError = JSON.parse(readFileSync(pooled, "utf8")) as ResultFile;
+    withError.label = "one-error";
+    withError.summary.__cycle__.errors.other = 1;
+    const path = join(mkdtempSync(join(tmpdir(), "dcpbench-cmp-")), "one-error.json");
+    writeFileSync(path, JSON.stringify(withError));
+    const table = await cli(["compare", direct, path]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /│ errors\s+│ 0\s+│ 1\s+│ \+∞% \(from 0\)/);
+    const json = await cli(["compare", direct, path, "--format", "json"]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.doesNotMatch(json.stdout, /"inf"/);
+    const c = JSON.parse(json.stdout);
+    assert.equal(schemaError(c, "compare"), undefined);
+    const row = c.rows.find(
+      (r: { op: string; metric: string }) => r.op === "__cycle__" && r.metric === "errors",
+    );
+    assert.deepEqual(row.values, [0, 1]);
+    assert.deepEqual(row.changes, [null, null], "no percentage from 0; the values say why");
   });
 
   it("warns when the runs differ in anything besides the target: knobs, query mode, driver, pacing …", async () => {

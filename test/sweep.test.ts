@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { readResult } from "../src/results/read.js";
 import { readSweepIndex } from "../src/results/sweep-index.js";
+import { schemaError } from "../src/results/validate.js";
 import type { SweepIndex } from "../src/schema/sweep.js";
 import { launchChromium, openFile } from "./helpers/browser.js";
 import { runCli, startCli } from "./helpers/cli.js";
@@ -17,6 +18,9 @@ function indexIn(dir: string): { path: string; index: SweepIndex } {
   const files = readdirSync(dir).filter((f) => /^sweep_.*\.json$/.test(f));
   assert.equal(files.length, 1, `one sweep index in ${dir}: ${files.join(", ")}`);
   const path = join(dir, files[0]);
+  // Held to the published schema as written, unknown fields included (reading would drop them).
+  const departs = schemaError(JSON.parse(readFileSync(path, "utf8")), "sweep");
+  assert.equal(departs, undefined, `${path} departs from schemas/sweep.schema.json: ${departs}`);
   return { path, index: readSweepIndex(path) };
 }
 

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { ThresholdCrossed } from "../errors.js";
-import { comparisonJson, FORMATS, formatComparison, type Format } from "../results/compare-format.js";
+import { compareFile, FORMATS, formatComparison, type Format } from "../results/compare-format.js";
 import { compareResults } from "../results/compare.js";
 import { evaluateGates, parseGate } from "../results/gates.js";
 import { readResult } from "../results/read.js";
@@ -40,7 +40,15 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const failures = evaluateGates(gates, comparison);
     const out =
       args.format === "json"
-        ? comparisonJson({ ...comparison, gates: gates.map((g) => g.expr), failures })
+        ? JSON.stringify(
+            compareFile(
+              comparison,
+              gates.map((g) => g.expr),
+              failures,
+            ),
+            null,
+            2,
+          )
         : formatComparison(comparison, args.format);
     process.stdout.write(out + "\n");
     for (const f of failures) process.stderr.write(`FAIL ${f.gate}: ${f.message}\n`);

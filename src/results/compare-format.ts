@@ -2,6 +2,7 @@ import Table from "cli-table3";
 import { stringify } from "csv-stringify/sync";
 import type { Comparison, Metric, MetricRow } from "./compare.js";
 import type { ServerSideRow } from "./compare-server.js";
+import { COMPARE_SCHEMA, COMPARE_VERSION, type CompareFile } from "../schema/compare.js";
 
 export const FORMATS = ["table", "markdown", "json", "csv"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -96,9 +97,37 @@ function serverSideCells(c: Comparison): { head: string[]; rows: string[][] } {
   return { head, rows };
 }
 
-/** JSON has no Infinity: a change from 0 is written as the string "inf". */
-export function comparisonJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (v === Infinity ? "inf" : v), 2);
+const orNull = (v: number | undefined): number | null => (v === undefined ? null : v);
+/** A change JSON can hold: none for the first run, a missing value or a change from 0 (its values say which). */
+const changeOrNull = (p: number | undefined): number | null =>
+  p === undefined || !Number.isFinite(p) ? null : p;
+
+/** `compare --format json`: the comparison as schemas/compare.schema.json describes it. */
+export function compareFile(c: Comparison, gates: string[], failures: CompareFile["failures"]): CompareFile {
+  return {
+    schema: COMPARE_SCHEMA,
+    version: COMPARE_VERSION,
+    runs: c.runs,
+    rows: c.rows.map((r) => ({
+      op: r.op,
+      metric: r.metric,
+      values: r.values.map(orNull),
+      changes: r.changes.map(changeOrNull),
+      lowerIsBetter: r.lowerIsBetter,
+    })),
+    server: c.server.map((r) => ({ name: r.name, values: r.values.map(orNull), unit: r.unit })),
+    serverSide: c.serverSide.map((r) => ({
+      name: r.name,
+      key: r.key,
+      unit: r.unit,
+      values: r.values.map(orNull),
+      changes: r.changes.map(changeOrNull),
+      lowerIsBetter: r.lowerIsBetter ?? null,
+    })),
+    warnings: c.warnings,
+    gates,
+    failures,
+  };
 }
 
 function markdownServerSide(c: Comparison): string[] {
@@ -115,7 +144,7 @@ function markdownServerSide(c: Comparison): string[] {
 export function formatComparison(c: Comparison, format: Format): string {
   switch (format) {
     case "json":
-      return comparisonJson(c);
+      return JSON.stringify(compareFile(c, [], []), null, 2);
     case "csv": {
       const head = [
         "op",

@@ -2,6 +2,7 @@ import { sumErrors } from "../metrics/aggregate.js";
 import { measuredCold, warmupText, windowNotes } from "./window-notes.js";
 import { iterationsText, opOrder } from "./tables.js";
 import { CONNECT, CYCLE, type OpSummary } from "../schema/measures.js";
+import type { CompareRun } from "../schema/compare.js";
 import type { ResultFile } from "../schema/result.js";
 import { changePct } from "./change.js";
 import { serverSideRows, type ServerSideRow } from "./compare-server.js";
@@ -48,22 +49,7 @@ export function metricValue(op: OpSummary, metric: Metric): number {
   }
 }
 
-export interface RunInfo {
-  file: string;
-  label: string;
-  workload: string;
-  mode: string;
-  conns: number;
-  workers: number;
-  queryMode: string;
-  pacing: string;
-  elapsedSec: number;
-  partial: boolean;
-  /** The load generator bounded this run (the reasons); absent when it did not or the file predates the verdict. */
-  generatorStarved?: string[];
-  /** This run opened server connections during its window (how many): it was measured cold. */
-  measuredCold?: string;
-}
+export type RunInfo = CompareRun;
 
 export interface MetricRow {
   op: string;

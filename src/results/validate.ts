@@ -5,7 +5,7 @@ import { UsageError } from "../errors.js";
 /** The schemas generated from src/schema's types (scripts/gen-schema.mjs), as the package ships them. */
 const SCHEMAS = new URL("../../../schemas/", import.meta.url);
 
-type Kind = "result" | "sweep";
+type Kind = "result" | "sweep" | "compare";
 /** Reading drops what the schema does not know; the strict check (for what dcpbench itself writes) refuses it. */
 const READING = new Ajv({ removeAdditional: true, strict: false });
 const STRICT = new Ajv({ strict: false });
@@ -29,11 +29,9 @@ function fieldError(e: ErrorObject): string {
     .slice(1)
     .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
     .join(".");
-  const extra =
-    e.keyword === "type" || e.keyword === "enum" || e.keyword === "const"
-      ? ` (${JSON.stringify(e.params)})`
-      : "";
-  return `${field || "the top level"}: ${e.message ?? e.keyword}${e.keyword === "type" ? "" : extra}`;
+  // ajv's message for these names no value ("must be equal to one of the allowed values"): its params do.
+  const extra = e.keyword === "enum" || e.keyword === "const" ? ` (${JSON.stringify(e.params)})` : "";
+  return `${field || "the top level"}: ${e.message ?? e.keyword}${extra}`;
 }
 
 /**
@@ -43,7 +41,7 @@ function fieldError(e: ErrorObject): string {
 export function checkShape<T>(data: unknown, path: string, kind: Kind): T {
   const v = validator(kind, READING);
   if (!v(data)) {
-    const what = kind === "result" ? "result file" : "sweep index";
+    const what = { result: "result file", sweep: "sweep index", compare: "comparison" }[kind];
     throw new UsageError(`${path} is not a valid ${what}: ${fieldError(v.errors![0])}`);
   }
   return data as T;

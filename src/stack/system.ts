@@ -64,7 +64,7 @@ export function findBinaries(needHaproxy: boolean): Binaries {
   if (missing.length > 0 || !pgBin || !pgbouncer) {
     throw new UsageError(
       `missing server binaries; install the Debian packages: apt-get install -y ${missing.join(" ")} ` +
-        `(or run 'bash scripts/setup.sh' as root)`,
+        `(in a checkout of dcpbench, 'bash scripts/setup.sh' as root does it)`,
     );
   }
   return {
