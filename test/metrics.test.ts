@@ -4,6 +4,7 @@ import { Aggregator } from "../src/metrics/aggregate.js";
 import {
   addCounts,
   countsOf,
+  cumulativeAtOrBelow,
   decode,
   encode,
   HIGHEST_US,
@@ -134,6 +135,24 @@ describe("metrics: exact merge", () => {
     assert.equal(s.skipped, 1);
     assert.equal(s.retries, 1);
     assert.equal(agg.errorSamples().length, 2);
+  });
+});
+
+describe("metrics: Prometheus buckets from HDR counts", () => {
+  it("counts each value at or below each bound, cumulatively, and loses none", () => {
+    const h = newHistogram();
+    for (const [us, n] of [
+      [90, 3],
+      [100, 2],
+      [1_000, 5],
+      [1_001, 7],
+      [2_500, 1],
+      [50_000_000, 4],
+    ])
+      h.recordValueWithCount(us, n);
+    assert.deepEqual(cumulativeAtOrBelow(h, [100, 1_000, 2_000, 3_000, 10_000_000]), [5, 10, 17, 18, 18]);
+    assert.equal(h.totalCount, 22, "the 50 s values are only in +Inf");
+    assert.deepEqual(cumulativeAtOrBelow(newHistogram(), [1, 2]), [0, 0]);
   });
 });
 

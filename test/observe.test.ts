@@ -3,7 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { runCli, runToResult, startCli } from "./helpers/cli.js";
+import { resultIn, runCli, runToResult, startCli } from "./helpers/cli.js";
+import { mergeInto, newHistogram } from "../src/metrics/histogram.js";
+import { BUCKET_BOUNDS_S } from "../src/observe/prometheus.js";
 import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
 import type { ResultFile } from "../src/schema/result.js";
 
@@ -30,7 +32,7 @@ function parseExposition(text: string): Map<string, number> {
     if (new RegExp(`^# HELP ${name} .*$`).test(line)) continue;
     const m = sample.exec(line);
     assert.ok(m, `not exposition format: ${line}`);
-    const family = m[1].replace(/_(sum|count)$/, "");
+    const family = m[1].replace(/_(sum|count|bucket)$/, "");
     assert.ok(typed.has(m[1]) || typed.has(family), `sample before its TYPE: ${line}`);
     samples.set(m[1] + (m[2] ?? ""), Number(m[3]));
   }
@@ -153,8 +155,92 @@ describe("the server side, sampled during the run", { timeout: 180_000 }, () => 
       first.get(key)! > 0 && second.get(key)! > first.get(key)!,
       `${first.get(key)} → ${second.get(key)}`,
     );
-    assert.ok(second.has('dcpbench_latency_seconds{run="pooled",op="__cycle__",quantile="0.99"}'));
+    assert.ok(second.has('dcpbench_window_latency_seconds{run="pooled",op="__cycle__",quantile="0.99"}'));
+    assert.ok(second.has('dcpbench_latency_seconds_bucket{run="pooled",op="__cycle__",le="+Inf"}'));
     assert.ok(second.has('dcpbench_observed_pgb_cl_active{run="pooled"}'));
     assert.equal((await cli.done).code, 0);
+  });
+  it("two runs scraped at once: their summed buckets give the merged histogram's p50 and p99, to a bucket", async () => {
+    // Two latency populations far apart (6 ms and 45 ms sleeps): the p50 is the first's, the p99 the second's.
+    const ports = [(await freePortBase()) + 3, (await freePortBase()) + 4];
+    const runs = [
+      ["a", "6"],
+      ["b", "45"],
+    ].map(([label, sleep], i) => {
+      const out = mkdtempSync(join(tmpdir(), "dcpbench-prom-"));
+      const cli = startCli(
+        [
+          "run",
+          "select1",
+          "--uri",
+          stack.status.uris.direct,
+          "--set",
+          `sleep_ms=${sleep}`,
+          "--conns",
+          "4",
+        ].concat(
+          ["--workers", "1", "--duration", "5s", "--warmup", "0", "--label", label, "--progress", "off"],
+          ["--prometheus-port", String(ports[i]), "--out", out],
+        ),
+        stack.env,
+      );
+      return { out, cli };
+    });
+    let finished = false;
+    const done = Promise.all(runs.map((r) => r.cli.done)).finally(() => (finished = true));
+    const scrape = async (port: number) =>
+      parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    let last: Array<Map<string, number>> | undefined;
+    while (!finished) {
+      // A pair taken together; once one run has closed its endpoint, the last whole pair stands.
+      last = await Promise.all(ports.map(scrape)).catch(() => last);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const r of await done) assert.equal(r.code, 0, r.stderr);
+    assert.ok(last, "scraped both runs at least once");
+
+    // sum by (le) over the two runs, then Prometheus' histogram_quantile: the bucket the rank falls in.
+    const buckets = new Map<string, number>();
+    for (const [i, samples] of last.entries()) {
+      const run = ["a", "b"][i];
+      const ops = samples.get(`dcpbench_ops_total{run="${run}",op="__cycle__"}`);
+      const count = samples.get(`dcpbench_latency_seconds_count{run="${run}",op="__cycle__"}`);
+      assert.ok(
+        ops! > 0 && count === ops,
+        `${run}: the histogram counts every op the counter does (${count}, ${ops})`,
+      );
+      for (const [key, v] of samples) {
+        const m = new RegExp(
+          `^dcpbench_latency_seconds_bucket\\{run="${run}",op="__cycle__",le="([^"]+)"\\}$`,
+        ).exec(key);
+        if (m) buckets.set(m[1], (buckets.get(m[1]) ?? 0) + v);
+      }
+    }
+    const les = [...buckets.keys()]
+      .filter((le) => le !== "+Inf")
+      .map(Number)
+      .sort((x, y) => x - y);
+    assert.deepEqual(les, [...BUCKET_BOUNDS_S], "the same bounds in both runs");
+    const total = buckets.get("+Inf")!;
+    const bucketOf = (q: number): [number, number] => {
+      const i = les.findIndex((le) => buckets.get(String(le))! >= q * total);
+      return [i > 0 ? les[i - 1] : 0, les[i]];
+    };
+
+    const merged = newHistogram();
+    mergeInto(
+      merged,
+      runs.map((r) => resultIn(r.out).result.summary.__cycle__.histogram),
+    );
+    for (const q of [0.5, 0.99]) {
+      const hdrSec = merged.getValueAtPercentile(q * 100) / 1e6;
+      const [lo, hi] = bucketOf(q);
+      // HDR reports a bucket's highest value, the exporter files it by its lowest: 0.1% apart at most.
+      assert.ok(lo < hdrSec && hdrSec <= hi * 1.001, `p${q * 100}: HDR ${hdrSec} s, buckets (${lo}, ${hi}]`);
+    }
+    assert.ok(
+      bucketOf(0.5)[1] <= bucketOf(0.99)[0],
+      "the two populations' quantiles fall in different buckets",
+    );
   });
 });

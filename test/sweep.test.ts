@@ -10,7 +10,7 @@ import { schemaError } from "../src/results/validate.js";
 import type { SweepIndex } from "../src/schema/sweep.js";
 import { launchChromium, openFile } from "./helpers/browser.js";
 import { runCli, startCli } from "./helpers/cli.js";
-import { startStack, type TestStack } from "./helpers/stack.js";
+import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "dcpbench-sweep-"));
 
@@ -266,6 +266,36 @@ describe("dcpbench sweep against the local stack", { timeout: 600_000 }, () => {
     assert.equal(res.code, 3, res.stderr);
     assert.match(res.stderr, /FAIL a\.errors@2>=0: a errors 0 >= 0/);
     assert.match(res.stdout, /crossover, throughput \(b vs a\): no clear winner at 2 clients/);
+  });
+
+  it("--prometheus-port: each point serves its live metrics on the port in turn, labelled with the point", async () => {
+    const port = (await freePortBase()) + 5;
+    const sweep = startCli(
+      ["sweep", "select1", "--set", "sleep_ms=5", "--conns", "2", "--repeat", "1", "--duration", "3s"].concat(
+        ["--progress", "off", "--pause", "500ms", "--prometheus-port", String(port), "--out", tmp()],
+      ),
+      stack.env,
+      300_000,
+    );
+    let finished = false;
+    const done = sweep.done.finally(() => (finished = true));
+    const seen = new Set<string>();
+    while (!finished) {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+        .then((r) => r.text())
+        .catch(() => "");
+      for (const [, run] of text.matchAll(
+        /^dcpbench_latency_seconds_count\{run="([^"]+)",op="__cycle__"\} [1-9]/gm,
+      ))
+        seen.add(run);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const res = await done;
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual([...seen].map((run) => run.replace(/^.*(direct|pooled)/, "$1")).sort(), [
+      "direct-c2-r1",
+      "pooled-c2-r1",
+    ]);
   });
 
   it("bad input: one line, exit 2, before anything runs", async () => {

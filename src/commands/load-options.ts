@@ -101,5 +101,14 @@ export function loadOptions<T>(y: Argv<T>) {
     .option("observe-uri", {
       type: "string",
       describe: "direct URI for pg_stat_activity [default: the local stack's direct URI, else --uri]",
+    })
+    .option("prometheus-port", {
+      type: "number",
+      describe: "serve live metrics on 127.0.0.1:PORT/metrics (a sweep: each point's, in turn)",
+    })
+    .option("prometheus-host", {
+      type: "string",
+      describe:
+        "address --prometheus-port listens on (0.0.0.0 in a pod, for Prometheus to scrape) [default: 127.0.0.1]",
     });
 }

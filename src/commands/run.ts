@@ -39,12 +39,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
         describe:
           "PgBouncer admin URI(s), comma-separated, for SHOW POOLS/STATS [default: the local stack's, for a pooled run]",
       })
-      .option("prometheus-port", { type: "number", describe: "serve live metrics on 127.0.0.1:PORT/metrics" })
-      .option("prometheus-host", {
-        type: "string",
-        describe:
-          "address --prometheus-port listens on (0.0.0.0 in a pod, for Prometheus to scrape) [default: 127.0.0.1]",
-      })
       .option("shard", {
         type: "string",
         describe:

@@ -270,6 +270,8 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         runOptions: (_p, runPlan) => ({
           observe: observeTargets(runPlan.uri, args, stackDir),
           checkTarget: undefined,
+          prometheusPort: args.prometheusPort,
+          prometheusHost: args.prometheusHost,
         }),
         setPoolSize: (size) => setStackPoolSize(stackDir, size),
         settle,

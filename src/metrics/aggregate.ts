@@ -172,6 +172,8 @@ export class Aggregator {
   private readonly samples = new SampleBook();
   /** Each op's interval histogram, reset and reused (a new one is 94 KB: garbage every interval). */
   private readonly scratch = new Map<string, Histogram>();
+  /** Each op's latencies of every interval so far, whatever its phase: what a live scrape adds up across runs. */
+  private readonly sinceStart = new Map<string, Histogram>();
   reconnects = 0;
   missed = 0;
   /** Cycles still running at the end that were not the window's (not recorded, not needed). */
@@ -216,6 +218,9 @@ export class Aggregator {
       if (hist) hist.reset();
       else this.scratch.set(name, (hist = newHistogram()));
       for (const p of parts) if (p.hist) addCounts(hist, p.hist);
+      let all = this.sinceStart.get(name);
+      if (!all) this.sinceStart.set(name, (all = newHistogram()));
+      all.add(hist);
       entry.ops[name] = timelineOp(
         hist,
         parts.map((p) => ({ ...p, errors: sumErrors(p.errors) })),
@@ -255,6 +260,11 @@ export class Aggregator {
     const out: Record<string, LatencyStats> = {};
     for (const [name, tot] of this.totals) out[name] = stats(tot.hist);
     return out;
+  }
+
+  /** Each op's histogram of every interval so far (not only the window's): for live scrapes, not to keep. */
+  liveHistograms(): ReadonlyMap<string, Histogram> {
+    return this.sinceStart;
   }
 
   summaries(): Record<string, OpSummary> {

@@ -52,6 +52,25 @@ export function addCounts(into: Histogram, counts: Counts): Histogram {
   return into;
 }
 
+/**
+ * For each bound (µs, ascending), how many recorded values are at or below it: a Prometheus histogram's
+ * cumulative `le` buckets. An HDR bucket counts where its lowest value falls (its width is under 0.1% of it).
+ */
+export function cumulativeAtOrBelow(h: Histogram, boundsUs: readonly number[]): number[] {
+  const j = js(h);
+  const out = new Array<number>(boundsUs.length).fill(0);
+  const counts = countsOf(h);
+  let b = 0;
+  for (let k = 0; k < counts.length; k += 2) {
+    const v = j.valueFromIndex(counts[k]);
+    while (b < boundsUs.length && v > boundsUs[b]) b++;
+    if (b === boundsUs.length) break;
+    out[b] += counts[k + 1];
+  }
+  for (let i = 1; i < out.length; i++) out[i] += out[i - 1];
+  return out;
+}
+
 /** HdrHistogram's compressed base64 encoding: what result files keep. */
 export function encode(h: Histogram): string {
   return hdr.encodeIntoCompressedBase64(h);

@@ -1,13 +1,23 @@
 import { createServer, type Server } from "node:http";
 import type { Aggregator } from "../metrics/aggregate.js";
+import { cumulativeAtOrBelow } from "../metrics/histogram.js";
+
+/**
+ * The histogram's upper bounds in seconds: 1, 1.5, 2, 3, 4, 5 and 7 per decade from 100 µs to 100 s, so that a
+ * quantile read from the buckets is within one bucket (at most 50% wide) of the HDR figure.
+ */
+export const BUCKET_BOUNDS_S: readonly number[] = [-4, -3, -2, -1, 0, 1]
+  .flatMap((e) => [1, 1.5, 2, 3, 4, 5, 7].map((m) => +(m * 10 ** e).toPrecision(2)))
+  .concat(100);
+const BUCKET_BOUNDS_US = BUCKET_BOUNDS_S.map((s) => Math.round(s * 1e6));
 
 /** A label value in the text exposition format: backslash, quote and newline escaped. */
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
 /**
  * The run's live metrics in Prometheus' text exposition format (version 0.0.4): counters of ops, errors,
- * retries and skips per op (from every merged interval), latency summaries per op (from the measured
- * window), and the server-side samples as gauges — like dbworkload's and `cockroach workload`'s endpoints.
+ * retries and skips per op and a latency histogram per op (from every merged interval: these add up across
+ * shards), a latency summary per op of the measured window, and the server-side samples as gauges — like dbworkload's and `cockroach workload`'s endpoints.
  */
 export function exposition(
   run: string,
@@ -42,8 +52,22 @@ export function exposition(
   for (const [op, t] of totals) out.push(`dcpbench_skipped_total{${l(op)}} ${t.skipped}`);
   family(
     "dcpbench_latency_seconds",
+    "histogram",
+    "Latency per op of every completed execution so far (the HDR counts in fixed buckets): add across shards.",
+  );
+  for (const [op, h] of agg.liveHistograms()) {
+    const below = cumulativeAtOrBelow(h, BUCKET_BOUNDS_US);
+    BUCKET_BOUNDS_S.forEach((le, i) =>
+      out.push(`dcpbench_latency_seconds_bucket{${l(op)},le="${le}"} ${below[i]}`),
+    );
+    out.push(`dcpbench_latency_seconds_bucket{${l(op)},le="+Inf"} ${h.totalCount}`);
+    out.push(`dcpbench_latency_seconds_sum{${l(op)}} ${+((h.mean * h.totalCount) / 1e6).toPrecision(9)}`);
+    out.push(`dcpbench_latency_seconds_count{${l(op)}} ${h.totalCount}`);
+  }
+  family(
+    "dcpbench_window_latency_seconds",
     "summary",
-    "Latency per op of the cycles that started in the measured window.",
+    "Latency per op of the cycles that started in the measured window, as the result will hold it (one run's).",
   );
   for (const [op, s] of Object.entries(agg.liveStats())) {
     for (const [q, v] of [
@@ -54,10 +78,10 @@ export function exposition(
       ["0.999", s.p999],
       ["1", s.max],
     ] as const) {
-      out.push(`dcpbench_latency_seconds{${l(op)},quantile="${q}"} ${+(v / 1000).toPrecision(6)}`);
+      out.push(`dcpbench_window_latency_seconds{${l(op)},quantile="${q}"} ${+(v / 1000).toPrecision(6)}`);
     }
-    out.push(`dcpbench_latency_seconds_sum{${l(op)}} ${+((s.mean * s.count) / 1000).toPrecision(9)}`);
-    out.push(`dcpbench_latency_seconds_count{${l(op)}} ${s.count}`);
+    out.push(`dcpbench_window_latency_seconds_sum{${l(op)}} ${+((s.mean * s.count) / 1000).toPrecision(9)}`);
+    out.push(`dcpbench_window_latency_seconds_count{${l(op)}} ${s.count}`);
   }
   for (const [key, value] of Object.entries(observed ?? {})) {
     const name = `dcpbench_observed_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`;
