@@ -2,9 +2,10 @@
 // The runner's V8 flags (they can only be given at start-up, hence here; workers get them too): GC helper
 // threads and idle-time full GCs would take cores from the load (BENCHMARKS.md, "Measurements behind choices").
 // `node dist/src/cli.js` runs without them; results are the same, the schedule a little less steady.
-import yargs from "yargs";
+import yargs, { type MiddlewareFunction } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
+import { fillFromEnvAndConfig, optionNames, type KnownOptions } from "./options/env-and-config.js";
 import { VERSION } from "./version.js";
 import { printable } from "./results/printable.js";
 import { checkCommand } from "./commands/check.js";
@@ -32,10 +33,8 @@ const LIST_OPTIONS = new Set(["set", "fault", "threshold", "target", "fail-if"])
  */
 function refuseRepeated(argv: string[]): void {
   const seen = new Set<string>();
-  for (const arg of argv) {
-    if (arg === "--") break;
-    const name = /^--(?:no-)?([A-Za-z][\w-]*)/.exec(arg)?.[1];
-    if (!name || LIST_OPTIONS.has(name)) continue;
+  for (const name of optionNames(argv)) {
+    if (LIST_OPTIONS.has(name)) continue;
     if (seen.has(name)) fail(`--${name} is given twice: give it once`, 2);
     seen.add(name);
   }
@@ -59,11 +58,32 @@ async function main(): Promise<void> {
     .command(checkCommand)
     .command(newWorkloadCommand)
     .command(stackCommand)
+    .option("config", {
+      type: "string",
+      global: true,
+      describe: 'a JSON file of this command\'s options, e.g. {"conns": 64, "duration": "60s"}',
+    })
+    // Before validation, so that what the environment and --config fill in is checked like the command line.
+    .middleware(
+      ((argv: Record<string, unknown>, y: { getOptions(): KnownOptions }) =>
+        fillFromEnvAndConfig(
+          argv,
+          y.getOptions(),
+          new Set(optionNames(hideBin(process.argv))),
+          process.env,
+        )) as unknown as MiddlewareFunction,
+      true,
+    )
+    .completion("completion", "print a bash/zsh completion script (dcpbench completion >> ~/.bashrc)")
     .demandCommand(1, "say which command (see --help)")
     .strict()
     .recommendCommands()
     .wrap(Math.min(120, process.stdout.columns || 120))
-    .epilogue("Exit codes: 0 success, 1 the run failed, 2 bad usage or input, 3 a threshold was crossed.")
+    .epilogue(
+      "Every option can also come from the environment, DCPBENCH_<OPTION> (DCPBENCH_CONNS=64), or from --config " +
+        "FILE; the command line wins, then the environment, then the file.\n" +
+        "Exit codes: 0 success, 1 the run failed, 2 bad usage or input, 3 a threshold was crossed.",
+    )
     .fail((msg, err) => {
       if (err) throw err;
       fail(msg, 2);

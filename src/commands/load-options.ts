@@ -102,6 +102,11 @@ export function loadOptions<T>(y: Argv<T>) {
       type: "string",
       describe: "direct URI for pg_stat_activity [default: the local stack's direct URI, else --uri]",
     })
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "print the result file's JSON (a sweep: its index's) on stdout, and the tables on stderr",
+    })
     .option("prometheus-port", {
       type: "number",
       describe: "serve live metrics on 127.0.0.1:PORT/metrics (a sweep: each point's, in turn)",

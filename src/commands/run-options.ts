@@ -25,6 +25,7 @@ export type RunArgs = Omit<
   pgbouncerAdmin?: string;
   prometheusPort?: number;
   prometheusHost?: string;
+  json?: boolean;
   fault: string[];
   faults?: string;
   stackDir?: string;

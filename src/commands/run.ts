@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
 import { buildPlan } from "../plan.js";
@@ -20,7 +21,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       workloadArg(y)
         .option("uri", {
           type: "string",
-          describe: "target (also $PGURI, libpq env; default: the local stack, direct)",
+          describe: "target (also $PGURI, $DATABASE_URL, libpq env; default: the local stack, direct)",
         })
         .option("conns", { type: "number", describe: "total clients [default: 8]" }),
     )
@@ -107,15 +108,18 @@ export const runCommand: CommandModule<object, RunArgs> = {
       say: (line) => process.stderr.write(line + "\n"),
       interrupts: processInterrupts,
     });
-    process.stdout.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
-    for (const a of result.availability) process.stdout.write(availabilityLine(a) + "\n");
-    for (const note of windowNotes(result)) process.stdout.write(`note: ${note}\n`);
+    // With --json, stdout carries the result file alone (for jq and CI), and what a person reads goes to stderr.
+    const human = args.json ? process.stderr : process.stdout;
+    human.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
+    for (const a of result.availability) human.write(availabilityLine(a) + "\n");
+    for (const note of windowNotes(result)) human.write(`note: ${note}\n`);
     for (const t of result.thresholds) {
       const actual =
         t.actual === null ? "no such op" : `${+t.actual.toFixed(4)}${t.unit ? ` ${t.unit}` : ""}`;
-      process.stdout.write(`threshold ${t.ok ? "ok     " : "CROSSED"} ${t.expr} (actual ${actual})\n`);
+      human.write(`threshold ${t.ok ? "ok     " : "CROSSED"} ${t.expr} (actual ${actual})\n`);
     }
-    process.stdout.write(`result: ${files.json}\ntimeline: ${files.csv}\n`);
+    human.write(`result: ${files.json}\ntimeline: ${files.csv}\n`);
+    if (args.json) process.stdout.write(readFileSync(files.json, "utf8"));
     process.exitCode = result.exitCode;
   },
 };

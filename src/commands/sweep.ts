@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { windowNotes } from "../results/window-notes.js";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -285,7 +286,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           say(`sweep: could not put PgBouncer's pool size back to ${originalPool}: ${err.message}`),
         );
     }
-    report(indexPath, plan, gates, outcome);
+    report(indexPath, plan, gates, outcome, args.json ?? false);
   },
 };
 
@@ -312,17 +313,19 @@ function report(
   plan: SweepPlan,
   gates: ReturnType<typeof parseSweepGate>[],
   outcome: SweepOutcome,
+  json: boolean,
 ): void {
   const index = readSweepIndex(indexPath);
   const loaded = loadSweepPoints(indexPath, index);
   const series = sweepSeries(plan, loaded);
-  process.stdout.write(`${sweepTable(series)}\n`);
-  for (const line of crossoverLines(series)) process.stdout.write(line + "\n");
+  const human = json ? process.stderr : process.stdout;
+  human.write(`${sweepTable(series)}\n`);
+  for (const line of crossoverLines(series)) human.write(line + "\n");
   // A point its load generator bounded, or measured while its pools filled, weighs on any crossover near it.
-  for (const { result } of loaded)
-    for (const note of windowNotes(result)) process.stdout.write(`note: ${note}\n`);
-  process.stdout.write(`sweep index: ${indexPath}\n`);
-  process.stdout.write(`curves: dcpbench report ${indexPath} --html sweep.html\n`);
+  for (const { result } of loaded) for (const note of windowNotes(result)) human.write(`note: ${note}\n`);
+  human.write(`sweep index: ${indexPath}\n`);
+  human.write(`curves: dcpbench report ${indexPath} --html sweep.html\n`);
+  if (json) process.stdout.write(readFileSync(indexPath, "utf8"));
   const resume = `continue it with the same options and --resume ${indexPath}`;
   if (outcome.interrupted) {
     const done = index.points.filter((p) => p.file !== null && !p.partial && !p.error).length;

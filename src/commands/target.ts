@@ -15,7 +15,7 @@ function libpqUri(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The target when --uri is not given: $PGURI, then libpq's PGHOST/PGPORT/PGUSER/PGDATABASE, then the local
+ * The target when --uri is not given: $PGURI, then $DATABASE_URL (as Heroku-style platforms set it), then libpq's PGHOST/PGPORT/PGUSER/PGDATABASE, then the local
  * stack's direct URI. Also points PGPASSFILE at the stack's password file when nothing else says where it is.
  */
 export function targetUri(given: string | undefined, stackDir = defaultStackDir()): string {
@@ -23,10 +23,11 @@ export function targetUri(given: string | undefined, stackDir = defaultStackDir(
   const env = process.env;
   const fromLibpq = env.PGHOST ? libpqUri(env) : undefined;
   const cfg = readStackConfig(paths);
-  const uri = given ?? env.PGURI ?? fromLibpq ?? (cfg ? stackUris(cfg).direct : undefined);
+  const uri =
+    given ?? env.PGURI ?? env.DATABASE_URL ?? fromLibpq ?? (cfg ? stackUris(cfg).direct : undefined);
   if (!uri) {
     throw new UsageError(
-      "no target: give --uri, set PGURI, or start the local stack with 'dcpbench stack up'",
+      "no target: give --uri, set PGURI or DATABASE_URL, or start the local stack with 'dcpbench stack up'",
     );
   }
   usePgpassOf(stackDir);

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { parseIntoClientConfig } from "pg-connection-string";
+import { parse, parseIntoClientConfig } from "pg-connection-string";
 import pgPass from "pgpass";
 import type { Dialect } from "../api.js";
 import { UsageError } from "../errors.js";
@@ -18,14 +18,17 @@ export interface ConnectOptions {
  * ($PGPASSFILE or ~/.pgpass). Resolved once per process, so it never travels on argv or over IPC.
  */
 export async function findPassword(uri: string): Promise<string | undefined> {
-  const u = validateUri(uri);
-  if (u.password) return decodeURIComponent(u.password);
+  validateUri(uri);
+  // As pg reads the URI: a socket directory and a port given as parameters (?host=/run/pg&port=6432) count.
+  const c = parse(uri);
+  if (c.password) return c.password;
   if (process.env.PGPASSWORD) return process.env.PGPASSWORD;
+  const user = c.user || process.env.PGUSER || process.env.USER;
   const info = {
-    host: u.hostname || "localhost",
-    port: u.port || "5432",
-    database: decodeURIComponent(u.pathname.slice(1)) || decodeURIComponent(u.username),
-    user: decodeURIComponent(u.username) || process.env.PGUSER || process.env.USER,
+    host: c.host || process.env.PGHOST || "localhost",
+    port: c.port || process.env.PGPORT || "5432",
+    database: c.database || process.env.PGDATABASE || user,
+    user,
   };
   return new Promise((resolve) => pgPass(info, (pass) => resolve(pass ?? undefined)));
 }
