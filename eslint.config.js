@@ -39,12 +39,28 @@ export default tseslint.config(
   ),
   layer(
     ["src/plan.ts", "src/options/**/*.ts"],
-    ["**/results/*", "**/runner/*", "**/run/*", "**/commands/*", "**/observe/*", "**/faults/*", "**/stack/*"],
+    [
+      "**/results/**",
+      "**/runner/*",
+      "**/run/*",
+      "**/commands/*",
+      "**/observe/*",
+      "**/faults/*",
+      "**/stack/*",
+    ],
     "the plan and its option parsers sit below results/ and runner/: import src/schema, db/ or options/ instead",
   ),
   layer(
     ["src/db/**/*.ts", "src/metrics/**/*.ts"],
-    ["**/results/*", "**/runner/*", "**/run/*", "**/commands/*", "**/observe/*", "**/faults/*", "**/stack/*"],
+    [
+      "**/results/**",
+      "**/runner/*",
+      "**/run/*",
+      "**/commands/*",
+      "**/observe/*",
+      "**/faults/*",
+      "**/stack/*",
+    ],
     "db/ and metrics/ are the bottom layers: they import only each other's leaves and src/schema",
   ),
   layer(
@@ -59,7 +75,7 @@ export default tseslint.config(
   ),
   layer(
     ["src/runner/**/*.ts", "src/observe/**/*.ts", "src/faults/**/*.ts", "src/stack/**/*.ts"],
-    ["**/commands/*", "**/run/*", "**/results/*", "**/sweep/*"],
+    ["**/commands/*", "**/run/*", "**/results/**", "**/sweep/*"],
     "runner/, observe/, faults/ and stack/ are driven by run/, sweep/ and commands/, never the other way round",
   ),
   layer(
@@ -67,7 +83,7 @@ export default tseslint.config(
     [
       "**/commands/*",
       "**/run/*",
-      "**/results/*",
+      "**/results/**",
       "**/sweep/*",
       "**/runner/*",
       "**/observe/*",

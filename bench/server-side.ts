@@ -18,7 +18,7 @@ import { Observer } from "../src/observe/observer.js";
 import { childrenOf, procUsage } from "../src/observe/proc-usage.js";
 import { ServerSideSampler } from "../src/observe/server-side.js";
 import { OBSERVER_APP } from "../src/observe/statements.js";
-import { compareResults } from "../src/results/compare.js";
+import { compareResults } from "../src/results/compare/compare.js";
 import type { ResultFile } from "../src/schema/result.js";
 import { stackPaths, type StackConfig } from "../src/stack/layout.js";
 import { readStackConfig } from "../src/stack/layout.js";

@@ -19,10 +19,10 @@ import {
 } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { crossovers, hopLine, hopOf } from "../src/results/sweep-crossover.js";
-import { loadSweepPoints, readSweepIndex } from "../src/results/sweep-index.js";
-import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweep-summary.js";
-import { sweepTable } from "../src/results/sweep-table.js";
+import { crossovers, hopLine, hopOf } from "../src/results/sweeps/crossover.js";
+import { loadSweepPoints, readSweepIndex } from "../src/results/sweeps/index-file.js";
+import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweeps/summary.js";
+import { sweepTable } from "../src/results/sweeps/table.js";
 import { closeStackServerConnections } from "../src/stack/pooler-control.js";
 import { stackDown, type StackStatus } from "../src/stack/stack.js";
 import { pgProgram } from "../src/stack/system.js";

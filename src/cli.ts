@@ -7,7 +7,7 @@ import { hideBin } from "yargs/helpers";
 import { CliError } from "./errors.js";
 import { fillFromEnvAndConfig, optionNames, type KnownOptions } from "./options/env-and-config.js";
 import { VERSION } from "./version.js";
-import { printable } from "./results/printable.js";
+import { printable } from "./results/io/printable.js";
 import { checkCommand } from "./commands/check.js";
 import { compareCommand } from "./commands/compare.js";
 import { initCommand } from "./commands/init.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { runCli, runToResult } from "./helpers/cli.js";
-import { schemaError } from "../src/results/validate.js";
+import { schemaError } from "../src/results/io/validate.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 import type { ResultFile } from "../src/schema/result.js";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { findPassword } from "../src/db/connect.js";
-import { schemaError } from "../src/results/validate.js";
+import { schemaError } from "../src/results/io/validate.js";
 import { runCli, runToResult } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 

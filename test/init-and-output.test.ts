@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readResult } from "../src/results/read.js";
+import { readResult } from "../src/results/io/read.js";
 import { runCli, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
 

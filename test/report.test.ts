@@ -5,9 +5,9 @@ import { basename, join } from "node:path";
 import { after, before, describe, it, type TestContext } from "node:test";
 import type { Browser } from "playwright-core";
 import { decode, encode, newHistogram, record } from "../src/metrics/histogram.js";
-import { buildReportData } from "../src/results/report-data.js";
-import type { BarChart, LineChart, ReportData } from "../src/results/report-model.js";
-import { PALETTE } from "../src/results/report-html.js";
+import { buildReportData } from "../src/results/report/data.js";
+import type { BarChart, LineChart, ReportData } from "../src/results/report/model.js";
+import { PALETTE } from "../src/results/report/html.js";
 import {
   CHROMIUM,
   drawnCharts,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { readResult } from "../src/results/read.js";
+import { readResult } from "../src/results/io/read.js";
 import { runCli } from "./helpers/cli.js";
 
 /** Result files written by dcpbench at 50dd999, before the schema moved to src/schema (a pooled run with faults). */

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { crossovers, hopOf, verdictOf } from "../src/results/sweep-crossover.js";
-import { evaluateSweepGates, parseSweepGate } from "../src/results/sweep-gates.js";
-import { spreadOf, type SweepSeries } from "../src/results/sweep-summary.js";
-import { crossoverLines } from "../src/results/sweep-table.js";
+import { crossovers, hopOf, verdictOf } from "../src/results/sweeps/crossover.js";
+import { evaluateSweepGates, parseSweepGate } from "../src/results/sweeps/gates.js";
+import { spreadOf, type SweepSeries } from "../src/results/sweeps/summary.js";
+import { crossoverLines } from "../src/results/sweeps/table.js";
 import { parseCounts, parseTarget, planDifference, pointLabel, pointOrder } from "../src/sweep/plan.js";
 import type { SweepPlan } from "../src/schema/sweep.js";
 

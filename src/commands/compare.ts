@@ -1,9 +1,9 @@
 import type { CommandModule } from "yargs";
 import { ThresholdCrossed } from "../errors.js";
-import { compareFile, FORMATS, formatComparison, type Format } from "../results/compare-format.js";
-import { compareResults } from "../results/compare.js";
-import { evaluateGates, parseGate } from "../results/gates.js";
-import { readResult } from "../results/read.js";
+import { compareFile, FORMATS, formatComparison, type Format } from "../results/compare/format.js";
+import { compareResults } from "../results/compare/compare.js";
+import { evaluateGates, parseGate } from "../results/compare/gates.js";
+import { readResult } from "../results/io/read.js";
 
 interface CompareArgs {
   results: string[];

@@ -2,9 +2,9 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { RunFailure, ThresholdCrossed, UsageError } from "../errors.js";
 import { mergeShards } from "../results/merge.js";
-import { checkHistograms, readResult } from "../results/read.js";
+import { checkHistograms, readResult } from "../results/io/read.js";
 import { parameterTable, summaryTable } from "../results/tables.js";
-import { ensureDir, resultBaseName, saveWithFallback, writeResultAs } from "../results/write.js";
+import { ensureDir, resultBaseName, saveWithFallback, writeResultAs } from "../results/io/write.js";
 
 interface MergeArgs {
   shards: string[];

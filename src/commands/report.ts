@@ -2,13 +2,13 @@ import { statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
-import { buildReportData } from "../results/report-data.js";
-import { renderReportHtml } from "../results/report-html.js";
-import { checkHistograms, readResult } from "../results/read.js";
-import { isSweepIndex, loadSweepPoints, readSweepIndex } from "../results/sweep-index.js";
-import { renderSweepHtml } from "../results/sweep-report.js";
-import { sweepSeries } from "../results/sweep-summary.js";
-import { saveWithFallback, writeAtomically } from "../results/write.js";
+import { buildReportData } from "../results/report/data.js";
+import { renderReportHtml } from "../results/report/html.js";
+import { checkHistograms, readResult } from "../results/io/read.js";
+import { isSweepIndex, loadSweepPoints, readSweepIndex } from "../results/sweeps/index-file.js";
+import { renderSweepHtml } from "../results/sweeps/report.js";
+import { sweepSeries } from "../results/sweeps/summary.js";
+import { saveWithFallback, writeAtomically } from "../results/io/write.js";
 
 interface ReportArgs {
   results: string[];

@@ -11,7 +11,7 @@ import {
 import type { ShardSpec } from "../schema/plan.js";
 import type { ResultFile, Resources } from "../schema/result.js";
 import { availability } from "./availability.js";
-import { evaluateThresholds } from "./thresholds.js";
+import { evaluateThresholds } from "./compare/thresholds.js";
 
 export interface ShardFile {
   file: string;

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import type { RunPlan } from "../plan.js";
-import { ensureDir } from "../results/write.js";
+import { ensureDir } from "../results/io/write.js";
 import { allowedCpus, requireTaskset } from "../runner/cpu-pin.js";
 import { openFileLimit } from "../stack/stack.js";
 

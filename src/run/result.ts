@@ -9,7 +9,7 @@ import {
   type ResultFile,
   type ServerInfo,
 } from "../schema/result.js";
-import { evaluateThresholds } from "../results/thresholds.js";
+import { evaluateThresholds } from "../results/compare/thresholds.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
 import { CYCLE } from "../schema/measures.js";

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CliError, UsageError } from "../errors.js";
 import { formatDuration } from "../options/units.js";
 import type { RunPlan } from "../plan.js";
-import { writeSweepIndex } from "../results/sweep-index.js";
+import { writeSweepIndex } from "../results/sweeps/index-file.js";
 import { executeRun, type RunOptions } from "../run/execute.js";
 import type { Interrupts } from "../runner/interrupts.js";
 import { CYCLE } from "../schema/measures.js";

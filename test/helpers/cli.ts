@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { schemaError } from "../../src/results/validate.js";
+import { schemaError } from "../../src/results/io/validate.js";
 import type { ResultFile } from "../../src/schema/result.js";
 
 export const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));

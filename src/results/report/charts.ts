@@ -1,6 +1,6 @@
-import { UsageError } from "../errors.js";
-import { decode, encode, mergeInto, newHistogram, stats } from "../metrics/histogram.js";
-import { opOrder } from "./tables.js";
+import { UsageError } from "../../errors.js";
+import { decode, encode, mergeInto, newHistogram, stats } from "../../metrics/histogram.js";
+import { opOrder } from "../tables.js";
 import {
   finite,
   finiteOrNull,
@@ -11,8 +11,8 @@ import {
   type LineChart,
   type NamedResult,
   type Series,
-} from "./report-model.js";
-import { CONNECT, CYCLE, type TimelineEntry, type TimelineOp } from "../schema/measures.js";
+} from "./model.js";
+import { CONNECT, CYCLE, type TimelineEntry, type TimelineOp } from "../../schema/measures.js";
 
 /** The report's charts, as data: time series per interval, the percentile spectrum, per-op bars. */
 /** Points per decade of 1/(1−p) in the percentile spectrum. */

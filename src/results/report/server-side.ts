@@ -1,5 +1,5 @@
-import type { ResultFile } from "../schema/result.js";
-import { escapeHtml } from "./report-escape.js";
+import type { ResultFile } from "../../schema/result.js";
+import { escapeHtml } from "./escape.js";
 
 type Point = [t: number, v: number];
 

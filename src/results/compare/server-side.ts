@@ -1,4 +1,4 @@
-import type { ResultFile } from "../schema/result.js";
+import type { ResultFile } from "../../schema/result.js";
 import { changePct } from "./change.js";
 
 /** One "server side" figure per run, with its change against the first run: what the database paid. */

@@ -1,8 +1,8 @@
-import { sumErrors } from "../metrics/aggregate.js";
-import { CONNECT, CYCLE, LAG } from "../schema/measures.js";
-import type { ResultFile } from "../schema/result.js";
-import type { SweepPlan } from "../schema/sweep.js";
-import type { LoadedPoint } from "./sweep-index.js";
+import { sumErrors } from "../../metrics/aggregate.js";
+import { CONNECT, CYCLE, LAG } from "../../schema/measures.js";
+import type { ResultFile } from "../../schema/result.js";
+import type { SweepPlan } from "../../schema/sweep.js";
+import type { LoadedPoint } from "./index-file.js";
 
 interface MetricSpec {
   label: string;

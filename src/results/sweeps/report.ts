@@ -1,12 +1,12 @@
-import { formatDuration } from "../options/units.js";
-import type { SweepIndex } from "../schema/sweep.js";
-import { VERSION } from "../version.js";
-import { escapeHtml } from "./report-escape.js";
-import { iterationsText } from "./tables.js";
-import { PALETTE } from "./report-html.js";
-import { crossovers, type Crossover } from "./sweep-crossover.js";
-import { SWEEP_METRICS, type SweepMetric, type SweepSeries } from "./sweep-summary.js";
-import { crossoverLines, spreadText } from "./sweep-table.js";
+import { formatDuration } from "../../options/units.js";
+import type { SweepIndex } from "../../schema/sweep.js";
+import { VERSION } from "../../version.js";
+import { escapeHtml } from "../report/escape.js";
+import { iterationsText } from "../tables.js";
+import { PALETTE } from "../report/html.js";
+import { crossovers, type Crossover } from "./crossover.js";
+import { SWEEP_METRICS, type SweepMetric, type SweepSeries } from "./summary.js";
+import { crossoverLines, spreadText } from "./table.js";
 
 const CHARTS: Array<{ metric: SweepMetric; title: string }> = [
   { metric: "throughput", title: "Throughput (cycles/s)" },

@@ -1,8 +1,8 @@
 import Table from "cli-table3";
 import { stringify } from "csv-stringify/sync";
 import type { Comparison, Metric, MetricRow } from "./compare.js";
-import type { ServerSideRow } from "./compare-server.js";
-import { COMPARE_SCHEMA, COMPARE_VERSION, type CompareFile } from "../schema/compare.js";
+import type { ServerSideRow } from "./server-side.js";
+import { COMPARE_SCHEMA, COMPARE_VERSION, type CompareFile } from "../../schema/compare.js";
 
 export const FORMATS = ["table", "markdown", "json", "csv"] as const;
 export type Format = (typeof FORMATS)[number];

@@ -1,6 +1,6 @@
 import Table from "cli-table3";
-import { crossovers, hopLine, hopOf } from "./sweep-crossover.js";
-import type { Spread, SweepMetric, SweepSeries } from "./sweep-summary.js";
+import { crossovers, hopLine, hopOf } from "./crossover.js";
+import type { Spread, SweepMetric, SweepSeries } from "./summary.js";
 
 const fmt = (n: number) =>
   n === 0 ? "0" : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2);

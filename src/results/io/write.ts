@@ -3,7 +3,7 @@ import { existsSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, write
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { stringify } from "csv-stringify/sync";
-import type { ResultFile } from "../schema/result.js";
+import type { ResultFile } from "../../schema/result.js";
 
 /** results/<label>_<workload>_<UTC timestamp>: sortable; writeResult makes it unique. */
 export function resultBaseName(result: Pick<ResultFile, "label" | "workload" | "startedAt">): string {

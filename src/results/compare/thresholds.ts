@@ -1,8 +1,8 @@
-import { LATENCY_METRICS } from "../options/threshold.js";
-import { intervalErrors, sumErrors } from "../metrics/aggregate.js";
-import { CYCLE, type OpSummary } from "../schema/measures.js";
-import type { ThresholdOutcome } from "../schema/events.js";
-import type { Cmp, Threshold } from "../schema/plan.js";
+import { LATENCY_METRICS } from "../../options/threshold.js";
+import { intervalErrors, sumErrors } from "../../metrics/aggregate.js";
+import { CYCLE, type OpSummary } from "../../schema/measures.js";
+import type { ThresholdOutcome } from "../../schema/events.js";
+import type { Cmp, Threshold } from "../../schema/plan.js";
 
 export const holds = (a: number, cmp: Cmp, b: number): boolean =>
   cmp === "<" ? a < b : cmp === "<=" ? a <= b : cmp === ">" ? a > b : a >= b;

@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { VERSION } from "../version.js";
-import type { Chart, ReportData, SummaryRow } from "./report-model.js";
-import { PAGE_SCRIPT, STYLE } from "./report-page.js";
-import { escapeHtml } from "./report-escape.js";
-import { serverSideHtml } from "./report-server-side.js";
+import { VERSION } from "../../version.js";
+import type { Chart, ReportData, SummaryRow } from "./model.js";
+import { STYLE } from "./page-style.js";
+import { escapeHtml } from "./escape.js";
+import { serverSideHtml } from "./server-side.js";
 
 /** Run colours (Tableau 10): distinct, and readable for most colour-vision deficiencies. */
 export const PALETTE = [
@@ -36,6 +36,16 @@ export function jsonForScript(value: unknown): string {
 /** A library's code or stylesheet inlined into a <script> or <style> element, unable to close it early. */
 function inlineSafe(code: string, element: "script" | "style"): string {
   return code.replace(new RegExp(`</(${element})`, "gi"), "<\\/$1");
+}
+
+let pageScript: string | undefined;
+
+/** page.ts as compiled beside this file, as a classic script: its module marker and source map line dropped. */
+function pageCode(): string {
+  pageScript ??= readFileSync(new URL("./page.js", import.meta.url), "utf8")
+    .replace(/^export \{\};$/m, "")
+    .replace(/^\/\/# sourceMappingURL=.*$/m, "");
+  return `(function () {\n"use strict";\n${pageScript}\n})();`;
 }
 
 let uplotAssets: { js: string; css: string; version: string } | undefined;
@@ -218,7 +228,7 @@ ${sections}
 </main>
 <script type="application/json" id="report-data">${jsonForScript({ ...data, palette: PALETTE })}</script>
 <script>${inlineSafe(lib.js, "script")}</script>
-<script>${inlineSafe(PAGE_SCRIPT, "script")}</script>
+<script>${inlineSafe(pageCode(), "script")}</script>
 </body>
 </html>
 `;

@@ -1,9 +1,9 @@
 import { readFileSync, statSync } from "node:fs";
-import { UsageError } from "../errors.js";
-import { decode } from "../metrics/histogram.js";
-import { RESULT_SCHEMA, RESULT_VERSION } from "../schema/result.js";
-import type { SavedPlan } from "../schema/plan.js";
-import type { ResultFile } from "../schema/result.js";
+import { UsageError } from "../../errors.js";
+import { decode } from "../../metrics/histogram.js";
+import { RESULT_SCHEMA, RESULT_VERSION } from "../../schema/result.js";
+import type { SavedPlan } from "../../schema/plan.js";
+import type { ResultFile } from "../../schema/result.js";
 import { printableStrings } from "./printable.js";
 import { checkShape } from "./validate.js";
 

@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { UsageError } from "../errors.js";
-import type { ResultFile } from "../schema/result.js";
-import { SWEEP_SCHEMA, SWEEP_VERSION, type SweepIndex, type SweepPoint } from "../schema/sweep.js";
-import { printableStrings } from "./printable.js";
-import { readJsonFile, readResult } from "./read.js";
-import { checkShape } from "./validate.js";
-import { ensureDir, writeAtomically } from "./write.js";
+import { UsageError } from "../../errors.js";
+import type { ResultFile } from "../../schema/result.js";
+import { SWEEP_SCHEMA, SWEEP_VERSION, type SweepIndex, type SweepPoint } from "../../schema/sweep.js";
+import { printableStrings } from "../io/printable.js";
+import { readJsonFile, readResult } from "../io/read.js";
+import { checkShape } from "../io/validate.js";
+import { ensureDir, writeAtomically } from "../io/write.js";
 
 /** Reads a file's JSON only to tell a sweep index from a result file. */
 export function isSweepIndex(path: string): boolean {

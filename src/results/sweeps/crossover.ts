@@ -1,4 +1,4 @@
-import { SWEEP_METRICS, type SeriesPoint, type Spread, type SweepSeries } from "./sweep-summary.js";
+import { SWEEP_METRICS, type SeriesPoint, type Spread, type SweepSeries } from "./summary.js";
 
 /** The challenger against the baseline at one client count: clearly ahead, clearly behind, or no clear winner. */
 export type Verdict = "ahead" | "behind" | "tie";

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { UsageError } from "../errors.js";
+import { UsageError } from "../../errors.js";
 
 /** The schemas generated from src/schema's types (scripts/gen-schema.mjs), as the package ships them. */
-const SCHEMAS = new URL("../../../schemas/", import.meta.url);
+const SCHEMAS = new URL("../../../../schemas/", import.meta.url);
 
 type Kind = "result" | "sweep" | "compare";
 /** Reading drops what the schema does not know; the strict check (for what dcpbench itself writes) refuses it. */

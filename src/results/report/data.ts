@@ -1,7 +1,7 @@
 import { basename } from "node:path";
-import { intervalErrors } from "../metrics/aggregate.js";
-import { formatDuration } from "../options/units.js";
-import { barCharts, chartIntervals, cycleOf, spectrumChart, timeChart } from "./report-charts.js";
+import { intervalErrors } from "../../metrics/aggregate.js";
+import { formatDuration } from "../../options/units.js";
+import { barCharts, chartIntervals, cycleOf, spectrumChart, timeChart } from "./charts.js";
 import {
   errorTotal,
   finite,
@@ -13,11 +13,11 @@ import {
   type ReportData,
   type RunInfo,
   type SummaryRow,
-} from "./report-model.js";
-import { warmupText, windowNotes } from "./window-notes.js";
-import { iterationsText, opOrder } from "./tables.js";
-import { CONNECT, CYCLE } from "../schema/measures.js";
-import { serverSideReport } from "./report-server-side.js";
+} from "./model.js";
+import { warmupText, windowNotes } from "../window-notes.js";
+import { iterationsText, opOrder } from "../tables.js";
+import { CONNECT, CYCLE } from "../../schema/measures.js";
+import { serverSideReport } from "./server-side.js";
 
 /** Each run's faults with their availability figures (result files from before faults existed have none). */
 function faultRows(results: NamedResult[]): FaultRow[] {

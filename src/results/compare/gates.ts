@@ -1,9 +1,9 @@
-import { UsageError } from "../errors.js";
-import { change } from "./compare-format.js";
+import { UsageError } from "../../errors.js";
+import { change } from "./format.js";
 import { isMetric, METRICS, type Comparison, type Metric } from "./compare.js";
 import { holds } from "./thresholds.js";
-import { SERVER_SIDE_KEYS } from "./compare-server.js";
-import type { Cmp } from "../schema/plan.js";
+import { SERVER_SIDE_KEYS } from "./server-side.js";
+import type { Cmp } from "../../schema/plan.js";
 
 /**
  * A regression gate for compare: `p99>+10%`, `throughput<-5%`, `process.p99>+10%`, or on what the server paid,

@@ -1,6 +1,6 @@
-import { CONNECT, CYCLE, ERROR_CLASSES, type OpSummary, type TimelineEntry } from "../schema/measures.js";
-import type { ResultFile } from "../schema/result.js";
-import type { ServerSideReport } from "./report-server-side.js";
+import { CONNECT, CYCLE, ERROR_CLASSES, type OpSummary, type TimelineEntry } from "../../schema/measures.js";
+import type { ResultFile } from "../../schema/result.js";
+import type { ServerSideReport } from "./server-side.js";
 
 /**
  * The plain data of `dcpbench report`'s page: what it shows, computed here (no HTML, no presentation).

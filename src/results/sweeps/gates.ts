@@ -1,7 +1,7 @@
-import { UsageError } from "../errors.js";
-import type { Cmp } from "../schema/plan.js";
-import { holds } from "./thresholds.js";
-import { SWEEP_METRIC_NAMES, type SweepMetric, type SweepSeries } from "./sweep-summary.js";
+import { UsageError } from "../../errors.js";
+import type { Cmp } from "../../schema/plan.js";
+import { holds } from "../compare/thresholds.js";
+import { SWEEP_METRIC_NAMES, type SweepMetric, type SweepSeries } from "./summary.js";
 
 /**
  * A sweep gate for CI, crossed when it holds: `pooled.throughput@512<direct` (pooled's median below direct's at

@@ -1,11 +1,11 @@
-import { sumErrors } from "../metrics/aggregate.js";
-import { measuredCold, warmupText, windowNotes } from "./window-notes.js";
-import { iterationsText, opOrder } from "./tables.js";
-import { CONNECT, CYCLE, type OpSummary } from "../schema/measures.js";
-import type { CompareRun } from "../schema/compare.js";
-import type { ResultFile } from "../schema/result.js";
+import { sumErrors } from "../../metrics/aggregate.js";
+import { measuredCold, warmupText, windowNotes } from "../window-notes.js";
+import { iterationsText, opOrder } from "../tables.js";
+import { CONNECT, CYCLE, type OpSummary } from "../../schema/measures.js";
+import type { CompareRun } from "../../schema/compare.js";
+import type { ResultFile } from "../../schema/result.js";
 import { changePct } from "./change.js";
-import { serverSideRows, type ServerSideRow } from "./compare-server.js";
+import { serverSideRows, type ServerSideRow } from "./server-side.js";
 
 /** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */
 export const METRICS = [
