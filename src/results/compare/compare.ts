@@ -5,6 +5,7 @@ import { CONNECT, CYCLE, type OpSummary } from "../../schema/measures.js";
 import type { CompareRun } from "../../schema/compare.js";
 import type { ResultFile } from "../../schema/result.js";
 import { changePct } from "./change.js";
+import { FIGURES, OBSERVED_FIGURES, type Figure } from "../figures.js";
 import { serverSideRows, type ServerSideRow } from "./server-side.js";
 
 /** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */
@@ -65,7 +66,7 @@ export interface MetricRow {
 export interface ServerRow {
   name: string;
   values: Array<number | undefined>;
-  unit: "" | "%" | "ms";
+  unit: Figure["unit"];
 }
 
 export interface Comparison {
@@ -76,28 +77,6 @@ export interface Comparison {
   serverSide: ServerSideRow[];
   warnings: string[];
 }
-
-const SERVER_FIGURES: Array<{
-  name: string;
-  unit: ServerRow["unit"];
-  get(r: ResultFile): number | undefined;
-}> = [
-  { name: "server sessions (max)", unit: "", get: (r) => r.observed?.series.db_sessions?.max },
-  { name: "this run's server sessions (max)", unit: "", get: (r) => r.observed?.series.run_sessions?.max },
-  { name: "active server sessions (mean)", unit: "", get: (r) => r.observed?.series.run_active?.mean },
-  { name: "sessions waiting on locks (max)", unit: "", get: (r) => r.observed?.series.db_lock_waiting?.max },
-  {
-    name: "clients waiting in PgBouncer (max)",
-    unit: "",
-    get: (r) => r.observed?.series.pgb_cl_waiting?.max,
-  },
-  { name: "PgBouncer longest wait (max)", unit: "ms", get: (r) => r.observed?.series.pgb_maxwait_ms?.max },
-  {
-    name: "pool wait share of transaction time",
-    unit: "%",
-    get: (r) => (r.observed?.poolWait ? r.observed.poolWait.share * 100 : undefined),
-  },
-];
 
 function runInfo(file: string, r: ResultFile): RunInfo {
   const p = r.plan;
@@ -182,11 +161,9 @@ export function compareResults(files: string[], results: ResultFile[]): Comparis
       });
     }
   }
-  const server = SERVER_FIGURES.map((f) => ({
-    name: f.name,
-    unit: f.unit,
-    values: results.map(f.get),
-  })).filter((row) => row.values.some((v) => v !== undefined));
+  const server = OBSERVED_FIGURES.map((key) => FIGURES[key] as Figure)
+    .map((f) => ({ name: f.name, unit: f.unit, values: results.map((r) => f.get(r)) }))
+    .filter((row) => row.values.some((v) => v !== undefined));
   return {
     runs: files.map((f, i) => runInfo(f, results[i])),
     rows,

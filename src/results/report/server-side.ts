@@ -1,5 +1,6 @@
 import type { ResultFile } from "../../schema/result.js";
 import { escapeHtml } from "./escape.js";
+import { FIGURES, type Figure, type FigureKey } from "../figures.js";
 
 type Point = [t: number, v: number];
 
@@ -45,41 +46,19 @@ const mean = (points: Point[]) =>
  */
 export function serverSideReport(results: ResultFile[]): ServerSideReport | undefined {
   if (!results.some((r) => r.serverSide || r.observed)) return undefined;
-  const s = (r: ResultFile) => r.serverSide?.summary;
   const rows: Row[] = [
-    row("server CPU", "%", "mean", results, (r) => ({
-      value: s(r)?.cpuPct ?? null,
-      points: series(r, (i) => i.cpuPct),
-    })),
-    row("server CPU per transaction", "ms", "run", results, (r) => ({
-      value: s(r)?.cpuPerTxnMs ?? null,
-      points: [],
-    })),
-    row("server memory (PSS)", "MB", "peak", results, (r) => ({
-      value: s(r)?.memoryMb ?? null,
-      points: series(r, (i) => i.memoryMb),
-    })),
-    row("statement time (mean)", "ms", "run", results, (r) => ({
-      value: s(r)?.statementMeanMs ?? null,
-      points: [],
-    })),
-    row("commits/s", "/s", "mean", results, (r) => ({
-      value: s(r)?.commitsPerSec ?? null,
-      points: series(r, (i) => i.commitsPerSec),
-    })),
-    row("connections opened/s", "/s", "mean", results, (r) => ({
-      value: s(r)?.sessionsOpenedPerSec ?? null,
-      points: series(r, (i) => i.sessionsOpenedPerSec),
-    })),
+    figureRow("cpuPct", "mean", results, (r) => series(r, (i) => i.cpuPct)),
+    figureRow("cpuPerTxnMs", "run", results),
+    figureRow("memoryMb", "peak", results, (r) => series(r, (i) => i.memoryMb)),
+    figureRow("statementMeanMs", "run", results),
+    figureRow("commitsPerSec", "mean", results, (r) => series(r, (i) => i.commitsPerSec)),
+    figureRow("sessionsOpenedPerSec", "mean", results, (r) => series(r, (i) => i.sessionsOpenedPerSec)),
     row("WAL bytes/s", "B/s", "mean", results, (r) => {
       const points = series(r, (i) => i.walBytesPerSec);
       return { value: mean(points), points };
     }),
-    row("WAL bytes per transaction", "B", "run", results, (r) => ({
-      value: s(r)?.walBytesPerTxn ?? null,
-      points: [],
-    })),
-    row("WAL sync (mean)", "ms", "run", results, (r) => ({ value: s(r)?.walSyncMeanMs ?? null, points: [] })),
+    figureRow("walBytesPerTxn", "run", results),
+    figureRow("walSyncMeanMs", "run", results),
     ...(
       [
         ["active sessions", "db_active"],
@@ -109,6 +88,20 @@ export function serverSideReport(results: ResultFile[]): ServerSideReport | unde
       .map((t) => ({ run, query: t.query, calls: t.calls, meanMs: t.meanMs, totalMs: t.totalMs })),
   );
   return { rows, statements };
+}
+
+/** A row of a catalogue figure: its name, unit and value as compare has them; its course over the run if any. */
+function figureRow(
+  key: FigureKey,
+  kind: Row["kind"],
+  results: ResultFile[],
+  points: (r: ResultFile) => Point[] = () => [],
+): Row {
+  const f: Figure = FIGURES[key];
+  return row(f.reportName ?? f.name, f.unit, kind, results, (r) => ({
+    value: f.get(r) ?? null,
+    points: points(r),
+  }));
 }
 
 function row(

@@ -1,4 +1,5 @@
-import { SWEEP_METRICS, type SeriesPoint, type Spread, type SweepSeries } from "./summary.js";
+import { FIGURES } from "../figures.js";
+import { type SeriesPoint, type Spread, type SweepSeries } from "./summary.js";
 
 /** The challenger against the baseline at one client count: clearly ahead, clearly behind, or no clear winner. */
 export type Verdict = "ahead" | "behind" | "tie";
@@ -111,7 +112,7 @@ export function crossovers(series: SweepSeries[]): Crossover[] {
         single ||= one;
         verdicts.push({
           conns: p.conns,
-          verdict: one ? "tie" : verdictOf(a, b, SWEEP_METRICS[metric].higherBetter),
+          verdict: one ? "tie" : verdictOf(a, b, FIGURES[metric].higherBetter),
           changePct: a.median > 0 ? (b.median / a.median - 1) * 100 : 0,
         });
       }

@@ -5,17 +5,14 @@ import { escapeHtml } from "../report/escape.js";
 import { iterationsText } from "../tables.js";
 import { PALETTE } from "../report/html.js";
 import { crossovers, type Crossover } from "./crossover.js";
-import { SWEEP_METRICS, type SweepMetric, type SweepSeries } from "./summary.js";
+import { FIGURES, SWEEP_FIGURES, type Figure } from "../figures.js";
+import type { SweepMetric, SweepSeries } from "./summary.js";
 import { crossoverLines, spreadText } from "./table.js";
 
-const CHARTS: Array<{ metric: SweepMetric; title: string }> = [
-  { metric: "throughput", title: "Throughput (cycles/s)" },
-  { metric: "p50", title: "p50 latency (ms)" },
-  { metric: "p99", title: "p99 latency (ms)" },
-  { metric: "cpuPerTxnMs", title: "Server CPU per transaction (ms)" },
-  { metric: "memoryMb", title: "Server memory, peak PSS (MB)" },
-  { metric: "waitShare", title: "PgBouncer wait share" },
-];
+const CHARTS: Array<{ metric: SweepMetric; title: string }> = SWEEP_FIGURES.flatMap((metric) => {
+  const sweep: NonNullable<Figure["sweep"]> = FIGURES[metric].sweep;
+  return sweep.chart ? [{ metric, title: sweep.chart }] : [];
+});
 
 const W = 560;
 const H = 300;
@@ -125,9 +122,9 @@ function chart(series: SweepSeries[], metric: SweepMetric, title: string, marks:
 }
 
 function table(series: SweepSeries[]): string {
-  const metrics = Object.keys(SWEEP_METRICS) as SweepMetric[];
+  const metrics = SWEEP_FIGURES;
   const conns = [...new Set(series.flatMap((s) => s.points.map((p) => p.conns)))].sort((a, b) => a - b);
-  const head = ["clients", "target", "runs", ...metrics.map((m) => SWEEP_METRICS[m].label)];
+  const head = ["clients", "target", "runs", ...metrics.map((m) => FIGURES[m].sweep.column)];
   const rows = conns.flatMap((c) =>
     series.flatMap((s, i) => {
       const p = s.points.find((q) => q.conns === c);

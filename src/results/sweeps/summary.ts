@@ -1,46 +1,12 @@
-import { sumErrors } from "../../metrics/aggregate.js";
 import { CONNECT, CYCLE, LAG } from "../../schema/measures.js";
 import type { ResultFile } from "../../schema/result.js";
+import { FIGURES, SWEEP_FIGURES, type Figure, type SweepFigure } from "../figures.js";
 import type { SweepPlan } from "../../schema/sweep.js";
 import type { LoadedPoint } from "./index-file.js";
 
-interface MetricSpec {
-  label: string;
-  /** For the crossover and the report: which way is better. */
-  higherBetter: boolean;
-  of(r: ResultFile): number | null | undefined;
-}
-
-/** What a sweep shows per point, each read from the point's ordinary result file. */
-export const SWEEP_METRICS = {
-  throughput: { label: "cycles/s", higherBetter: true, of: (r) => r.summary[CYCLE]?.rate },
-  p50: { label: "p50 ms", higherBetter: false, of: (r) => r.summary[CYCLE]?.p50 },
-  p99: { label: "p99 ms", higherBetter: false, of: (r) => r.summary[CYCLE]?.p99 },
-  errors: {
-    label: "errors",
-    higherBetter: false,
-    of: (r) => (r.summary[CYCLE] ? sumErrors(r.summary[CYCLE].errors) : undefined),
-  },
-  sessions: {
-    label: "server sessions (max)",
-    higherBetter: false,
-    of: (r) => r.observed?.series.db_sessions?.max,
-  },
-  cpuPerTxnMs: {
-    label: "server CPU/txn ms",
-    higherBetter: false,
-    of: (r) => r.serverSide?.summary.cpuPerTxnMs,
-  },
-  memoryMb: { label: "server memory MB", higherBetter: false, of: (r) => r.serverSide?.summary.memoryMb },
-  waitShare: {
-    label: "PgBouncer wait share",
-    higherBetter: false,
-    of: (r) => r.observed?.poolWait?.share,
-  },
-} satisfies Record<string, MetricSpec>;
-
-export type SweepMetric = keyof typeof SWEEP_METRICS;
-export const SWEEP_METRIC_NAMES = Object.keys(SWEEP_METRICS) as SweepMetric[];
+/** A sweep's figures are the catalogue's (results/figures.ts): the names its gates and charts use. */
+export type SweepMetric = SweepFigure;
+export const SWEEP_METRIC_NAMES: readonly SweepMetric[] = SWEEP_FIGURES;
 
 /** A value over a point's repeats. */
 export interface Spread {
@@ -85,9 +51,11 @@ export const seriesKey = (target: string, poolSize: number | null) =>
 function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
   const values: SeriesPoint["values"] = {};
   for (const name of SWEEP_METRIC_NAMES) {
-    const spec: MetricSpec = SWEEP_METRICS[name];
+    const figure: Figure = FIGURES[name];
     const spread = spreadOf(
-      results.map((r) => spec.of(r)).filter((v): v is number => typeof v === "number" && Number.isFinite(v)),
+      results
+        .map((r) => figure.get(r))
+        .filter((v): v is number => typeof v === "number" && Number.isFinite(v)),
     );
     if (spread) values[name] = spread;
   }

@@ -1,5 +1,6 @@
 import Table from "cli-table3";
 import { crossovers, hopLine, hopOf } from "./crossover.js";
+import { FIGURES, SWEEP_FIGURES, type Figure } from "../figures.js";
 import type { Spread, SweepMetric, SweepSeries } from "./summary.js";
 
 const fmt = (n: number) =>
@@ -11,14 +12,11 @@ export function spreadText(s: Spread | undefined, digits: (n: number) => string 
   return s.n > 1 ? `${digits(s.median)} [${digits(s.min)}–${digits(s.max)}]` : digits(s.median);
 }
 
-const COLUMNS: Array<[SweepMetric, string]> = [
-  ["throughput", "cycles/s"],
-  ["p50", "p50 ms"],
-  ["p99", "p99 ms"],
-  ["errors", "errors"],
-  ["sessions", "server sessions"],
-  ["cpuPerTxnMs", "server CPU/txn ms"],
-];
+/** The terminal's columns: the catalogue's sweep figures marked for it. */
+const COLUMNS: Array<[SweepMetric, string]> = SWEEP_FIGURES.flatMap((m) => {
+  const sweep: NonNullable<Figure["sweep"]> = FIGURES[m].sweep;
+  return sweep.terminal ? [[m, sweep.column] as [SweepMetric, string]] : [];
+});
 
 /** One row per client count and target (and pool size): median [min–max] over the repeats (of `metrics`, or all). */
 export function sweepTable(series: SweepSeries[], metrics?: SweepMetric[]): string {
