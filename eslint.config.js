@@ -2,7 +2,7 @@
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-/** The one-way imports of the README's Architecture section, as lint errors. */
+/** The one-way imports of docs/architecture.md, as lint errors. */
 const layer = (files, patterns, message) => ({
   files,
   rules: { "no-restricted-imports": ["error", { patterns: [{ group: patterns, message }] }] },

@@ -276,12 +276,12 @@ describe("the seed workloads on the local stack, direct and pooled", { timeout: 
     assert.equal(r.summary.read.count + r.summary.read.skipped, 40);
   });
 
-  it("the README's own-workload example is the file the tests run", () => {
-    const readme = readFileSync(fileURLToPath(new URL("../../README.md", import.meta.url)), "utf8");
+  it("docs/workloads.md's own-workload example is the file the tests run", () => {
+    const doc = readFileSync(fileURLToPath(new URL("../../docs/workloads.md", import.meta.url)), "utf8");
     const example = readFileSync(
       fileURLToPath(new URL("../../test/fixtures/hot-row.mjs", import.meta.url)),
       "utf8",
     );
-    assert.ok(readme.includes(example.trim()), "README shows test/fixtures/hot-row.mjs verbatim");
+    assert.ok(doc.includes(example.trim()), "docs/workloads.md shows test/fixtures/hot-row.mjs verbatim");
   });
 });

@@ -39,7 +39,7 @@ function check(mod: unknown, ref: string): Workload {
   const w = (mod as { default?: unknown })?.default as Partial<Workload> | undefined;
   if (!w || typeof w !== "object" || typeof w.name !== "string" || typeof w.cycle !== "function") {
     throw new UsageError(
-      `${ref} is not a workload: its default export needs a name, knobs and cycle() (see README)`,
+      `${ref} is not a workload: its default export needs a name, knobs and cycle() (see docs/workloads.md)`,
     );
   }
   if (w.knobs === undefined) w.knobs = {};

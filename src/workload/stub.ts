@@ -3,7 +3,7 @@ export function workloadStub(name: string): string {
   return `// ${name}: a dcpbench workload. Run it with:
 //   npx dcpbench run ./${name}.mjs --conns 16 --duration 30s --set delay=50
 // The harness measures every op, retries transactions on serialization failures, reconnects lost
-// connections and counts errors: none of that belongs here. See "Write your own workload" in the README.
+// connections and counts errors: none of that belongs here. See docs/workloads.md, "Write your own workload".
 
 export default {
   name: "${name}",
