@@ -4,7 +4,7 @@
  * rule), and a flight sweep. Writes its section into BENCHMARKS.md between its markers (which the other benches
  * keep), or the whole of --out:
  *
- *   npm run bench:sweep                           # about 25 minutes
+ *   npm run bench:sweep                           # about 75 minutes (three sweeps of about 25 each)
  *   npm run bench:sweep -- --quick --out /tmp/s.md
  */
 import { spawn } from "node:child_process";

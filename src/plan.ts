@@ -26,8 +26,11 @@ import { LABEL_PATTERN } from "./schema/result.js";
  * what is derived from several options is worked out here once. `uri` may hold a password: it never leaves
  * the process tree; what is printed and saved is `savedPlan(plan)`.
  */
-export interface RunPlan extends Readonly<Omit<SavedPlan, "uri">> {
+export interface RunPlan extends Readonly<Omit<SavedPlan, "uri" | "warmupMs" | "drainMs">> {
   readonly uri: string;
+  /** Always set in a built plan (a saved one from before there was a warm-up may lack it). */
+  readonly warmupMs: number;
+  readonly drainMs: number;
   /**
    * Milliseconds after the common start by which the measured window has ended (ramp + warm-up, its longest
    * when automatic, + duration); null: no duration.

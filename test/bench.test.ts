@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
 
-const BENCH = fileURLToPath(new URL("../bench/run.js", import.meta.url));
+const BENCH = fileURLToPath(new URL("../bench/harness.js", import.meta.url));
 const SERVER_BENCH = fileURLToPath(new URL("../bench/server-side.js", import.meta.url));
 const SWEEP_BENCH = fileURLToPath(new URL("../bench/sweep.js", import.meta.url));
 const MERGE_BENCH = fileURLToPath(new URL("../bench/merge.js", import.meta.url));

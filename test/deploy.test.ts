@@ -702,7 +702,7 @@ describe("deploy/kubernetes/Dockerfile and .dockerignore: the image", () => {
       "dist/src/cli.js",
       "results/a.json",
       "test/deploy.test.ts",
-      "bench/run.ts",
+      "bench/harness.ts",
       ".git/HEAD",
       ".ci/run",
       "README.md",

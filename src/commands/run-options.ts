@@ -5,7 +5,7 @@ import type { PlanInput, RunPlan } from "../plan.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { userInfo } from "node:os";
 import type { SideServiceOptions } from "../run/services.js";
-import { membersOf, readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+import { membersOf, readStackConfig, stackPaths, stackRole, stackUris } from "../stack/layout.js";
 import { memberPid } from "../stack/members.js";
 
 /**
@@ -46,11 +46,9 @@ export function observeTargets(
   const paths = stackPaths(stackDir);
   const cfg = readStackConfig(paths);
   const target = new URL(uri);
-  const local = ["127.0.0.1", "localhost"].includes(target.hostname);
-  const port = Number(target.port || 5432);
-  const ports = cfg?.ports;
-  const onStack = !!ports && local && Object.values(ports).includes(port);
-  const pooled = onStack && port !== ports!.postgres;
+  const role = stackRole(cfg, uri);
+  const onStack = role !== undefined;
+  const pooled = role === "pooler";
   const explicitAdmins = args.pgbouncerAdmin
     ?.split(",")
     .map((s) => s.trim())
@@ -60,7 +58,7 @@ export function observeTargets(
   // On the stack, PostgreSQL itself (a pooled run's too), in the run's own database.
   const observeUri =
     args.observeUri ?? (onStack ? withTarget(stackUris(cfg!).direct, target, target.pathname) : uri);
-  const role = decodeURIComponent(target.username) || process.env.PGUSER || userInfo().username;
+  const login = decodeURIComponent(target.username) || process.env.PGUSER || userInfo().username;
   const poolers = pooled ? membersOf(cfg!).filter((m) => m !== "postgres") : [];
   return {
     observeUri,
@@ -68,7 +66,7 @@ export function observeTargets(
       explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin.map((a) => withTarget(a, target)) : []),
     server: {
       uri: observeUri,
-      role,
+      role: login,
       postmaster:
         onStack && !args.observeUri ? { pid: () => memberPid(paths, "postgres") } : localServer(observeUri),
       poolers: poolers.map((member) => ({ member, pid: () => memberPid(paths, member) })),

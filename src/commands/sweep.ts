@@ -1,29 +1,26 @@
 import { readFileSync } from "node:fs";
 import { windowNotes } from "../results/window-notes.js";
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { CommandModule } from "yargs";
 import { CliError, ThresholdCrossed, UsageError } from "../errors.js";
 import { redactUri } from "../db/uri.js";
-import { parseDuration, parseRate } from "../options/units.js";
-import { buildPlan, type RunPlan } from "../plan.js";
+import { parseDuration } from "../options/units.js";
 import { evaluateSweepGates, parseSweepGate } from "../results/sweeps/gates.js";
 import { loadSweepPoints, readSweepIndex } from "../results/sweeps/index-file.js";
-import { seriesKey, sweepSeries } from "../results/sweeps/summary.js";
+import { seriesOf, sweepSeries } from "../results/sweeps/summary.js";
 import { crossoverLines, sweepTable } from "../results/sweeps/table.js";
-import { preflight } from "../run/preflight.js";
 import { processInterrupts } from "../runner/interrupts.js";
 import type { SweepPlan } from "../schema/sweep.js";
 import { defaultStackDir } from "../stack/default-dir.js";
-import { readStackConfig, stackPaths, stackUris, type StackConfig } from "../stack/layout.js";
+import { readStackConfig, stackPaths, stackRole, stackUris } from "../stack/layout.js";
 import { closeStackServerConnections, setStackPoolSize, stackForPoolSizes } from "../stack/pooler-control.js";
 import { runSweep, type SweepOutcome } from "../sweep/execute.js";
+import { buildSweep } from "../sweep/points.js";
 import {
   checkTargets,
   parseCounts,
   parseTarget,
   planDifference,
-  pointLabel,
   pointOrder,
   type LiveTarget,
 } from "../sweep/plan.js";
@@ -67,62 +64,31 @@ function targetsOf(args: SweepArgs): LiveTarget[] {
   return given.map((t) => ({ ...t, uri: redactUri(t.liveUri) }));
 }
 
-/** Whether a target is the local stack's pooler (one of its PgBouncers, or its HAProxy). */
-function onStackPooler(t: LiveTarget, cfg: StackConfig): boolean {
-  const u = new URL(t.liveUri);
-  const ports = [cfg.ports.pgbouncer1, cfg.ports.pgbouncer2, cfg.ports.haproxy];
-  return ["127.0.0.1", "localhost"].includes(u.hostname) && ports.includes(Number(u.port || 5432));
-}
-
 /** A pool-size sweep changes the stack's own PgBouncers: every pooled target must be one of them. */
 function checkPoolSizeTargets(targets: LiveTarget[], sizes: number[], stackDir: string): void {
   const cfg = stackForPoolSizes(stackDir, sizes);
   const pooled = targets.filter((t) => t.txnPooling);
   if (pooled.length === 0) throw new UsageError("--pool-size needs a target marked ,txn-pooling");
   for (const t of pooled) {
-    if (!onStackPooler(t, cfg))
+    if (stackRole(cfg, t.liveUri) !== "pooler")
       throw new UsageError(
         `--pool-size sets the local stack's PgBouncer pool size; target '${t.name}' (${t.uri}) is not the stack's pooler`,
       );
   }
 }
 
-function sweepPlanOf(
-  args: SweepArgs,
-  workload: Workload,
-  targets: LiveTarget[],
-  knobs: SweepPlan["run"]["knobs"],
-) {
-  const repeat = args.repeat;
-  if (!Number.isInteger(repeat) || repeat < 1)
-    throw new UsageError(`--repeat must be a positive integer, got ${repeat}`);
-  const pauseMs = parseDuration(args.pause, "--pause");
-  const duration = args.duration ?? (args.iterations === undefined ? "30s" : undefined);
-  const plan: SweepPlan = {
-    workload: workload.name,
+/** What only a sweep has (client counts, pool sizes, repeats, pause); the rest is each point's run options. */
+function sweepShape(args: SweepArgs) {
+  if (!Number.isInteger(args.repeat) || args.repeat < 1)
+    throw new UsageError(`--repeat must be a positive integer, got ${args.repeat}`);
+  return {
     conns: parseCounts(args.conns, "--conns"),
     poolSizes: args.poolSize !== undefined ? parseCounts(args.poolSize, "--pool-size") : null,
-    repeat,
-    targets: targets.map(({ name, uri, txnPooling }) => ({ name, uri, txnPooling })),
-    run: {
-      knobs,
-      workers: args.workers ?? null,
-      durationMs: duration !== undefined ? parseDuration(duration, "--duration") : null,
-      iterations: args.iterations ?? null,
-      ...(args.iterations !== undefined
-        ? { iterationsSplit: (args.iterationsSplit ?? "shared") as SweepPlan["run"]["iterationsSplit"] }
-        : {}),
-      rampMs: args.ramp !== undefined ? parseDuration(args.ramp, "--ramp") : 0,
-      rate: args.rate !== undefined ? parseRate(args.rate, "--rate") : null,
-      arrival: (args.arrival ?? "uniform") as SweepPlan["run"]["arrival"],
-      queryMode: (args.queryMode ?? "simple") as SweepPlan["run"]["queryMode"],
-      driver: (args.driver ?? "lean") as SweepPlan["run"]["driver"],
-      connectPerTxn: args.connectPerTxn ?? false,
-    },
-    reinit: args.reinit,
-    pauseMs,
+    repeat: args.repeat,
+    pauseMs: parseDuration(args.pause, "--pause"),
+    // A sweep's points stop after 30 s unless told otherwise: a sweep must end.
+    duration: args.duration ?? (args.iterations === undefined ? "30s" : undefined),
   };
-  return { plan, duration };
 }
 
 export const sweepCommand: CommandModule<object, SweepArgs> = {
@@ -199,15 +165,22 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const workloadRef = resolveWorkloadRef(args.workload);
     const workload = await loadWorkload(workloadRef);
     const knobs = resolveKnobs(workload.name, workload.knobs, args.args, args.set.map(String));
-    const { plan, duration } = sweepPlanOf(args, workload, targets, knobs);
-    if (plan.poolSizes) checkPoolSizeTargets(targets, plan.poolSizes, stackDir);
-    const keys = targets.flatMap((t) =>
-      t.txnPooling && plan.poolSizes ? plan.poolSizes.map((p) => seriesKey(t.name, p)) : [t.name],
-    );
-    const gates = (args.failIf ?? []).map(String).map((g) => parseSweepGate(g, keys, plan.conns));
-
+    const shape = sweepShape(args);
     const outDir = args.out ?? "results";
     const resumed = args.resume !== undefined ? readSweepIndex(args.resume) : undefined;
+    const { plan, runPlans } = buildSweep({
+      run: { ...args, duration: shape.duration },
+      workload,
+      workloadRef,
+      knobs,
+      targets,
+      ...shape,
+      reinit: args.reinit,
+      pointsDir: resumed ? join(args.resume!, "..") : outDir,
+    });
+    if (plan.poolSizes) checkPoolSizeTargets(targets, plan.poolSizes, stackDir);
+    const keys = seriesOf(plan).map((s) => s.key);
+    const gates = (args.failIf ?? []).map(String).map((g) => parseSweepGate(g, keys, plan.conns));
     if (resumed) {
       const diff = planDifference(resumed.plan, plan);
       if (diff)
@@ -221,30 +194,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .replace(/\.\d+Z$/, "Z");
     const indexPath =
       args.resume ?? join(outDir, `sweep_${workload.name.replace(/[^\w.-]/g, "_")}_${stamp}.json`);
-    const pointsDir = resumed ? join(args.resume!, "..") : outDir;
-
-    const byName = new Map(targets.map((t) => [t.name, t]));
-    const runPlans = new Map<string, RunPlan>();
-    for (const p of pointOrder(plan)) {
-      const t = byName.get(p.target)!;
-      const runPlan = buildPlan({
-        ...args,
-        duration,
-        conns: p.conns,
-        workload: workload.name,
-        workloadRef,
-        knobs,
-        opNames: workload.opNames?.(knobs),
-        uri: t.liveUri,
-        txnPooling: t.txnPooling,
-        label: pointLabel(p),
-        out: pointsDir,
-        cpus: availableParallelism(),
-        thresholds: [],
-      });
-      preflight(runPlan);
-      runPlans.set(pointLabel(p), runPlan);
-    }
     for (const t of targets) await requireInitialised(workload, t.liveUri);
     const reinit = args.reinit ? await reinitFor(workload, targets) : undefined;
     const changes = cyclesChangeData(workload, knobs);
@@ -254,7 +203,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const cfg = readStackConfig(stackPaths(stackDir));
     const originalPool = plan.poolSizes ? cfg!.poolSize : undefined;
     const settle =
-      cfg && targets.some((t) => onStackPooler(t, cfg))
+      cfg && targets.some((t) => stackRole(cfg, t.liveUri) === "pooler")
         ? async () => {
             const left = await closeStackServerConnections(stackDir);
             if (left > 0)

@@ -1,5 +1,6 @@
-import pg from "pg";
-import type { Dialect } from "../api.js";
+import type pg from "pg";
+import { redactUri } from "../db/uri.js";
+import { closeAll, samplerClient, type ObserveOptions, type Sampler } from "./sampler.js";
 import { OBSERVER_APP, SAMPLER_MARK } from "./statements.js";
 
 /**
@@ -40,17 +41,28 @@ SELECT count(*) AS db_sessions,
 FROM crdb_internal.cluster_sessions
 WHERE session_id <> (SELECT session_id FROM [SHOW session_id]) AND application_name <> '${OBSERVER_APP}'`;
 
-export class DbSampler {
-  constructor(
-    private readonly client: pg.Client,
-    private readonly dialect: Dialect,
-    private readonly appName: string,
-  ) {}
+/** pg_stat_activity (crdb_internal.cluster_sessions) on one connection to the database. */
+export class DbSampler implements Sampler {
+  readonly name = "database sampler";
+  readonly target: string;
+  private client: pg.Client | undefined;
+
+  constructor(private readonly opts: ObserveOptions) {
+    this.target = redactUri(opts.observeUri!);
+  }
+
+  async connect(): Promise<void> {
+    this.client = await samplerClient(this.opts.observeUri!);
+  }
 
   async sample(): Promise<Record<string, number>> {
-    const { rows } = await this.client.query(this.dialect === "cockroach" ? COCKROACH : POSTGRES, [
-      this.appName,
-    ]);
+    const sql = this.opts.dialect === "cockroach" ? COCKROACH : POSTGRES;
+    const { rows } = await this.client!.query(sql, [this.opts.appName]);
     return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
+  }
+
+  async close(): Promise<void> {
+    await closeAll(this.client ? [this.client] : []);
+    this.client = undefined;
   }
 }

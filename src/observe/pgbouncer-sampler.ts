@@ -1,4 +1,6 @@
 import type pg from "pg";
+import type { ObservedSummary } from "../schema/events.js";
+import { closeAll, samplerClient, type ObserveOptions, type Sampler } from "./sampler.js";
 
 /** Cumulative counters from SHOW STATS, kept to turn them into per-interval rates. */
 interface StatsTotals {
@@ -16,17 +18,50 @@ interface StatsTotals {
  * time clients waited for a server, from which the share of latency spent waiting is derived).
  * Only the pools of the measured database count; the admin console's own pool does not.
  */
-export class PgbouncerSampler {
+export class PgbouncerSampler implements Sampler {
+  readonly name = "PgBouncer sampler";
+  private admins: pg.Client[] = [];
   private last: StatsTotals | undefined;
   private lastAt = 0;
-  /** Totals at the first and the latest sample: the run's own share of waiting. */
-  first: StatsTotals | undefined;
-  latest: StatsTotals | undefined;
+  /** Totals at the first and the latest sample since (re)connecting: the run's own share of waiting. */
+  private first: StatsTotals | undefined;
+  private latest: StatsTotals | undefined;
+  /** The waits of connections lost during the run, carried over a reconnect (PgBouncer's totals restart). */
+  private readonly carried: Array<{ waitUs: number; xactUs: number }> = [];
 
-  constructor(
-    private readonly admins: pg.Client[],
-    private readonly database: string,
-  ) {}
+  constructor(private readonly opts: ObserveOptions) {}
+
+  async connect(): Promise<void> {
+    const admins: pg.Client[] = [];
+    try {
+      for (const uri of this.opts.pgbouncerAdmins) admins.push(await samplerClient(uri));
+    } catch (err) {
+      await closeAll(admins);
+      throw err;
+    }
+    this.admins = admins;
+  }
+
+  async close(): Promise<void> {
+    if (this.first && this.latest) this.carried.push(this.waitSince(this.first, this.latest));
+    this.first = this.latest = this.last = undefined;
+    await closeAll(this.admins);
+    this.admins = [];
+  }
+
+  private waitSince(from: StatsTotals, to: StatsTotals) {
+    return { waitUs: to.waitUs - from.waitUs, xactUs: to.xactUs - from.xactUs };
+  }
+
+  /** The share of the run's transaction time its clients spent waiting for a server connection. */
+  summarize(out: ObservedSummary): void {
+    const parts = [...this.carried];
+    if (this.first && this.latest) parts.push(this.waitSince(this.first, this.latest));
+    if (!parts.length) return;
+    const waitSec = parts.reduce((n, p) => n + p.waitUs, 0) / 1e6;
+    const xactSec = parts.reduce((n, p) => n + p.xactUs, 0) / 1e6;
+    out.poolWait = { waitSec, xactSec, share: waitSec + xactSec > 0 ? waitSec / (waitSec + xactSec) : 0 };
+  }
 
   async sample(): Promise<Record<string, number>> {
     const out: Record<string, number> = {
@@ -42,7 +77,7 @@ export class PgbouncerSampler {
     for (const admin of this.admins) {
       // The admin console speaks only the simple protocol: no parameters here.
       const pools = await admin.query("SHOW POOLS");
-      for (const p of pools.rows.filter((r) => r.database === this.database)) {
+      for (const p of pools.rows.filter((r) => r.database === this.opts.database)) {
         out.pgb_cl_active += Number(p.cl_active);
         out.pgb_cl_waiting += Number(p.cl_waiting);
         out.pgb_sv_active += Number(p.sv_active);
@@ -53,10 +88,10 @@ export class PgbouncerSampler {
       }
       // How many server connections the pools may open: a pool below it with clients waiting is still filling.
       const dbs = await admin.query("SHOW DATABASES");
-      for (const d of dbs.rows.filter((r) => r.name === this.database))
+      for (const d of dbs.rows.filter((r) => r.name === this.opts.database))
         out.pgb_pool_size += Number(d.pool_size);
       const stats = await admin.query("SHOW STATS");
-      for (const s of stats.rows.filter((r) => r.database === this.database)) {
+      for (const s of stats.rows.filter((r) => r.database === this.opts.database)) {
         totals.xacts += Number(s.total_xact_count);
         totals.queries += Number(s.total_query_count);
         totals.waitUs += Number(s.total_wait_time);

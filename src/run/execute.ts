@@ -45,7 +45,7 @@ function header(plan: RunPlan, server: ServerInfo): string {
     plan.durationMs !== undefined
       ? formatDuration(plan.durationMs) +
         (plan.warmupAuto
-          ? ` after a warm-up until steady (${formatDuration(plan.warmupMs ?? 0)} to ${formatDuration(plan.warmupAuto.maxMs)})`
+          ? ` after a warm-up until steady (${formatDuration(plan.warmupMs)} to ${formatDuration(plan.warmupAuto.maxMs)})`
           : plan.warmupMs
             ? ` after a ${formatDuration(plan.warmupMs)} warm-up`
             : "")

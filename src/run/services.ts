@@ -104,11 +104,11 @@ export class SideServices {
     return this.agg ? exposition(this.plan.label, this.agg, this.latest()) : "";
   }
 
-  /** Both samplers' latest figures, as one record for an interval. */
+  /** Every sampler's latest figures, as one record for an interval. */
   private latest(): Record<string, number> | undefined {
-    const a = this.observer?.active ? this.observer.latest() : undefined;
-    const b = this.serverSide?.latest();
-    return a || b ? { ...a, ...b } : undefined;
+    const samplers = [this.observer?.active ? this.observer : undefined, this.serverSide];
+    const figures = samplers.map((s) => s?.latest()).filter((f) => f !== undefined);
+    return figures.length ? Object.assign({}, ...figures) : undefined;
   }
 
   /** The server-side window is the measured one: from its start to its planned end (else the stop). */

@@ -14,7 +14,7 @@ export class RunWindow {
   private readonly judge: SteadyJudge | undefined;
 
   constructor(private readonly plan: RunPlan) {
-    const warmupMs = plan.warmupMs ?? 0;
+    const warmupMs = plan.warmupMs;
     if (plan.warmupAuto) {
       this.judge = new SteadyJudge({
         intervalMs: plan.intervalMs,

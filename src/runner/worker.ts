@@ -22,8 +22,6 @@ const CONNECT_CONCURRENCY = 32;
 const STOP_GRACE_MS = 1500;
 /** After "done", how long the clients wait for the runner's "close" before they disconnect anyway. */
 const CLOSE_WAIT_MS = 10_000;
-/** Files from before --drain: the window's cycles in flight at its end had this long. */
-const DEFAULT_DRAIN_MS = 1500;
 
 const send = (msg: FromWorker): Promise<void> =>
   new Promise((resolve) =>
@@ -47,7 +45,7 @@ function nextMessage<T extends ToWorker["type"]>(type: T): Promise<Extract<ToWor
  * at the full rate before the window opens.
  */
 function pacerRampMs(plan: RunPlan): number {
-  return plan.rampMs > 0 ? plan.rampMs : (plan.warmupMs ?? 0) / 2;
+  return plan.rampMs > 0 ? plan.rampMs : plan.warmupMs / 2;
 }
 
 function makeContext(plan: RunPlan, server: ServerInfo, clientId: number, workerId: number): ClientContext {
@@ -226,7 +224,7 @@ class Worker {
   private async drain(): Promise<void> {
     if (this.stop.signal.aborted) return;
     this.reason = "deadline";
-    const limit = this.plan.drainMs ?? DEFAULT_DRAIN_MS;
+    const limit = this.plan.drainMs;
     await Promise.race([this.window.drained(), new Promise((r) => setTimeout(r, limit))]);
     this.stop.abort();
   }

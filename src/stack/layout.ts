@@ -78,6 +78,18 @@ export function readStackConfig(paths: StackPaths): StackConfig | undefined {
   }
 }
 
+/** What a URI reaches on this stack: its PostgreSQL, one of its poolers (a PgBouncer or HAProxy), or neither. */
+export function stackRole(cfg: StackConfig | undefined, uri: string): "postgres" | "pooler" | undefined {
+  if (!cfg) return undefined;
+  const u = new URL(uri);
+  if (!["127.0.0.1", "localhost"].includes(u.hostname)) return undefined;
+  const port = Number(u.port || 5432);
+  if (port === cfg.ports.postgres) return "postgres";
+  return [cfg.ports.pgbouncer1, cfg.ports.pgbouncer2, cfg.ports.haproxy].includes(port)
+    ? "pooler"
+    : undefined;
+}
+
 /** Connection URIs of a stack. None carries the password: it lives in DIR/pgpass (PGPASSFILE). */
 export function stackUris(cfg: StackConfig) {
   const uri = (port: number, db = STACK_DB) => `postgresql://${STACK_USER}@127.0.0.1:${port}/${db}`;

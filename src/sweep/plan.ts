@@ -1,5 +1,6 @@
 import { redactUri, validateUri } from "../db/uri.js";
 import { UsageError } from "../errors.js";
+import { seriesOf } from "../results/sweeps/summary.js";
 import type { SweepPlan, SweepTarget } from "../schema/sweep.js";
 
 /** A target as the sweep uses it: the URI may hold a password and is never saved as is. */
@@ -68,13 +69,10 @@ export function checkTargets(targets: Array<{ name: string }>): void {
  */
 export function pointOrder(plan: Pick<SweepPlan, "conns" | "poolSizes" | "repeat" | "targets">): PointSpec[] {
   const out: PointSpec[] = [];
+  const lines = seriesOf(plan);
   for (let repeat = 1; repeat <= plan.repeat; repeat++) {
     for (const conns of plan.conns) {
-      const block: PointSpec[] = [];
-      for (const t of plan.targets) {
-        const sizes = t.txnPooling && plan.poolSizes ? plan.poolSizes : [null];
-        for (const poolSize of sizes) block.push({ target: t.name, conns, poolSize, repeat });
-      }
+      const block = lines.map(({ target, poolSize }) => ({ target: target.name, conns, poolSize, repeat }));
       out.push(...(repeat % 2 === 0 ? block.reverse() : block));
     }
   }

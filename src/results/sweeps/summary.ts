@@ -1,7 +1,7 @@
 import { CONNECT, CYCLE, LAG } from "../../schema/measures.js";
 import type { ResultFile } from "../../schema/result.js";
 import { FIGURES, SWEEP_FIGURES, type Figure, type SweepFigure } from "../figures.js";
-import type { SweepPlan } from "../../schema/sweep.js";
+import type { SweepPlan, SweepTarget } from "../../schema/sweep.js";
 import type { LoadedPoint } from "./index-file.js";
 
 /** A sweep's figures are the catalogue's (results/figures.ts): the names its gates and charts use. */
@@ -72,34 +72,46 @@ function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
   return { conns, runs: results.length, values, opP50 };
 }
 
+/** One line of a sweep: a target, or a pooled target at one of the sweep's pool sizes. */
+export interface SeriesSpec {
+  target: SweepTarget;
+  poolSize: number | null;
+  key: string;
+  name: string;
+}
+
+/** The sweep's lines, in its targets' order: each pooled target once per pool size when the sweep varies it. */
+export function seriesOf(plan: Pick<SweepPlan, "targets" | "poolSizes">): SeriesSpec[] {
+  return plan.targets.flatMap((target) =>
+    (target.txnPooling && plan.poolSizes ? plan.poolSizes : [null]).map((poolSize) => ({
+      target,
+      poolSize,
+      key: seriesKey(target.name, poolSize),
+      name: poolSize === null ? target.name : `${target.name} (pool ${poolSize})`,
+    })),
+  );
+}
+
 /** The sweep's curves: per target (and pool size), per client count, the spread over the repeats. */
 export function sweepSeries(plan: SweepPlan, loaded: LoadedPoint[]): SweepSeries[] {
-  const out: SweepSeries[] = [];
-  for (const t of plan.targets) {
-    const sizes = t.txnPooling && plan.poolSizes ? plan.poolSizes : [null];
-    for (const poolSize of sizes) {
-      const points = plan.conns
-        .map((conns) => {
-          const runs = loaded.filter(
-            (l) => l.point.target === t.name && l.point.conns === conns && l.point.poolSize === poolSize,
-          );
-          return runs.length
-            ? seriesPoint(
-                conns,
-                runs.map((l) => l.result),
-              )
-            : undefined;
-        })
-        .filter((p): p is SeriesPoint => p !== undefined);
-      out.push({
-        key: seriesKey(t.name, poolSize),
-        name: poolSize === null ? t.name : `${t.name} (pool ${poolSize})`,
-        target: t.name,
-        poolSize,
-        txnPooling: t.txnPooling,
-        points,
-      });
-    }
-  }
-  return out;
+  return seriesOf(plan).map(({ target: t, poolSize, key, name }) => ({
+    key,
+    name,
+    target: t.name,
+    poolSize,
+    txnPooling: t.txnPooling,
+    points: plan.conns
+      .map((conns) => {
+        const runs = loaded.filter(
+          (l) => l.point.target === t.name && l.point.conns === conns && l.point.poolSize === poolSize,
+        );
+        return runs.length
+          ? seriesPoint(
+              conns,
+              runs.map((l) => l.result),
+            )
+          : undefined;
+      })
+      .filter((p): p is SeriesPoint => p !== undefined),
+  }));
 }

@@ -630,7 +630,7 @@ async function main(): Promise<void> {
     say(`# dcpbench benchmarks${quick ? " (quick, tiny sizes: not for reading)" : ""}`);
     say();
     say(
-      `Written by \`npm run bench${quick ? " -- --quick" : ""}\` (bench/run.ts) on ${started.toISOString()}, at commit ${commit()}.`,
+      `Written by \`npm run bench${quick ? " -- --quick" : ""}\` (bench/harness.ts) on ${started.toISOString()}, at commit ${commit()}.`,
     );
     say();
     say("## The machine");
