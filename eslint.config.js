@@ -34,7 +34,16 @@ export default tseslint.config(
   ),
   layer(
     ["src/results/**/*.ts"],
-    ["**/runner/*", "**/observe/*", "**/faults/*", "**/commands/*", "**/run/*", "**/stack/*", "**/sweep/*"],
+    [
+      "**/runner/*",
+      "**/observe/*",
+      "**/faults/*",
+      "**/commands/*",
+      "**/run/*",
+      "**/stack/*",
+      "**/sweep/*",
+      "**/outputs/*",
+    ],
     "results/ reads result files: it may import src/schema, metrics/, db/ and options/, not the parts that produce a run",
   ),
   layer(
@@ -67,6 +76,11 @@ export default tseslint.config(
     ["src/run/**/*.ts"],
     ["**/commands/*", "**/sweep/*"],
     "run/ is driven by commands/ and sweep/ (and later shard), never the other way round",
+  ),
+  layer(
+    ["src/outputs/**/*.ts"],
+    ["**/commands/*", "**/run/*", "**/sweep/*", "**/runner/*", "**/observe/*", "**/faults/*", "**/stack/*"],
+    "outputs/ take a run's intervals and result (the progress line, Prometheus, the result file): run/ feeds them",
   ),
   layer(
     ["src/sweep/**/*.ts"],

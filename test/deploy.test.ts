@@ -28,7 +28,7 @@ import { parseStartAt } from "../src/options/shard.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DEPLOY = join(ROOT, "deploy/kubernetes/");
-const PROMETHEUS_SOURCE = fileURLToPath(new URL("../src/observe/prometheus.js", import.meta.url));
+const PROMETHEUS_SOURCE = fileURLToPath(new URL("../src/outputs/prometheus.js", import.meta.url));
 // Manifests are free-form YAML: the tests below check their shape against the API's own types instead.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = any;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { resultIn, runCli, runToResult, startCli } from "./helpers/cli.js";
 import { mergeInto, newHistogram } from "../src/metrics/histogram.js";
-import { BUCKET_BOUNDS_S } from "../src/observe/prometheus.js";
+import { BUCKET_BOUNDS_S } from "../src/outputs/prometheus.js";
 import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
 import type { ResultFile } from "../src/schema/result.js";
 

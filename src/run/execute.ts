@@ -4,11 +4,12 @@ import { probeServer } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import { formatDuration } from "../options/units.js";
 import type { RunPlan } from "../plan.js";
-import { ProgressPrinter } from "../results/progress.js";
+import type { Output } from "../outputs/output.js";
+import { ProgressPrinter } from "../outputs/progress.js";
+import { ResultWriter } from "../outputs/result-writer.js";
 import { iterationsText } from "../results/tables.js";
 import type { ClockOffset, ResultFile, ServerInfo } from "../schema/result.js";
 import { printable, printableStrings } from "../results/io/printable.js";
-import { saveWithFallback, writeResult } from "../results/io/write.js";
 import type { Interrupts } from "../runner/interrupts.js";
 import { runPlan } from "../runner/runner.js";
 import { preflight } from "./preflight.js";
@@ -101,16 +102,20 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
     bound.close();
     throw err;
   }
-  const progress = plan.progress ? new ProgressPrinter(opts.say) : undefined;
+  // Where the run's figures go: each interval to every output, the result at the end.
+  const writer = new ResultWriter(plan.outDir, opts.say);
+  const outputs: Output[] = [
+    ...(plan.progress ? [new ProgressPrinter(opts.say)] : []),
+    ...services.outputs(),
+    writer,
+  ];
   let outcome;
   let side;
   try {
-    const hooks = services.hooks();
     outcome = await runPlan(plan, server, {
-      ...hooks,
+      ...services.hooks(),
       onInterval: (entry, agg) => {
-        hooks.onInterval(entry, agg);
-        progress?.interval(entry, agg);
+        for (const o of outputs) o.interval?.(entry, agg);
       },
       onNotice: notice,
       interrupts: opts.interrupts,
@@ -123,8 +128,6 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
   const result = printableStrings(
     buildResult(plan, server, outcome, side.observed, side.faults, side.serverSide, host),
   );
-  return {
-    result,
-    files: saveWithFallback("the result", plan.outDir, (dir) => writeResult(result, dir), opts.say),
-  };
+  for (const o of outputs) o.end?.(result);
+  return { result, files: writer.files! };
 }

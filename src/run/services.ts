@@ -1,10 +1,10 @@
 import { UsageError } from "../errors.js";
 import type { Fault } from "../faults/fault.js";
 import { FaultScheduler } from "../faults/scheduler.js";
-import type { Aggregator } from "../metrics/aggregate.js";
 import { Observer } from "../observe/observer.js";
 import { ServerSideSampler, type ServerSideOptions } from "../observe/server-side.js";
-import { exposition, servePrometheus } from "../observe/prometheus.js";
+import type { Output } from "../outputs/output.js";
+import { PrometheusOutput } from "../outputs/prometheus.js";
 import type { RunPlan } from "../plan.js";
 import type { FaultRecord, ObservedSummary } from "../schema/events.js";
 import type { ServerInfo } from "../schema/result.js";
@@ -32,9 +32,7 @@ export interface SideServiceOptions {
  * scheduler (started at the run's common t0).
  */
 export class SideServices {
-  /** The runner's aggregate, as of its latest interval: what the Prometheus endpoint serves (nothing before). */
-  private agg: Aggregator | undefined;
-  private prometheus: { close(): void } | undefined;
+  private prometheus: PrometheusOutput | undefined;
   private observer: Observer | undefined;
   private serverSide: ServerSideSampler | undefined;
   private scheduler: FaultScheduler | undefined;
@@ -51,8 +49,9 @@ export class SideServices {
     const services = new SideServices(plan);
     if (opts.prometheusPort !== undefined) {
       const port = opts.prometheusPort;
-      const render = () => services.exposition();
-      services.prometheus = await servePrometheus(port, render, opts.prometheusHost).catch((err: Error) => {
+      services.prometheus = await PrometheusOutput.bind(port, opts.prometheusHost, plan.label, () =>
+        services.latest(),
+      ).catch((err: Error) => {
         throw new UsageError(`--prometheus-port ${port}: ${err.message}`);
       });
     }
@@ -100,8 +99,9 @@ export class SideServices {
     return this;
   }
 
-  private exposition(): string {
-    return this.agg ? exposition(this.plan.label, this.agg, this.latest()) : "";
+  /** The outputs these services own (the Prometheus endpoint): the run feeds them every interval. */
+  outputs(): Output[] {
+    return this.prometheus ? [this.prometheus] : [];
   }
 
   /** Every sampler's latest figures, as one record for an interval. */
@@ -122,9 +122,8 @@ export class SideServices {
     if (toMs !== null) at(toMs, () => sampler.markEnd());
   }
 
-  /** The runner's hooks these services need: the fault clock, the samples per interval, the live aggregate. */
-  hooks(): Required<Pick<RunHooks, "onStart" | "onInterval" | "onWindow" | "beforeClose">> &
-    Pick<RunHooks, "observe"> {
+  /** The runner's hooks these services need: the fault clock, the samples per interval, the window's bounds. */
+  hooks(): Required<Pick<RunHooks, "onStart" | "onWindow" | "beforeClose">> & Pick<RunHooks, "observe"> {
     return {
       onStart: (t0) => {
         this.t0 = t0;
@@ -137,9 +136,6 @@ export class SideServices {
         await this.serverSide?.markEnd();
       },
       observe: this.observer?.active || this.serverSide ? () => this.latest() : undefined,
-      onInterval: (_entry, agg) => {
-        this.agg = agg;
-      },
     };
   }
 

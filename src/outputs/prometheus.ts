@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { Aggregator } from "../metrics/aggregate.js";
 import { cumulativeAtOrBelow } from "../metrics/histogram.js";
+import type { Output } from "./output.js";
 
 /**
  * The histogram's upper bounds in seconds: 1, 1.5, 2, 3, 4, 5 and 7 per decade from 100 µs to 100 s, so that a
@@ -104,4 +105,42 @@ export function servePrometheus(port: number, render: () => string, host = "127.
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
   });
+}
+
+/**
+ * The live endpoint as an output: it serves the run's aggregate as of its latest interval (nothing before the
+ * first) and the samplers' latest figures, from the moment its port is bound.
+ */
+export class PrometheusOutput implements Output {
+  private agg: Aggregator | undefined;
+  private server: Server | undefined;
+
+  private constructor(
+    private readonly run: string,
+    private readonly observed: () => Record<string, number> | undefined,
+  ) {}
+
+  /** Binds the port now (a busy one is the caller's to report) and serves from then on. */
+  static async bind(
+    port: number,
+    host: string | undefined,
+    run: string,
+    observed: () => Record<string, number> | undefined,
+  ): Promise<PrometheusOutput> {
+    const out = new PrometheusOutput(run, observed);
+    out.server = await servePrometheus(port, () => out.render(), host);
+    return out;
+  }
+
+  private render(): string {
+    return this.agg ? exposition(this.run, this.agg, this.observed()) : "";
+  }
+
+  interval(_entry: unknown, agg: Aggregator): void {
+    this.agg = agg;
+  }
+
+  close(): void {
+    this.server?.close();
+  }
 }
