@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -98,6 +98,50 @@ describe("what the database paid: server-side figures per run", { timeout: 300_0
     const entry = direct.result.timeline.find((e) => e.observed?.srv_cpu_pct !== undefined);
     assert.ok(entry, "srv_cpu_pct in the timeline");
     assert.ok(entry.observed!.srv_commits_s! >= 0);
+  });
+
+  it("pooler-bound: a PgBouncer at 90% of its one core or more is named by the run, compare (and its gate) and the report", async () => {
+    // As measured: the list holds exactly the PgBouncers at or above 90% of a core.
+    for (const { result } of [direct, pooled]) {
+      const s = result.serverSide!;
+      const expected = s.poolers
+        .filter((p) => p.member.startsWith("pgbouncer") && p.cpuPct !== null && p.cpuPct >= 90)
+        .map((p) => p.member);
+      assert.deepEqual(
+        (s.poolerBound ?? []).map((b) => b.member),
+        expected,
+        JSON.stringify(s.poolers),
+      );
+    }
+    // A pooled run whose PgBouncer was saturated (this 2-core host cannot be trusted to saturate one on cue).
+    const saturated = JSON.parse(readFileSync(pooled.jsonPath, "utf8")) as ResultFile;
+    saturated.label = "saturated";
+    saturated.serverSide!.poolers = saturated.serverSide!.poolers.map((p) =>
+      p.member === "pgbouncer-1" ? { ...p, cpuPct: 97.4 } : p,
+    );
+    saturated.serverSide!.poolerBound = [{ member: "pgbouncer-1", cpuPct: 97.4 }];
+    const path = join(mkdtempSync(join(tmpdir(), "dcpbench-bound-")), "saturated.json");
+    writeFileSync(path, JSON.stringify(saturated));
+    const note = /saturated: pooler-bound: pgbouncer-1 used 97% of a core over the window/;
+    const cmp = await runCli(["compare", direct.jsonPath, path], stack.env);
+    assert.equal(cmp.code, 0, cmp.stderr);
+    assert.match(cmp.stderr, note);
+    const gate = await runCli(["compare", direct.jsonPath, path, "--fail-if", "pooler-bound"], stack.env);
+    assert.equal(gate.code, 3, gate.stdout + gate.stderr);
+    assert.match(gate.stderr, /FAIL pooler-bound: saturated: pooler-bound: pgbouncer-1/);
+    const clean = await runCli(
+      ["compare", direct.jsonPath, pooled.jsonPath, "--fail-if", "pooler-bound"],
+      stack.env,
+    );
+    assert.equal(
+      clean.code,
+      pooled.result.serverSide!.poolerBound?.length ? 3 : 0,
+      clean.stdout + clean.stderr,
+    );
+    const html = join(mkdtempSync(join(tmpdir(), "dcpbench-bound-")), "report.html");
+    const rep = await runCli(["report", direct.jsonPath, path, "--html", html], stack.env);
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.match(readFileSync(html, "utf8"), note);
   });
 
   it("compare shows the server side block; --fail-if gates on it", async () => {

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { crossovers, hopOf, verdictOf } from "../src/results/sweeps/crossover.js";
 import { evaluateSweepGates, parseSweepGate } from "../src/results/sweeps/gates.js";
-import { spreadOf, type SweepSeries } from "../src/results/sweeps/summary.js";
+import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweeps/summary.js";
+import type { ResultFile } from "../src/schema/result.js";
 import { crossoverLines } from "../src/results/sweeps/table.js";
+import { poolerBoundOf } from "../src/observe/server-side.js";
 import { parseCounts, parseTarget, planDifference, pointLabel, pointOrder } from "../src/sweep/plan.js";
 import type { SweepPlan } from "../src/schema/sweep.js";
 
@@ -229,5 +231,66 @@ describe("sweep: the crossover, from repeats", () => {
     assert.throws(() => gate("bouncer.throughput@512<direct"), /no series 'bouncer'/);
     assert.throws(() => gate("pooled.tps@512<direct"), /unknown metric 'tps'/);
     assert.throws(() => gate("pooled<direct"), /expected SERIES.METRIC@CLIENTS/);
+  });
+});
+
+describe("pooler-bound: a PgBouncer at the end of its one core", () => {
+  it("is named when it used 90% of a core or more, and only PgBouncer (HAProxy has threads of its own)", () => {
+    const cost = (member: string, cpuPct: number | null) => ({
+      member,
+      cpuSec: null,
+      cpuPct,
+      memoryMb: null,
+    });
+    assert.deepEqual(
+      poolerBoundOf([
+        cost("pgbouncer-1", 95.5),
+        cost("pgbouncer-2", 89.9),
+        cost("haproxy", 99),
+        cost("pgbouncer-3", null),
+      ]),
+      [{ member: "pgbouncer-1", cpuPct: 95.5 }],
+    );
+    assert.deepEqual(poolerBoundOf([cost("pgbouncer-1", 90)]), [{ member: "pgbouncer-1", cpuPct: 90 }]);
+  });
+
+  it("a sweep's crossover lines say where the pooler bounded the pooled curve", () => {
+    const direct = series("direct", false, [
+      [64, [100, 101, 102], [5, 5, 5]],
+      [1024, [50, 51, 52], [90, 91, 92]],
+    ]);
+    const pooled = series("pooled", true, [
+      [64, [100, 101, 102], [5, 5, 5]],
+      [1024, [80, 81, 82], [40, 41, 42]],
+    ]);
+    pooled.points[1].poolerBound = { runs: 2, member: "pgbouncer-1", cpuPct: 96.4 };
+    const lines = crossoverLines([direct, pooled]);
+    assert.ok(
+      lines.includes(
+        "pooler-bound: pooled at 1024 clients (pgbouncer-1 at 96% of a core in 2 of 3 run(s)): a crossover there is the pooler's ceiling, not the database's",
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(!lines.some((l) => l.includes("at 64 clients (pgbouncer")), "not where it was not");
+  });
+  it("a point is pooler-bound when any of its runs was, with the busiest PgBouncer of them", () => {
+    const run = (cpuPct?: number) =>
+      ({
+        summary: {},
+        serverSide: { poolerBound: cpuPct === undefined ? [] : [{ member: "pgbouncer-1", cpuPct }] },
+      }) as unknown as ResultFile;
+    const plan = {
+      conns: [64],
+      poolSizes: null,
+      targets: [{ name: "pooled", uri: "postgresql://h:6432/db", txnPooling: true }],
+    } as unknown as SweepPlan;
+    const at = (repeat: number, result: ResultFile) => ({
+      point: { target: "pooled", conns: 64, poolSize: null, repeat, file: "x", partial: false, exitCode: 0 },
+      result,
+    });
+    const [pooled] = sweepSeries(plan, [at(1, run(93.1)), at(2, run()), at(3, run(97.6))]);
+    assert.deepEqual(pooled.points[0].poolerBound, { runs: 2, member: "pgbouncer-1", cpuPct: 97.6 });
+    const [clear] = sweepSeries(plan, [at(1, run()), at(2, run())]);
+    assert.equal(clear.points[0].poolerBound, undefined);
   });
 });

@@ -2,7 +2,10 @@ import { availableParallelism } from "node:os";
 import { clientConfig, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import {
+  POOLER_BOUND_PCT,
   SERVER_SIDE_VERSION,
+  type PoolerBound,
+  type PoolerCost,
   type ServerSide,
   type ServerSideInterval,
   type ServerSideSummary,
@@ -214,11 +217,21 @@ export class ServerSideSampler {
       windowSec: +sec.toFixed(3),
       summary,
       poolers,
+      poolerBound: poolerBoundOf(poolers),
       topStatements: (this.topStatements ?? []).slice(0, 10),
       missing,
       intervals: this.intervals,
     };
   }
+}
+
+/** The PgBouncer processes that used most of a core over the window (each is one thread). */
+export function poolerBoundOf(poolers: PoolerCost[]): PoolerBound[] {
+  return poolers.flatMap((p) =>
+    p.member.startsWith("pgbouncer") && p.cpuPct !== null && p.cpuPct >= POOLER_BOUND_PCT
+      ? [{ member: p.member, cpuPct: p.cpuPct }]
+      : [],
+  );
 }
 
 /** More CPU than the host has (its CPUs, and a tick of rounding each way): a reading that is not one. */

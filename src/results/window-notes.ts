@@ -3,7 +3,7 @@ import type { ResultFile } from "../schema/result.js";
 import { generatorBoundNote } from "./generator-bound.js";
 
 type Noted = Pick<ResultFile, "label" | "plan" | "summary"> &
-  Partial<Pick<ResultFile, "window" | "generator" | "stalls">>;
+  Partial<Pick<ResultFile, "window" | "generator" | "stalls" | "serverSide">>;
 
 /** The warm-up as it was: "auto, 12 s (steady)", "fixed 2 s", or as planned for files from before. */
 export function warmupText(r: Pick<ResultFile, "plan"> & Partial<Pick<ResultFile, "window">>): string {
@@ -31,10 +31,18 @@ export function measuredCold(r: Noted): string | undefined {
   return undefined;
 }
 
+/** "pgbouncer-1 used 97% of a core": the PgBouncers that bound the pooled side, or undefined. */
+export function poolerBound(r: Pick<ResultFile, "serverSide">): string | undefined {
+  const bound = r.serverSide?.poolerBound ?? [];
+  return bound.length
+    ? `pooler-bound: ${bound.map((b) => `${b.member} used ${Math.round(b.cpuPct)}% of a core`).join(", ")} over the window (a PgBouncer runs on one thread): the pooler, not the database, set this run's pace`
+    : undefined;
+}
+
 /**
  * What a reader must know about how a run's window was measured, one sentence each, prefixed with its label:
  * a generator that bounded it, a window it did not fully measure, a warm-up that never reached steady state,
- * pools still filling, cycles cut off. Empty when there is nothing to say.
+ * pools still filling, a PgBouncer at the end of its one core, cycles cut off. Empty when there is nothing to say.
  */
 export function windowNotes(r: Noted): string[] {
   const out: string[] = [];
@@ -55,6 +63,8 @@ export function windowNotes(r: Noted): string[] {
     out.push(`the window opened before the run was steady: ${w.warmup.detail}`);
   const cold = measuredCold(r);
   if (cold) out.push(cold);
+  const pooler = poolerBound(r);
+  if (pooler) out.push(pooler);
   if (w && w.cutOff > 0)
     out.push(
       `${w.cutOff} cycle(s) of the window were still running when its ${w.drainSec.toFixed(1)} s drain ended (--drain): they are in neither the counts nor the percentiles`,

@@ -25,6 +25,8 @@ export interface CompareRun {
   generatorStarved?: string[];
   /** This run opened server connections during its window (how many): it was measured cold. */
   measuredCold?: string;
+  /** A PgBouncer of this run used most of its one core: the pooler set the pace (which, how much). */
+  poolerBound?: string;
 }
 
 /** A value per run (null: that run has none) and each run's change against the first, in %. */

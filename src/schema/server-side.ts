@@ -6,6 +6,9 @@
 
 export const SERVER_SIDE_VERSION = 1;
 
+/** A PgBouncer process at or above this share of one core over the window bound the pooled side (one thread). */
+export const POOLER_BOUND_PCT = 90;
+
 export interface ServerSideSummary {
   /** CPU seconds (user + system) of the server's processes over the measured window (local servers only). */
   cpuSec: number | null;
@@ -67,6 +70,12 @@ export interface ServerSideInterval {
   poolerCpuPct: Record<string, number | null>;
 }
 
+export interface PoolerBound {
+  member: string;
+  /** % of one core over the window. */
+  cpuPct: number;
+}
+
 export interface ServerSide {
   version: typeof SERVER_SIDE_VERSION;
   dialect: "postgres" | "cockroach";
@@ -74,6 +83,11 @@ export interface ServerSide {
   windowSec: number;
   summary: ServerSideSummary;
   poolers: PoolerCost[];
+  /**
+   * The PgBouncer processes that used at least POOLER_BOUND_PCT % of a core over the window: PgBouncer runs on
+   * one thread, so there the pooler, not the database, set the pooled side's pace. Absent in older files.
+   */
+  poolerBound?: PoolerBound[];
   /** By total execution time, at most 10. */
   topStatements: TopStatement[];
   /** For each summary field that is null: why. */

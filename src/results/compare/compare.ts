@@ -1,5 +1,5 @@
 import { sumErrors } from "../../metrics/aggregate.js";
-import { measuredCold, warmupText, windowNotes } from "../window-notes.js";
+import { measuredCold, poolerBound, warmupText, windowNotes } from "../window-notes.js";
 import { iterationsText, opOrder } from "../tables.js";
 import { CONNECT, CYCLE, type OpSummary } from "../../schema/measures.js";
 import type { CompareRun } from "../../schema/compare.js";
@@ -93,6 +93,7 @@ function runInfo(file: string, r: ResultFile): RunInfo {
     partial: r.partial,
     ...(r.generator?.starved ? { generatorStarved: r.generator.reasons } : {}),
     ...(measuredCold(r) ? { measuredCold: measuredCold(r) } : {}),
+    ...(poolerBound(r) ? { poolerBound: poolerBound(r) } : {}),
   };
 }
 

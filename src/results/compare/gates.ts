@@ -12,11 +12,14 @@ import type { Cmp } from "../../schema/plan.js";
 export type Gate =
   | { expr: string; op?: string; metric: Metric; cmp: Cmp; pct: number; server?: undefined; flag?: undefined }
   | { expr: string; server: string; cmp: Cmp; pct: number; flag?: undefined }
-  /** Crossed when any run was: its load generator bounded it, or it opened server connections in its window. */
+  /**
+   * Crossed when any run was: its load generator bounded it, it opened server connections in its window, or a
+   * PgBouncer of it used most of its one core.
+   */
   | { expr: string; flag: RunFlag; server?: undefined };
 
 /** Gates on how a run was measured, not on a change between runs. */
-const RUN_FLAGS = ["generator-starved", "measured-cold"] as const;
+const RUN_FLAGS = ["generator-starved", "measured-cold", "pooler-bound"] as const;
 type RunFlag = (typeof RUN_FLAGS)[number];
 
 export function parseGate(expr: string): Gate {
@@ -72,7 +75,12 @@ export function evaluateGates(gates: Gate[], c: Comparison): GateFailure[] {
 
 function flagGate(flag: RunFlag, c: Comparison): GateFailure[] {
   return c.runs.flatMap((r) => {
-    const why = flag === "generator-starved" ? r.generatorStarved?.join("; ") : r.measuredCold;
+    const why =
+      flag === "generator-starved"
+        ? r.generatorStarved?.join("; ")
+        : flag === "measured-cold"
+          ? r.measuredCold
+          : r.poolerBound;
     return why ? [{ gate: flag, message: `${r.label}: ${why}` }] : [];
   });
 }

@@ -22,6 +22,8 @@ export interface SeriesPoint {
   values: Partial<Record<SweepMetric, Spread>>;
   /** Median p50 per workload op (ms): the hop, op by op. */
   opP50: Record<string, number>;
+  /** Runs of this point in which a PgBouncer used most of its one core, with the busiest's CPU. */
+  poolerBound?: { runs: number; member: string; cpuPct: number };
 }
 
 /** One line of the curves: a target, or a pooled target at one pool size. */
@@ -69,7 +71,20 @@ function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
       .map((o) => o.p50);
     if (p50s.length) opP50[op] = median(p50s);
   }
-  return { conns, runs: results.length, values, opP50 };
+  const bound = results.filter((r) => r.serverSide?.poolerBound?.length);
+  const busiest = bound
+    .flatMap((r) => r.serverSide!.poolerBound!)
+    .reduce<{ member: string; cpuPct: number } | undefined>(
+      (a, b) => (!a || b.cpuPct > a.cpuPct ? b : a),
+      undefined,
+    );
+  return {
+    conns,
+    runs: results.length,
+    values,
+    opP50,
+    ...(busiest ? { poolerBound: { runs: bound.length, ...busiest } } : {}),
+  };
 }
 
 /** One line of a sweep: a target, or a pooled target at one of the sweep's pool sizes. */

@@ -45,6 +45,13 @@ export function crossoverLines(series: SweepSeries[]): string[] {
     lines.push(
       "(one run at some points: no range there to tell a difference from noise, so nothing is claimed; --repeat 3)",
     );
+  // A curve its pooler bounded says more of PgBouncer's one thread than of the database behind it.
+  for (const s of series)
+    for (const p of s.points)
+      if (p.poolerBound)
+        lines.push(
+          `pooler-bound: ${s.name} at ${p.conns} clients (${p.poolerBound.member} at ${Math.round(p.poolerBound.cpuPct)}% of a core in ${p.poolerBound.runs} of ${p.runs} run(s)): a crossover there is the pooler's ceiling, not the database's`,
+        );
   for (const hop of hopOf(series)) {
     // Where the baseline wins (or, with single runs, where its throughput is higher), the hop says why.
     const baselineWins = list.some(
