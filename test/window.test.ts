@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
 import type { ResultFile } from "../src/schema/result.js";
+import { timeSplit } from "../src/results/time-split.js";
 import { CYCLE } from "../src/schema/measures.js";
 import { resultIn, runCli, runToResult, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
@@ -71,6 +72,10 @@ describe("a window holds what happened in it: known rates come out exact", { tim
       // The window's last cycles started before its end and finished in the drain, under the same load.
       assert.equal(result.window!.drained, 200, "every client's last cycle of the window ended in the drain");
       assert.equal(result.generator?.starved, false, result.generator?.reasons.join("; "));
+      // Direct: no pooler to queue in; the server's 2 s per cycle, measured by pg_stat_statements.
+      const split = timeSplit(result)!;
+      assert.equal(split.poolerWaitMs, null);
+      near(split.serverMs!, 2000, 5, "executing in the server, per cycle (ms)");
     });
   }
 
@@ -100,6 +105,14 @@ describe("a window holds what happened in it: known rates come out exact", { tim
     assert.equal(w.atEnd?.poolerServerConns, 5);
     // Clients queue in the pooler: each cycle waits for the four ahead of it.
     near(result.summary[CYCLE].p50, 400, 10, "cycle p50 (ms), four 100 ms sleeps queued ahead");
+    // Where that time went, each part measured on its own: 300 ms queued in PgBouncer, 100 ms in the server.
+    const split = timeSplit(result)!;
+    near(split.serverMs!, 100, 10, "executing in the server, per cycle (ms; pg_stat_statements)");
+    near(split.poolerWaitMs!, 300, 10, "queued in PgBouncer, per cycle (ms; SHOW STATS)");
+    assert.ok(
+      Math.abs(split.restMs!) <= 0.1 * split.cycleMs,
+      `the parts add up to the cycle's mean within 10%: ${JSON.stringify(split)}`,
+    );
   });
 
   it("open loop at 200/s, well below capacity: exactly the rate", async () => {

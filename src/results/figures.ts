@@ -1,6 +1,7 @@
 import { sumErrors } from "../metrics/aggregate.js";
 import { CYCLE } from "../schema/measures.js";
 import type { ResultFile } from "../schema/result.js";
+import { timeSplit } from "./time-split.js";
 
 /**
  * The catalogue of figures read from a result file: each one's key, name, unit, which way is better, and how it
@@ -185,6 +186,25 @@ export const FIGURES = {
     higherBetter: false,
     get: (r) => r.observed?.series.db_xact_open?.mean,
   },
+  // Where a cycle's mean time went (results/time-split.ts).
+  poolerWaitPerCycleMs: {
+    name: "cycle time queued in PgBouncer",
+    unit: "ms",
+    higherBetter: false,
+    get: (r) => orUndef(timeSplit(r)?.poolerWaitMs),
+  },
+  serverPerCycleMs: {
+    name: "cycle time executing in the server",
+    unit: "ms",
+    higherBetter: false,
+    get: (r) => orUndef(timeSplit(r)?.serverMs),
+  },
+  restPerCycleMs: {
+    name: "cycle time elsewhere (hops, client)",
+    unit: "ms",
+    higherBetter: false,
+    get: (r) => orUndef(timeSplit(r)?.restMs),
+  },
   walBytesPerTxn: {
     name: "WAL bytes per transaction",
     unit: "B",
@@ -235,6 +255,9 @@ export const SERVER_SIDE_FIGURES: readonly FigureKey[] = [
   "cpuPct",
   "memoryMb",
   "statementMeanMs",
+  "poolerWaitPerCycleMs",
+  "serverPerCycleMs",
+  "restPerCycleMs",
   "commitsPerSec",
   "sessionsOpenedPerSec",
   "lockWaits",

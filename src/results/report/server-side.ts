@@ -51,6 +51,9 @@ export function serverSideReport(results: ResultFile[]): ServerSideReport | unde
     figureRow("cpuPerTxnMs", "run", results),
     figureRow("memoryMb", "peak", results, (r) => series(r, (i) => i.memoryMb)),
     figureRow("statementMeanMs", "run", results),
+    figureRow("poolerWaitPerCycleMs", "run", results),
+    figureRow("serverPerCycleMs", "run", results),
+    figureRow("restPerCycleMs", "run", results),
     figureRow("commitsPerSec", "mean", results, (r) => series(r, (i) => i.commitsPerSec)),
     figureRow("sessionsOpenedPerSec", "mean", results, (r) => series(r, (i) => i.sessionsOpenedPerSec)),
     row("WAL bytes/s", "B/s", "mean", results, (r) => {
