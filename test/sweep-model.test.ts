@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { crossovers, hopOf, verdictOf } from "../src/results/sweeps/crossover.js";
+import { crossovers, hopLine, hopOf, verdictOf } from "../src/results/sweeps/crossover.js";
 import { evaluateSweepGates, parseSweepGate } from "../src/results/sweeps/gates.js";
 import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweeps/summary.js";
 import type { ResultFile } from "../src/schema/result.js";
@@ -292,5 +292,18 @@ describe("pooler-bound: a PgBouncer at the end of its one core", () => {
     assert.deepEqual(pooled.points[0].poolerBound, { runs: 2, member: "pgbouncer-1", cpuPct: 97.6 });
     const [clear] = sweepSeries(plan, [at(1, run()), at(2, run())]);
     assert.equal(clear.points[0].poolerBound, undefined);
+  });
+  it("the hop line says where the pooled cycle's extra time went: queued in the pooler, in the server, elsewhere", () => {
+    const direct = series("direct", false, [[8, [100, 101, 102], [4, 4, 4]]]);
+    const pooled = series("pooled", true, [[8, [90, 91, 92], [4.4, 4.4, 4.4]]]);
+    direct.points[0].split = { poolerWaitMs: null, serverMs: 0.05, restMs: 0.9 };
+    pooled.points[0].split = { poolerWaitMs: 0.004, serverMs: 0.052, restMs: 1.061 };
+    const [hop] = hopOf([direct, pooled]);
+    assert.match(
+      hopLine(hop),
+      /; of the mean cycle: 0\.004 ms queued in the pooler, the server \+0\.002 ms, elsewhere \+0\.161 ms \(the extra hops, the client\)$/,
+    );
+    delete pooled.points[0].split;
+    assert.doesNotMatch(hopLine(hopOf([direct, pooled])[0]), /of the mean cycle/, "no split, no claim");
   });
 });

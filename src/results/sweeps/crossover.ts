@@ -33,6 +33,8 @@ export interface Hop {
   conns: number;
   cycleMs: { baseline: number; challenger: number };
   ops: Array<{ op: string; deltaMs: number }>;
+  /** The challenger's mean cycle, split (queued in the pooler, in the server, elsewhere), against the baseline's. */
+  split?: { baseline: SeriesPoint["split"]; challenger: SeriesPoint["split"] };
 }
 
 /**
@@ -154,6 +156,9 @@ export function hopOf(series: SweepSeries[]): Hop[] {
           conns: pair[0].conns,
           cycleMs: { baseline: a.median, challenger: b.median },
           ops,
+          ...(pair[0].split && pair[1].split
+            ? { split: { baseline: pair[0].split, challenger: pair[1].split } }
+            : {}),
         },
       ];
     });
@@ -165,6 +170,20 @@ export function hopLine(h: Hop): string {
   const ops = h.ops.length > 1 ? `; per op: ${h.ops.map((o) => `${o.op} ${ms(o.deltaMs)}`).join(", ")}` : "";
   return (
     `the hop at ${h.conns} clients: ${h.challenger} adds ${ms(h.cycleMs.challenger - h.cycleMs.baseline)} to the ` +
-    `cycle's p50 (${h.baseline} ${h.cycleMs.baseline.toFixed(3)} ms → ${h.cycleMs.challenger.toFixed(3)} ms)${ops}`
+    `cycle's p50 (${h.baseline} ${h.cycleMs.baseline.toFixed(3)} ms → ${h.cycleMs.challenger.toFixed(3)} ms)${ops}` +
+    splitText(h)
+  );
+}
+
+/** "; of the mean cycle: 0.004 ms queued in the pooler, the server +0.002 ms, elsewhere +0.161 ms (hops, client)". */
+function splitText(h: Hop): string {
+  const a = h.split?.baseline;
+  const b = h.split?.challenger;
+  if (!a || !b || a.serverMs === null || b.serverMs === null || a.restMs === null || b.restMs === null)
+    return "";
+  const queued = b.poolerWaitMs === null ? "" : `${b.poolerWaitMs.toFixed(3)} ms queued in the pooler, `;
+  return (
+    `; of the mean cycle: ${queued}the server ${ms(b.serverMs - a.serverMs)}, ` +
+    `elsewhere ${ms(b.restMs - a.restMs)} (the extra hops, the client)`
   );
 }

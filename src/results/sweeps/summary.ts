@@ -1,6 +1,7 @@
 import { CONNECT, CYCLE, LAG } from "../../schema/measures.js";
 import type { ResultFile } from "../../schema/result.js";
 import { FIGURES, SWEEP_FIGURES, type Figure, type SweepFigure } from "../figures.js";
+import { timeSplit } from "../time-split.js";
 import type { SweepPlan, SweepTarget } from "../../schema/sweep.js";
 import type { LoadedPoint } from "./index-file.js";
 
@@ -22,6 +23,8 @@ export interface SeriesPoint {
   values: Partial<Record<SweepMetric, Spread>>;
   /** Median p50 per workload op (ms): the hop, op by op. */
   opP50: Record<string, number>;
+  /** Where the mean cycle's time went (median over the runs, ms): see results/time-split.ts. */
+  split?: { poolerWaitMs: number | null; serverMs: number | null; restMs: number | null };
   /** Runs of this point in which a PgBouncer used most of its one core, with the busiest's CPU. */
   poolerBound?: { runs: number; member: string; cpuPct: number };
 }
@@ -71,6 +74,14 @@ function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
       .map((o) => o.p50);
     if (p50s.length) opP50[op] = median(p50s);
   }
+  const splits = results.map(timeSplit).filter((t) => t !== undefined);
+  const part = (k: "poolerWaitMs" | "serverMs" | "restMs") => {
+    const v = splits.map((t) => t[k]).filter((x): x is number => x !== null);
+    return v.length ? median(v) : null;
+  };
+  const split = splits.length
+    ? { poolerWaitMs: part("poolerWaitMs"), serverMs: part("serverMs"), restMs: part("restMs") }
+    : undefined;
   const bound = results.filter((r) => r.serverSide?.poolerBound?.length);
   const busiest = bound
     .flatMap((r) => r.serverSide!.poolerBound!)
@@ -83,6 +94,7 @@ function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
     runs: results.length,
     values,
     opP50,
+    ...(split ? { split } : {}),
     ...(busiest ? { poolerBound: { runs: bound.length, ...busiest } } : {}),
   };
 }
