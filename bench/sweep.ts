@@ -6,6 +6,7 @@
  *
  *   npm run bench:sweep                           # about 75 minutes (three sweeps of about 25 each)
  *   npm run bench:sweep -- --quick --out /tmp/s.md
+ *   npm run bench:sweep -- --only tpcb-like,flight --out /tmp/s.md   # some of the sweeps
  */
 import { spawn } from "node:child_process";
 import {
@@ -43,6 +44,13 @@ const PGBENCH_CONNECT_SEC = 5;
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const outFile = args.includes("--out") ? args[args.indexOf("--out") + 1] : undefined;
+const SWEEPS = ["select-only", "tpcb-like", "flight"];
+const only = args.includes("--only") ? (args[args.indexOf("--only") + 1] ?? "").split(",") : SWEEPS;
+const unknownSweep = only.find((o) => !SWEEPS.includes(o));
+if (unknownSweep !== undefined) {
+  process.stderr.write(`--only: no sweep ${JSON.stringify(unknownSweep)} (${SWEEPS.join(", ")})\n`);
+  process.exit(2);
+}
 
 const S = quick
   ? { conns: [2, 4], repeat: 1, sec: 1, tpcbScale: 1, flightScale: 0.01, flightConns: [4, 8] }
@@ -220,7 +228,8 @@ async function main(): Promise<void> {
     process.env.PGPASSFILE = status.pgpassfile;
     const env = { ...process.env, DCPBENCH_STACK_DIR: dir };
     const uris = { direct: status.uris.direct, pooled: status.uris.pooled };
-    await dcpbench(["init", "tpcb", "--scale", String(S.tpcbScale)], env);
+    if (only.some((o) => o !== "flight"))
+      await dcpbench(["init", "tpcb", "--scale", String(S.tpcbScale)], env);
     say(SWEEP_BEGIN);
     say("## 9. Where pooling starts to pay: sweeps, with pgbench as referee");
     say();
@@ -235,7 +244,7 @@ async function main(): Promise<void> {
         "from its per-transaction log (tps too). Both judged " +
         "by the same rule: ahead only where the repeats' ranges do not overlap.",
     );
-    for (const script of ["select-only", "tpcb-like"]) {
+    for (const script of ["select-only", "tpcb-like"].filter((x) => only.includes(x))) {
       say();
       say(`### tpcb ${script}`);
       say();
@@ -264,26 +273,7 @@ async function main(): Promise<void> {
       crossoverSay(ref, "pgbench");
       for (const h of hopOf(ours)) say(`- dcpbench, ${hopLine(h)}`);
     }
-    say();
-    say("### flight");
-    say();
-    await dcpbench(["init", "flight", "--scale", String(S.flightScale)], env);
-    // The seed's ops (an id read in the hot first tenth, then the UPDATE), then the uniform pick beside them.
-    for (const pick of ["seed", "uniform"]) {
-      const argv = ["flight", "--set", `pick=${pick}`, "--conns", S.flightConns.join(",")];
-      const flight = await sweep(argv, join(dir, `flight-${pick}`), env);
-      say(
-        `\`dcpbench sweep ${argv.join(" ")}\` (the seed's other knobs: delay 100 ms, batch 64; flight at scale ` +
-          `${S.flightScale}):`,
-      );
-      say();
-      say("```");
-      say(sweepTable(flight));
-      say("```");
-      say();
-      crossoverSay(flight, "dcpbench");
-      say();
-    }
+    if (only.includes("flight")) await flightSweeps(dir, env);
     say();
     say(`(The bench took ${((Date.now() - started) / 60_000).toFixed(1)} minutes.)`);
     say(SWEEP_END);
@@ -297,6 +287,29 @@ async function main(): Promise<void> {
     const old = existsSync("BENCHMARKS.md") ? readFileSync("BENCHMARKS.md", "utf8") : "";
     const kept = keptSection(old, SWEEP_BEGIN, SWEEP_END);
     writeFileSync("BENCHMARKS.md", kept ? old.replace(kept, section) : `${old.trimEnd()}\n\n${section}\n`);
+  }
+}
+
+async function flightSweeps(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  say();
+  say("### flight");
+  say();
+  await dcpbench(["init", "flight", "--scale", String(S.flightScale)], env);
+  // The seed's ops (an id read in the hot first tenth, then the UPDATE), then the uniform pick beside them.
+  for (const pick of ["seed", "uniform"]) {
+    const argv = ["flight", "--set", `pick=${pick}`, "--conns", S.flightConns.join(",")];
+    const flight = await sweep(argv, join(dir, `flight-${pick}`), env);
+    say(
+      `\`dcpbench sweep ${argv.join(" ")}\` (the seed's other knobs: delay 100 ms, batch 64; flight at scale ` +
+        `${S.flightScale}):`,
+    );
+    say();
+    say("```");
+    say(sweepTable(flight));
+    say("```");
+    say();
+    crossoverSay(flight, "dcpbench");
+    say();
   }
 }
 
