@@ -111,6 +111,7 @@ export interface PlanInput {
   txnPooling?: boolean;
   queryMode?: string;
   connectPerTxn?: boolean;
+  waitEvents?: boolean;
   driver?: string;
   label?: string;
   out?: string;
@@ -222,6 +223,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     txnPooling,
     queryMode,
     connectPerTxn: input.connectPerTxn ?? false,
+    ...(input.waitEvents ? { waitEvents: true } : {}),
     driver,
     label,
     outDir: input.out ?? "results",

@@ -90,6 +90,11 @@ export function loadOptions<T>(y: Argv<T>) {
       type: "boolean",
       describe: "open and close a connection around every cycle (pgbench -C)",
     })
+    .option("wait-events", {
+      type: "boolean",
+      describe:
+        "where each op waits in the server: its statements carry the op's name (a comment) and pg_stat_activity is sampled every 100 ms over the window (PostgreSQL)",
+    })
     .option("progress", { type: "string", describe: "progress interval (1s) or off [default: 1s]" })
     .option("connect-timeout", { type: "string", describe: "per connection attempt [default: 10s]" })
     .option("max-errors", { type: "number", describe: "give up (exit 1) after more errors than this" })

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { CommandModule } from "yargs";
+import { UsageError } from "../errors.js";
 import { buildPlan } from "../plan.js";
 import { windowNotes } from "../results/window-notes.js";
+import { opWaitLines } from "../results/op-waits.js";
 import { availabilityLine, parameterTable, summaryTable } from "../results/tables.js";
 import { executeRun } from "../run/execute.js";
 import { processInterrupts } from "../runner/interrupts.js";
@@ -83,6 +85,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
         "shard 0 of 3 (run 1/3 and 2/3 elsewhere), then dcpbench merge",
       ),
   handler: async (args) => {
+    if (args.waitEvents && args.observe === false)
+      throw new UsageError("--wait-events samples the server: it cannot go with --no-observe");
     const uri = targetUri(args.uri, args.stackDir);
     const workloadRef = resolveWorkloadRef(args.workload);
     const workload = await loadWorkload(workloadRef);
@@ -113,6 +117,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     human.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
     for (const a of result.availability) human.write(availabilityLine(a) + "\n");
     for (const note of windowNotes(result)) human.write(`note: ${note}\n`);
+    for (const line of opWaitLines(result.serverSide?.opWaits)) human.write(line + "\n");
     for (const t of result.thresholds) {
       const actual =
         t.actual === null ? "no such op" : `${+t.actual.toFixed(4)}${t.unit ? ` ${t.unit}` : ""}`;

@@ -54,11 +54,21 @@ export function viaPg(client: pg.Client): Queryable {
 const NO_PARAMS: unknown[] = [];
 const MAX_COUNTED = 1000;
 
+/** The comment that names a statement's op (--wait-events), read back from pg_stat_activity.query. */
+export const OP_TAG_PREFIX = "/*op:";
+
+/** An op's name as a tag: nothing that could end the comment or need quoting. */
+export function opTag(op: string): string {
+  return `${OP_TAG_PREFIX}${op.replace(/[^\w.-]/g, "_")}*/ `;
+}
+
 /** The Session a workload is handed: one connection, a query mode, and the harness's transaction helper. */
 export class PgSession implements Session {
   private inTransaction = false;
   /** psycopg mode: how often each statement has run on this connection. */
   private readonly runs = new Map<string, number>();
+  /** With --wait-events: the running op's tag, put before every statement the op sends. */
+  private tag = "";
 
   constructor(
     private readonly client: Queryable,
@@ -68,10 +78,16 @@ export class PgSession implements Session {
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {}
 
+  /** Names the op whose statements follow (--wait-events: the server's samples then say which op waited). */
+  setOp(name: string): void {
+    this.tag = opTag(name);
+  }
+
   /** Not async: the Queryable's own promise goes back to the workload (one promise per statement). */
   query<R = Record<string, unknown>>(sql: string, params: unknown[] = NO_PARAMS): Promise<QueryResult<R>> {
     try {
-      return this.client.query(queryConfig(this.modeFor(sql), sql, params)) as Promise<QueryResult<R>>;
+      const text = this.tag + sql;
+      return this.client.query(queryConfig(this.modeFor(text), text, params)) as Promise<QueryResult<R>>;
     } catch (err) {
       // A value that cannot be sent (say, a circular object): a rejection, as from an async function.
       return Promise.reject(err as Error);
@@ -106,10 +122,10 @@ export class PgSession implements Session {
     for (let attempt = 0; ; attempt++) {
       this.inTransaction = true;
       try {
-        await this.client.query("BEGIN");
+        await this.client.query(this.tag + "BEGIN");
         const result = await fn(this);
         try {
-          await this.client.query("COMMIT");
+          await this.client.query(this.tag + "COMMIT");
         } catch (err) {
           // Lost during COMMIT: it may have committed. Never retried; counted apart as ambiguous.
           if (classifyError(err).cls === "connection") throw new AmbiguousCommitError(err);
@@ -118,7 +134,7 @@ export class PgSession implements Session {
         return result;
       } catch (err) {
         if (err instanceof AmbiguousCommitError) throw err;
-        await this.client.query("ROLLBACK").catch(() => {});
+        await this.client.query(this.tag + "ROLLBACK").catch(() => {});
         if (!isRetryable(err) || attempt >= this.retry.maxRetries) throw err;
         this.hooks.onRetry();
         await sleep(Math.min(this.retry.capMs, this.retry.baseMs * 2 ** attempt));

@@ -26,6 +26,8 @@ export interface ServerSideOptions {
    * process listening on the port).
    */
   postmaster: { pid(): number | undefined } | { absent: string } | { local: { port: number } };
+  /** --wait-events: sample the run's sessions by op over the window (PostgreSQL). */
+  opWaits?: boolean;
   /** The stack's poolers in front of the server (their pids read each time: a fault may restart one). */
   poolers: Array<{ member: string; pid(): number | undefined }>;
 }

@@ -13,6 +13,7 @@ import {
 } from "../schema/server-side.js";
 import type { Counters } from "./pg-counters.js";
 import { procUsage, type ProcUsage } from "./proc-usage.js";
+import { OpWaitSampler } from "./op-waits.js";
 import { SamplerConnection } from "./sampler-connection.js";
 import {
   cockroachParts,
@@ -69,6 +70,7 @@ export class ServerSideSampler {
     private readonly counters: { read(): Promise<Counters> } | undefined,
     private readonly statements: StatementStats | undefined,
     private readonly missing: Partial<Record<keyof ServerSideSummary, string>>,
+    private readonly opWaits?: { sampler: OpWaitSampler; connection: SamplerConnection },
   ) {}
 
   /** Connects and finds out what can be measured; says once, through `warn`, what cannot and why. */
@@ -89,7 +91,8 @@ export class ServerSideSampler {
         opts.dialect === "cockroach"
           ? await cockroachParts(client, opts, missing)
           : await postgresParts(client, opts, missing, warn);
-      return new ServerSideSampler(found, client, parts.counters, parts.statements, missing);
+      const opWaits = await opWaitSampler(opts, warn);
+      return new ServerSideSampler(found, client, parts.counters, parts.statements, missing, opWaits);
     } catch (err) {
       await client?.end().catch(() => {});
       const why = `cannot read the server's statistics at ${redactUri(opts.uri)}: ${(err as Error).message}`;
@@ -130,7 +133,9 @@ export class ServerSideSampler {
       if (this.stopped) return;
       this.first = this.last = await this.read();
       await this.statements?.markStart().catch(() => undefined);
-      if (!this.stopped) this.timer = setInterval(() => void this.tick(), this.opts.intervalMs);
+      if (this.stopped) return;
+      this.timer = setInterval(() => void this.tick(), this.opts.intervalMs);
+      this.opWaits?.sampler.start();
     })();
     return this.starting;
   }
@@ -169,6 +174,7 @@ export class ServerSideSampler {
       await this.starting;
       if (!this.first) return;
       clearInterval(this.timer);
+      await this.opWaits?.sampler.end();
       await this.tick();
       this.ended = true;
       this.topStatements = await this.statements?.delta().catch(() => undefined);
@@ -182,7 +188,9 @@ export class ServerSideSampler {
     this.stopped = true;
     clearInterval(this.timer);
     await this.busy;
+    await this.opWaits?.sampler.end();
     await this.client?.end().catch(() => {});
+    await this.opWaits?.connection.end();
   }
 
   /**
@@ -221,8 +229,28 @@ export class ServerSideSampler {
       topStatements: (this.topStatements ?? []).slice(0, 10),
       missing,
       intervals: this.intervals,
+      ...(this.opWaits ? { opWaits: this.opWaits.sampler.summary() } : {}),
     };
   }
+}
+
+/** --wait-events on PostgreSQL: a sampler on a connection of its own; elsewhere a warning. */
+async function opWaitSampler(
+  opts: ServerSideOptions,
+  warn: (line: string) => void,
+): Promise<{ sampler: OpWaitSampler; connection: SamplerConnection } | undefined> {
+  if (!opts.opWaits) return undefined;
+  if (opts.dialect !== "postgres") {
+    warn("--wait-events: PostgreSQL only (pg_stat_activity's wait events); not sampled");
+    return undefined;
+  }
+  const connection = await SamplerConnection.open(
+    clientConfig(
+      { uri: opts.uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 },
+      await findPassword(opts.uri),
+    ),
+  );
+  return { sampler: new OpWaitSampler(connection), connection };
 }
 
 /** The PgBouncer processes that used most of a core over the window (each is one thread). */

@@ -85,6 +85,7 @@ export class SideServices {
             appName: this.plan.appName,
             dialect: server.product,
             intervalMs: this.plan.intervalMs,
+            opWaits: this.plan.waitEvents === true,
           },
           notice,
         );

@@ -19,6 +19,8 @@ export interface ClientOptions {
   dialect: Dialect;
   queryMode: QueryMode;
   connectPerTxn: boolean;
+  /** --wait-events: each op's statements carry its name (a comment) for the server's samples. */
+  tagOps: boolean;
   driver: Driver;
   workload: Workload;
   ctx: ClientContext;
@@ -191,6 +193,7 @@ export class BenchClient {
           continue;
         }
         this.currentOp = op.name;
+        if (this.opts.tagOps) session.setOp(op.name);
         this.inOp = true;
         const t = performance.now();
         try {

@@ -107,6 +107,7 @@ class Worker {
           dialect: this.server.product,
           queryMode: sessionMode(this.plan.queryMode, this.plan.txnPooling),
           connectPerTxn: this.plan.connectPerTxn,
+          tagOps: this.plan.waitEvents === true,
           driver: this.plan.driver,
           workload: this.workload,
           ctx: makeContext(this.plan, this.server, id, this.assignment.index),

@@ -65,6 +65,8 @@ export interface SavedPlan {
   txnPooling: boolean;
   queryMode: QueryMode;
   connectPerTxn: boolean;
+  /** --wait-events: statements carried their op's name, and the server's sessions were sampled by op. */
+  waitEvents?: boolean;
   /**
    * How the benchmark clients sent their queries: `lean` straight on the socket of a connection pg opened,
    * `pg` through pg's Client.query (files from before there was a choice are read as `pg`, which they used).

@@ -76,6 +76,27 @@ export interface PoolerBound {
   cpuPct: number;
 }
 
+/**
+ * --wait-events (PostgreSQL): what each op's sessions were doing, from pg_stat_activity sampled every `sampleMs`
+ * over the window. A count is (session, sample) pairs, so count / samples × seconds is session-seconds.
+ */
+export interface OpWaits {
+  sampleMs: number;
+  /** Samples taken over the window. */
+  samples: number;
+  /** From the window's start to its last sample. */
+  seconds: number;
+  /** Samples not taken because the one before was still running. */
+  skipped: number;
+  /**
+   * Per op, by what its sessions were doing: `CPU` (active, no wait event), `Type:Event` (a wait event, e.g.
+   * `Lock:transactionid`, `IO:WALSync`), `idle in transaction` (the client's time inside its transaction).
+   */
+  ops: Record<string, Record<string, number>>;
+  /** Why the counts may be missing or short (a sample failed, no tagged statement was visible). */
+  note?: string;
+}
+
 export interface ServerSide {
   version: typeof SERVER_SIDE_VERSION;
   dialect: "postgres" | "cockroach";
@@ -93,4 +114,6 @@ export interface ServerSide {
   /** For each summary field that is null: why. */
   missing: Partial<Record<keyof ServerSideSummary, string>>;
   intervals: ServerSideInterval[];
+  /** --wait-events: each op's sessions over the window. Absent without it. */
+  opWaits?: OpWaits;
 }
