@@ -54,6 +54,8 @@ export interface Share {
   planClients: number;
   /** Open loop: this worker's part of --rate, per second. */
   rate?: number;
+  /** Its part of --idle-conns. */
+  idleConns: number;
   /** Where in the plan's first pacing interval this worker's first start falls, 0…1 (workers and shards staggered). */
   phase: number;
 }
@@ -65,10 +67,12 @@ export interface Share {
 export function sharesOf(plan: RunPlan): Share[] {
   const shard = plan.shard ?? { index: 0, count: 1, conns: plan.conns, firstClientId: 0 };
   let firstClientId = shard.firstClientId;
+  const idle = splitEvenly(plan.idleConns ?? 0, plan.workers);
   return splitEvenly(plan.conns, plan.workers).map((clients, index) => {
     const share: Share = {
       index,
       clients,
+      idleConns: idle[index]!,
       firstClientId,
       planClients: shard.conns,
       ...(plan.rate !== undefined ? { rate: (plan.rate * clients) / plan.conns } : {}),
@@ -112,6 +116,8 @@ export interface PlanInput {
   queryMode?: string;
   connectPerTxn?: boolean;
   waitEvents?: boolean;
+  idleConns?: number;
+  idleEvery?: string;
   driver?: string;
   label?: string;
   out?: string;
@@ -198,6 +204,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     throw new UsageError(
       `--start-at ${input.startAt}: the planned window (${startAt} + ${formatDuration(rampMs + warmupMs + durationMs)}) is already over`,
     );
+  const idle = idleFor(input, shard);
   const connectTimeoutMs = parseDuration(input.connectTimeout ?? "10s", "--connect-timeout");
   const maxErrors = input.maxErrors;
   if (maxErrors !== undefined && (!Number.isInteger(maxErrors) || maxErrors < 0)) {
@@ -224,6 +231,7 @@ export function buildPlan(input: PlanInput): RunPlan {
     queryMode,
     connectPerTxn: input.connectPerTxn ?? false,
     ...(input.waitEvents ? { waitEvents: true } : {}),
+    ...idle,
     driver,
     label,
     outDir: input.out ?? "results",
@@ -311,6 +319,21 @@ function warmupFor(
       `--warmup-max ${input.warmupMax} is shorter than the least warm-up (${ms / 1000} s)`,
     );
   return { ms: round(ms), auto: { maxMs: round(maxMs) } };
+}
+
+/** --idle-conns (this shard's share of it) and --idle-every. */
+function idleFor(
+  input: Pick<PlanInput, "idleConns" | "idleEvery">,
+  shard: { index: number; count: number } | undefined,
+): { idleConns?: number; idleEveryMs?: number } {
+  const total = input.idleConns ?? 0;
+  if (!Number.isInteger(total) || total < 0)
+    throw new UsageError("--idle-conns must be a non-negative integer");
+  const everyMs = input.idleEvery !== undefined ? parseDuration(input.idleEvery, "--idle-every") : undefined;
+  if (everyMs !== undefined && total === 0) throw new UsageError("--idle-every needs --idle-conns");
+  if (everyMs !== undefined && everyMs < 100) throw new UsageError("--idle-every must be at least 100ms");
+  const idleConns = shard ? splitEvenly(total, shard.count)[shard.index]! : total;
+  return idleConns > 0 ? { idleConns, ...(everyMs !== undefined ? { idleEveryMs: everyMs } : {}) } : {};
 }
 
 /** --start-at as an ISO time; a relative one would differ from host to host, so shards need an absolute one. */

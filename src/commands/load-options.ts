@@ -90,6 +90,15 @@ export function loadOptions<T>(y: Argv<T>) {
       type: "boolean",
       describe: "open and close a connection around every cycle (pgbench -C)",
     })
+    .option("idle-conns", {
+      type: "number",
+      describe:
+        "hold N more connections through the same target beside the clients for the whole run, never timed (the swarm of mostly idle sessions) [default: 0]",
+    })
+    .option("idle-every", {
+      type: "string",
+      describe: "each idle connection sends SELECT 1 this often (50s) [default: never]",
+    })
     .option("wait-events", {
       type: "boolean",
       describe:

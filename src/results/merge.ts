@@ -194,6 +194,23 @@ function fleetServerSide(results: ResultFile[], cycles: number): ResultFile["ser
   };
 }
 
+/** Every shard's idle connections, added up (each shard held its share of --idle-conns). */
+function mergeIdle(results: ResultFile[]): ResultFile["idle"] {
+  const all = results.flatMap((r) => (r.idle ? [r.idle] : []));
+  if (all.length === 0) return undefined;
+  const add = (k: Exclude<keyof NonNullable<ResultFile["idle"]>, "everySec">) =>
+    all.reduce((n, i) => n + i[k], 0);
+  return {
+    planned: add("planned"),
+    connected: add("connected"),
+    failedToConnect: add("failedToConnect"),
+    heldAtEnd: add("heldAtEnd"),
+    everySec: all[0]!.everySec,
+    queries: add("queries"),
+    errors: add("errors"),
+  };
+}
+
 function sumResources(all: Resources[]): Resources {
   const sum = (f: (r: Resources["runner"]) => number) => +all.reduce((n, r) => n + f(r.runner), 0).toFixed(3);
   return {
@@ -247,6 +264,7 @@ export const MERGE_RULES: MergeRules = {
       ...plan,
       conns: m.spec.conns,
       ...(m.spec.rate !== undefined ? { rate: m.spec.rate } : {}),
+      ...(plan.idleConns !== undefined ? { idleConns: sum(m.results, (r) => r.plan.idleConns ?? 0) } : {}),
       workers: sum(m.results, (r) => r.plan.workers),
     };
   },
@@ -267,6 +285,7 @@ export const MERGE_RULES: MergeRules = {
     connected: sum(m.results, (r) => r.clients.connected),
     failedToConnect: sum(m.results, (r) => r.clients.failedToConnect),
   }),
+  idle: (m) => mergeIdle(m.results),
   summary: (m) => m.summary,
   counters: (m) => ({
     reconnects: sum(m.results, (r) => r.counters.reconnects),

@@ -5,7 +5,7 @@ import { formatDuration } from "../options/units.js";
 import type { FaultAvailability } from "../schema/events.js";
 import { CONNECT, CYCLE, LAG, type OpSummary } from "../schema/measures.js";
 import type { IterationsSplit } from "../schema/plan.js";
-import type { ResultFile } from "../schema/result.js";
+import type { IdleInfo, ResultFile } from "../schema/result.js";
 
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
@@ -103,6 +103,20 @@ export function parameterTable(result: ResultFile): string {
 }
 
 /** One line per fault: what it did to the clients. */
+/** "500 idle connections (SELECT 1 every 50 s)": what --idle-conns held, in a few words. */
+export function idleText(i: IdleInfo): string {
+  return `${i.connected}${i.connected !== i.planned ? ` of ${i.planned}` : ""} idle connections (${i.everySec !== null ? `SELECT 1 every ${i.everySec} s` : "unused"})`;
+}
+
+/** "idle connections: 500 held beside the load (500 at its end), 20 SELECT 1, 0 errors". */
+export function idleLine(i: IdleInfo): string {
+  const failed = i.failedToConnect ? `, ${i.failedToConnect} could not connect` : "";
+  return (
+    `idle connections: ${i.connected} of ${i.planned} held beside the load (${i.heldAtEnd} at its end${failed}), ` +
+    `${i.queries} SELECT 1 (${i.everySec !== null ? `every ${i.everySec} s each` : "none asked"}), ${i.errors} errors; none timed`
+  );
+}
+
 export function availabilityLine(a: FaultAvailability): string {
   const s = (n: number | null) => (n === null ? "never" : `${n.toFixed(2)}s`);
   const span = (x: { from: number; to: number | null }) =>

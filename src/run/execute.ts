@@ -56,7 +56,10 @@ function header(plan: RunPlan, server: ServerInfo): string {
   return (
     `dcpbench run ${plan.workload} [${plan.label}]: ${plan.conns} clients over ${plan.workers} workers → ` +
     `${redactUri(plan.uri)} (${server.product} ${printable(server.version.split(" ")[1] ?? "")}), ` +
-    `${plan.rate !== undefined ? `open loop ${plan.rate}/s` : "closed loop"}, ${stop.join(" or ") || "until Ctrl-C"}`
+    `${plan.rate !== undefined ? `open loop ${plan.rate}/s` : "closed loop"}, ${stop.join(" or ") || "until Ctrl-C"}` +
+    (plan.idleConns
+      ? `; ${plan.idleConns} idle connections beside them (${plan.idleEveryMs !== undefined ? `SELECT 1 every ${formatDuration(plan.idleEveryMs)} each` : "never used"})`
+      : "")
   );
 }
 

@@ -7,11 +7,13 @@ import { openFileLimit } from "../stack/stack.js";
 
 /** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
 export function preflight(plan: RunPlan): void {
-  const perWorker = Math.ceil(plan.conns / plan.workers);
+  // A connection is an open file in its worker: the clients' and the idle ones' alike.
+  const perWorker = Math.ceil(plan.conns / plan.workers) + Math.ceil((plan.idleConns ?? 0) / plan.workers);
   const limit = openFileLimit();
   if (perWorker + 64 > limit) {
+    const idle = plan.idleConns ? ` and --idle-conns ${plan.idleConns}` : "";
     throw new UsageError(
-      `--conns ${plan.conns} over ${plan.workers} workers needs ~${perWorker + 64} open files per worker; ` +
+      `--conns ${plan.conns}${idle} over ${plan.workers} workers needs ~${perWorker + 64} open files per worker; ` +
         `the open-file limit is ${limit} (raise it with ulimit -n, or add --workers)`,
     );
   }

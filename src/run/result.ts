@@ -6,10 +6,12 @@ import {
   RESULT_SCHEMA,
   RESULT_VERSION,
   type HostInfo,
+  type IdleInfo,
   type ResultFile,
   type ServerInfo,
 } from "../schema/result.js";
 import { evaluateThresholds } from "../results/compare/thresholds.js";
+import type { IdleReport } from "../runner/idle-conns.js";
 import type { RunOutcome } from "../runner/runner.js";
 import { VERSION } from "../version.js";
 import { CYCLE } from "../schema/measures.js";
@@ -69,6 +71,7 @@ export function buildResult(
     stopReason: outcome.stopReason,
     exitCode: outcome.exitCode === 0 && crossed ? 3 : outcome.exitCode,
     clients: { planned: plan.conns, connected, failedToConnect: plan.conns - connected },
+    ...(plan.idleConns ? { idle: idleInfo(plan, workers) } : {}),
     summary,
     counters: { reconnects: agg.reconnects, missed: agg.missed, abandoned: agg.abandoned },
     errorSamples: agg.errorSamples(),
@@ -96,5 +99,19 @@ export function buildResult(
       peakRssMb: +[runner, ...workers].reduce((n, p) => n + p.maxRssMb, 0).toFixed(1),
     },
     ...(host ? { host: { ...host, lateMs: outcome.lateMs ?? 0 } } : {}),
+  };
+}
+
+/** The workers' idle connections, added up. */
+function idleInfo(plan: RunPlan, workers: RunOutcome["workers"]): IdleInfo {
+  const sum = (k: keyof IdleReport) => workers.reduce((n, w) => n + (w.idle?.[k] ?? 0), 0);
+  return {
+    planned: plan.idleConns ?? 0,
+    connected: sum("connected"),
+    failedToConnect: sum("failed"),
+    heldAtEnd: sum("heldAtEnd"),
+    everySec: plan.idleEveryMs !== undefined ? plan.idleEveryMs / 1000 : null,
+    queries: sum("queries"),
+    errors: sum("errors"),
   };
 }

@@ -2,6 +2,7 @@ import type { OpSnapshot, Snapshot } from "../metrics/snapshot.js";
 import type { RunPlan, Share } from "../plan.js";
 import type { ErrorSample } from "../schema/measures.js";
 import type { ServerInfo } from "../schema/result.js";
+import type { IdleReport } from "./idle-conns.js";
 
 /** Runner → worker. The plan travels here, never on argv. */
 export type ToWorker =
@@ -19,5 +20,5 @@ export type FromWorker =
   | { type: "ready"; connected: number; failed: number; connect: OpSnapshot; samples: ErrorSample[] }
   | { type: "snapshot"; snap: Snapshot }
   /** deadline: --duration reached; iterations: --iterations spent; stopped: the runner said stop. */
-  | { type: "done"; reason: "deadline" | "iterations" | "stopped" }
+  | { type: "done"; reason: "deadline" | "iterations" | "stopped"; idle?: IdleReport }
   | { type: "fatal"; message: string; exitCode: number };

@@ -118,7 +118,7 @@ class WorkerRun implements WorkerListener {
         this.emit(false);
         break;
       case "done":
-        w.markDone(msg.reason);
+        w.markDone(msg.reason, msg.idle);
         this.emit(false);
         this.checkFinished();
         break;

@@ -4,6 +4,7 @@ import type { Snapshot } from "../metrics/snapshot.js";
 import type { WorkerResources } from "../schema/result.js";
 import { pinnedFork } from "./cpu-pin.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
+import type { IdleReport } from "./idle-conns.js";
 import type { Share } from "../plan.js";
 
 /**
@@ -33,6 +34,8 @@ export type DoneReason = Extract<FromWorker, { type: "done" }>["reason"];
 export interface WorkerReport extends WorkerResources {
   connected: number;
   failed: number;
+  /** Its --idle-conns, when it had any. */
+  idle?: IdleReport;
 }
 
 /** What the runner hears from one worker process. */
@@ -133,9 +136,10 @@ export class WorkerHandle {
     if (snap.final) this.finalSeq = snap.seq;
   }
 
-  markDone(reason: DoneReason): void {
+  markDone(reason: DoneReason, idle?: IdleReport): void {
     this.done = true;
     this.doneReason = reason;
+    if (idle) this.report.idle = idle;
   }
 
   /**

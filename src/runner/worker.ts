@@ -8,6 +8,7 @@ import { IntervalRecorder } from "../metrics/recorder.js";
 import type { RunPlan, Share } from "../plan.js";
 import { loadWorkload } from "../workload/registry.js";
 import { BenchClient } from "./client.js";
+import { IdleConnections } from "./idle-conns.js";
 import { Alarm } from "./alarm.js";
 import { Pacer, Sleeper } from "./pacing.js";
 import { CycleWindow } from "./window.js";
@@ -70,6 +71,7 @@ class Worker {
   private readonly rec = new IntervalRecorder();
   private readonly window = new CycleWindow();
   private clients: BenchClient[] = [];
+  private idle: IdleConnections | undefined;
   private started = 0;
   /** Cycles each client has claimed, for --iterations-split even. */
   private startedBy: number[] = [];
@@ -133,6 +135,15 @@ class Worker {
       ),
     );
     for (const c of this.clients) c.useRecorder(this.rec);
+    if (this.assignment.idleConns > 0) {
+      // Named apart, so that the server's count of the run's sessions is the workload's alone.
+      this.idle = new IdleConnections(
+        { ...config, application_name: `${this.plan.appName}-idle` },
+        this.assignment.idleConns,
+        this.plan.idleEveryMs,
+      );
+      await this.idle.connect();
+    }
     warmUp(); // the first interval's snapshot is not cold
     const connected = ok.filter(Boolean).length;
     const snap = this.connectRec.snapshot(0, 0, false);
@@ -252,6 +263,7 @@ class Worker {
     );
     this.scheduleTicks();
     await this.sleeper.until(this.t0);
+    this.idle?.start();
     const loops = this.clients.map((c, i) => this.clientLoop(c, i, pacer, alarm));
     // Loops end on their own (iterations) or when stop aborts their sleeps.
     const allDone = Promise.all(loops);
@@ -288,7 +300,7 @@ class Worker {
       abandoned,
     };
     await send({ type: "snapshot", snap: this.rec.snapshot(this.seq, this.elapsed(), true, end) });
-    await send({ type: "done", reason: this.reason });
+    await send({ type: "done", reason: this.reason, ...(this.idle ? { idle: this.idle.stop() } : {}) });
   }
 
   requestStop(): void {
@@ -297,7 +309,7 @@ class Worker {
 
   async close(): Promise<void> {
     await Promise.race([
-      Promise.all(this.clients.map((c) => c.close())),
+      Promise.all([...this.clients.map((c) => c.close()), this.idle?.close()]),
       new Promise((r) => setTimeout(r, 1000)),
     ]);
   }

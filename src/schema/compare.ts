@@ -27,6 +27,8 @@ export interface CompareRun {
   measuredCold?: string;
   /** A PgBouncer of this run used most of its one core: the pooler set the pace (which, how much). */
   poolerBound?: string;
+  /** --idle-conns: the connections it held beside its clients (connected of planned, queries sent). */
+  idle?: string;
 }
 
 /** A value per run (null: that run has none) and each run's change against the first, in %. */

@@ -65,6 +65,12 @@ export interface SavedPlan {
   txnPooling: boolean;
   queryMode: QueryMode;
   connectPerTxn: boolean;
+  /**
+   * --idle-conns: connections held through the same target beside the clients (this shard's share), never
+   * timed; --idle-every: each sent `SELECT 1` that often. Absent: none.
+   */
+  idleConns?: number;
+  idleEveryMs?: number;
   /** --wait-events: statements carried their op's name, and the server's sessions were sampled by op. */
   waitEvents?: boolean;
   /**

@@ -66,6 +66,8 @@ export interface ResultFile {
   stopReason: StopReason;
   exitCode: number;
   clients: { planned: Count; connected: Count; failedToConnect: Count };
+  /** --idle-conns: the connections held beside the clients; nothing they did is in `summary`. */
+  idle?: IdleInfo;
   /** Per op, plus "__cycle__" (the whole cycle) and "__connect__" (connection set-up). */
   summary: Record<string, OpSummary>;
   counters: {
@@ -103,6 +105,18 @@ export interface ResultFile {
   host?: HostInfo;
   /** A result made by `dcpbench merge`: its shards, each with what stays per host, and what was missing. */
   merge?: MergeInfo;
+}
+
+export interface IdleInfo {
+  planned: Count;
+  connected: Count;
+  failedToConnect: Count;
+  /** Open when the load ended. */
+  heldAtEnd: Count;
+  /** Seconds between each one's `SELECT 1` (--idle-every); null: they sent nothing. */
+  everySec: number | null;
+  queries: Count;
+  errors: Count;
 }
 
 export interface Resources {

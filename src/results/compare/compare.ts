@@ -1,6 +1,6 @@
 import { sumErrors } from "../../metrics/aggregate.js";
 import { measuredCold, poolerBound, warmupText, windowNotes } from "../window-notes.js";
-import { iterationsText, opOrder } from "../tables.js";
+import { idleText, iterationsText, opOrder } from "../tables.js";
 import { CONNECT, CYCLE, type OpSummary } from "../../schema/measures.js";
 import type { CompareRun } from "../../schema/compare.js";
 import type { ResultFile } from "../../schema/result.js";
@@ -94,6 +94,7 @@ function runInfo(file: string, r: ResultFile): RunInfo {
     ...(r.generator?.starved ? { generatorStarved: r.generator.reasons } : {}),
     ...(measuredCold(r) ? { measuredCold: measuredCold(r) } : {}),
     ...(poolerBound(r) ? { poolerBound: poolerBound(r) } : {}),
+    ...(r.idle ? { idle: idleText(r.idle) } : {}),
   };
 }
 
@@ -115,6 +116,7 @@ const PLAN_FIELDS: Array<[string, (r: ResultFile) => string]> = [
   ["query mode", (r) => r.plan.queryMode],
   ["driver", (r) => r.plan.driver],
   ["connect per transaction", (r) => String(r.plan.connectPerTxn)],
+  ["idle connections", (r) => (r.idle ? idleText(r.idle) : "none")],
   ["pacing", (r) => (r.plan.rate !== undefined ? `open ${r.plan.rate}/s ${r.plan.arrival}` : "closed loop")],
   [
     "stop condition",

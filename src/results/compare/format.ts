@@ -50,7 +50,7 @@ function runLines(c: Comparison): string[] {
   return c.runs.map(
     (r) =>
       `${r.label}: ${r.workload}, ${r.mode}, ${r.conns} conns / ${r.workers} workers, query mode ${r.queryMode}, ` +
-      `${r.pacing} loop, ${r.elapsedSec.toFixed(1)} s${r.partial ? " (PARTIAL)" : ""} — ${r.file}`,
+      `${r.pacing} loop${r.idle ? `, ${r.idle}` : ""}, ${r.elapsedSec.toFixed(1)} s${r.partial ? " (PARTIAL)" : ""} — ${r.file}`,
   );
 }
 

@@ -15,7 +15,7 @@ import {
   type SummaryRow,
 } from "./model.js";
 import { warmupText, windowNotes } from "../window-notes.js";
-import { iterationsText, opOrder } from "../tables.js";
+import { idleText, iterationsText, opOrder } from "../tables.js";
 import { CONNECT, CYCLE } from "../../schema/measures.js";
 import { serverSideReport } from "./server-side.js";
 
@@ -86,7 +86,9 @@ function runInfo(r: NamedResult, name: string): RunInfo {
       .join(" "),
     result: `${res.partial ? "PARTIAL, " : ""}${res.stopReason ?? "?"}`,
     startedAt: String(res.startedAt ?? ""),
-    clients: `${finite(res.clients?.connected)} of ${finite(res.clients?.planned)}`,
+    clients:
+      `${finite(res.clients?.connected)} of ${finite(res.clients?.planned)}` +
+      (res.idle ? `; ${idleText(res.idle)}` : ""),
     cpuSec: finite(res.resources?.cpuSec),
   };
 }
