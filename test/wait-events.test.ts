@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { runCli, runToResult, type RunOutput } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
-import { opWaitShares } from "../src/results/op-waits.js";
+import { opWaitLines, opWaitRows, opWaitShares } from "../src/results/op-waits.js";
 import type { OpWaits } from "../src/schema/server-side.js";
 
 const KNOWN = fileURLToPath(new URL("../../test/fixtures/known-waits.mjs", import.meta.url));
@@ -25,8 +25,8 @@ describe(
     let waits: OpWaits;
 
     /** The known-waits workload with --wait-events, direct unless `uri` says otherwise. */
-    const known = (extra: string[], uri = stack.status.uris.direct) =>
-      runToResult([KNOWN, "--uri", uri, "--wait-events", "--conns", String(CONNS), ...extra], {
+    const known = (extra: string[], uri = stack.status.uris.direct, conns = CONNS) =>
+      runToResult([KNOWN, "--uri", uri, "--wait-events", "--conns", String(conns), ...extra], {
         env: stack.env,
       });
 
@@ -75,10 +75,14 @@ describe(
       assert.ok(Math.abs(waits.seconds - window) < 0.5, `sampled ${waits.seconds} s of a ${window} s window`);
     });
 
-    it("pooled, the server's sessions still say which op they run for", async () => {
-      const pooled = await known(["--txn-pooling", "--duration", "2s"], stack.status.uris.pooled);
+    it("pooled, the server's sessions still say which op they run for; compare puts both side by side", async () => {
+      const pooled = await known(["--txn-pooling", "--duration", "2s"], stack.status.uris.pooled, 2);
       const w = pooled.result.serverSide!.opWaits!;
       assert.ok(share(w, "server_sleep", "Timeout:PgSleep") > 85, JSON.stringify(w.ops));
+      const res = await runCli(["compare", run.jsonPath, pooled.jsonPath], stack.env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /where each op's sessions were/);
+      assert.match(res.stdout, /server_sleep +Timeout:PgSleep +\d+% +\d+%/);
     });
 
     it("a run without --wait-events sends untagged statements and records no opWaits", async () => {
@@ -103,3 +107,48 @@ describe(
     });
   },
 );
+
+describe("--wait-events' figures, from counts", () => {
+  const waits = (ops: OpWaits["ops"]): OpWaits => ({
+    sampleMs: 100,
+    samples: 100,
+    seconds: 10,
+    skipped: 0,
+    ops,
+  });
+
+  it("an op's session time is its share of the samples times the seconds sampled; shares add up to 100%", () => {
+    const [a] = opWaitShares(waits({ archive: { CPU: 150, "Lock:transactionid": 50 } }));
+    assert.equal(a.sessionSec, 20); // 200 session-samples over 100 samples of 10 s: two sessions, on average
+    assert.deepEqual(
+      a.shares.map((s) => [s.what, s.pct]),
+      [
+        ["CPU", 75],
+        ["Lock:transactionid", 25],
+      ],
+    );
+    assert.match(
+      opWaitLines(waits({ archive: { CPU: 150, "Lock:transactionid": 50 } }))[1],
+      /archive {2}20\.0 session-s: CPU 75%, Lock:transactionid 25%/,
+    );
+  });
+
+  it("side by side: each run's largest events, a dash where a run has none", () => {
+    const rows = opWaitRows([
+      waits({ add: { CPU: 10 }, archive: { "IO:WALSync": 30, CPU: 10 } }),
+      undefined,
+      waits({ archive: { "Lock:transactionid": 40 } }),
+    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.op, r.what, r.values]),
+      [
+        ["add", "session-s", [1, null, null]],
+        ["add", "CPU", [100, null, null]],
+        ["archive", "session-s", [4, null, 4]],
+        ["archive", "IO:WALSync", [75, null, 0]],
+        ["archive", "CPU", [25, null, 0]],
+        ["archive", "Lock:transactionid", [0, null, 100]],
+      ],
+    );
+  });
+});

@@ -40,3 +40,38 @@ export function opWaitLines(w: OpWaits | undefined): string[] {
   });
   return [head, ...lines, ...(w.note ? [`  (${w.note})`] : [])];
 }
+
+/** The events shown per op in a comparison: each run's largest few, together. */
+const COMPARED = 4;
+
+/** One row of a comparison's wait table: an op's session time, or one event's share of it (%), per run. */
+export interface OpWaitRow {
+  op: string;
+  /** "session-s" for the op's sampled session time; else the event (`CPU`, `Lock:transactionid`, …). */
+  what: string;
+  /** Per run; null where the run has no sample of it (or no --wait-events). */
+  values: Array<number | null>;
+}
+
+/** Side by side, per op: its sampled session time, then the events that were largest in any run. */
+export function opWaitRows(runs: Array<OpWaits | undefined>): OpWaitRow[] {
+  const shares = runs.map((w) => (w ? opWaitShares(w) : []));
+  const ops = [...new Set(shares.flatMap((s) => s.map((x) => x.op)))];
+  return ops.flatMap((op) => {
+    const mine = shares.map((s) => s.find((x) => x.op === op));
+    const events = [
+      ...new Set(mine.flatMap((m) => (m ? m.shares.slice(0, COMPARED).map((s) => s.what) : []))),
+    ];
+    return [
+      { op, what: "session-s", values: mine.map((m) => (m ? +m.sessionSec.toFixed(1) : null)) },
+      ...events.map((what) => ({
+        op,
+        what,
+        values: mine.map((m) => {
+          if (!m) return null;
+          return +(m.shares.find((s) => s.what === what)?.pct ?? 0).toFixed(1);
+        }),
+      })),
+    ];
+  });
+}

@@ -69,6 +69,11 @@ export interface CompareFile {
   rows: CompareMetricRow[];
   server: CompareServerRow[];
   serverSide: CompareServerSideRow[];
+  /**
+   * Runs made with --wait-events: per op, its sampled session time ("session-s") and the largest events' shares
+   * of it (%), per run. Absent when no run has them.
+   */
+  opWaits?: Array<{ op: string; what: string; values: Array<number | null> }>;
   warnings: string[];
   /** The --fail-if expressions, as given. */
   gates: string[];

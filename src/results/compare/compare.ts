@@ -7,6 +7,7 @@ import type { ResultFile } from "../../schema/result.js";
 import { changePct } from "./change.js";
 import { FIGURES, OBSERVED_FIGURES, type Figure } from "../figures.js";
 import { serverSideRows, type ServerSideRow } from "./server-side.js";
+import { opWaitRows, type OpWaitRow } from "../op-waits.js";
 
 /** What compare shows per op, in this order. Latencies in ms, throughput in ops/s. */
 export const METRICS = [
@@ -75,6 +76,8 @@ export interface Comparison {
   server: ServerRow[];
   /** What the database and the poolers paid, per run (results with `serverSide`). */
   serverSide: ServerSideRow[];
+  /** --wait-events: where each op's sessions were, per run (empty when no run sampled them). */
+  opWaits: OpWaitRow[];
   warnings: string[];
 }
 
@@ -172,6 +175,9 @@ export function compareResults(files: string[], results: ResultFile[]): Comparis
     rows,
     server,
     serverSide: serverSideRows(results),
+    opWaits: results.some((r) => r.serverSide?.opWaits)
+      ? opWaitRows(results.map((r) => r.serverSide?.opWaits))
+      : [],
     warnings: differences(results),
   };
 }

@@ -124,21 +124,39 @@ export function compareFile(c: Comparison, gates: string[], failures: CompareFil
       changes: r.changes.map(changeOrNull),
       lowerIsBetter: r.lowerIsBetter ?? null,
     })),
+    ...(c.opWaits.length ? { opWaits: c.opWaits } : {}),
     warnings: c.warnings,
     gates,
     failures,
   };
 }
 
-function markdownServerSide(c: Comparison): string[] {
-  if (!c.serverSide.length) return [];
-  const { head, rows } = serverSideCells(c);
+const OP_WAITS_TITLE =
+  "where each op's sessions were (--wait-events; session-s: the op's sampled session time, then % of it):";
+
+/** The wait table's cells: op, what, one value per run. */
+function opWaitCells(c: Comparison): { head: string[]; rows: string[][] } {
+  const head = ["op", "what", ...c.runs.map((r) => r.label)];
+  const rows = c.opWaits.map((r) => [
+    r.op,
+    r.what,
+    ...r.values.map((v) => (v === null ? "-" : r.what === "session-s" ? v.toFixed(1) : `${v.toFixed(0)}%`)),
+  ]);
+  return { head, rows };
+}
+
+/** A markdown table: text columns left, the rest right. */
+function markdownRows({ head, rows }: { head: string[]; rows: string[][] }, textColumns = 1): string[] {
   return [
-    "",
     `| ${head.join(" | ")} |`,
-    `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    `|${head.map((_, i) => (i < textColumns ? "---" : "---:")).join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ];
+}
+
+function markdownServerSide(c: Comparison): string[] {
+  if (!c.serverSide.length) return [];
+  return ["", ...markdownRows(serverSideCells(c))];
 }
 
 export function formatComparison(c: Comparison, format: Format): string {
@@ -170,7 +188,13 @@ export function formatComparison(c: Comparison, format: Format): string {
         ...row.values.map((v) => (v === undefined ? "" : +v.toFixed(4))),
         ...row.changes.slice(1).map((p) => (p === undefined ? "" : p === Infinity ? "inf" : +p.toFixed(2))),
       ]);
-      return stringify([head, ...rows, ...server, ...serverSide]).trimEnd();
+      const waits = c.opWaits.map((row) => [
+        `op waits ${row.op}`,
+        row.what,
+        ...row.values.map((v) => (v === null ? "" : v)),
+        ...row.values.slice(1).map(() => ""),
+      ]);
+      return stringify([head, ...rows, ...server, ...serverSide, ...waits]).trimEnd();
     }
     case "markdown": {
       const head = header(c);
@@ -182,6 +206,7 @@ export function formatComparison(c: Comparison, format: Format): string {
         ...c.rows.map((row) => `| ${cells(c, row).join(" | ")} |`),
         ...(c.server.length ? ["", ...serverLines(c).map((l) => `- ${l}`)] : []),
         ...markdownServerSide(c),
+        ...(c.opWaits.length ? ["", OP_WAITS_TITLE, "", ...markdownRows(opWaitCells(c), 2)] : []),
       ];
       return lines.join("\n");
     }
@@ -201,6 +226,12 @@ export function formatComparison(c: Comparison, format: Format): string {
         const side = new Table({ head, style: { head: [], border: [], compact: true } });
         side.push(...rows);
         lines.push(side.toString());
+      }
+      if (c.opWaits.length) {
+        const { head, rows } = opWaitCells(c);
+        const waits = new Table({ head, style: { head: [], border: [], compact: true } });
+        waits.push(...rows);
+        lines.push(OP_WAITS_TITLE, waits.toString());
       }
       return lines.join("\n");
     }
