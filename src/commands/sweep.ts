@@ -15,6 +15,7 @@ import { defaultStackDir } from "../stack/default-dir.js";
 import { readStackConfig, stackPaths, stackRole, stackUris } from "../stack/layout.js";
 import { closeStackServerConnections, setStackPoolSize, stackForPoolSizes } from "../stack/pooler-control.js";
 import { runSweep, type SweepOutcome } from "../sweep/execute.js";
+import { clearLeftovers } from "../sweep/leftovers.js";
 import { buildSweep } from "../sweep/points.js";
 import {
   checkTargets,
@@ -202,14 +203,17 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
 
     const cfg = readStackConfig(stackPaths(stackDir));
     const originalPool = plan.poolSizes ? cfg!.poolSize : undefined;
-    const settle =
-      cfg && targets.some((t) => stackRole(cfg, t.liveUri) === "pooler")
-        ? async () => {
-            const left = await closeStackServerConnections(stackDir);
-            if (left > 0)
-              say(`sweep: the stack's PgBouncer still holds ${left} server connection(s) after RECONNECT`);
-          }
-        : undefined;
+    const pooledOnStack = cfg && targets.some((t) => stackRole(cfg, t.liveUri) === "pooler");
+    // Where earlier points' sessions can be seen: the server itself, through the first direct target.
+    const serverUri = targets.find((t) => !t.txnPooling)?.liveUri;
+    const appNames = [...runPlans.values()].map((p) => p.appName);
+    const settle = async () => {
+      if (serverUri) await clearLeftovers(serverUri, appNames, say);
+      if (!pooledOnStack) return;
+      const left = await closeStackServerConnections(stackDir);
+      if (left > 0)
+        say(`sweep: the stack's PgBouncer still holds ${left} server connection(s) after RECONNECT`);
+    };
     let outcome;
     try {
       outcome = await runSweep({

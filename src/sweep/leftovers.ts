@@ -1,0 +1,57 @@
+import pg from "pg";
+import { clientConfig, connectOrClose, findPassword } from "../db/connect.js";
+
+/** How long a point's leftover sessions may take to end on their own before the sweep ends them. */
+export const LEFTOVER_WAIT_MS = 30_000;
+
+/**
+ * Before a point: no session of an earlier point may still be on the server. A backend runs its statement to
+ * the end after its client has gone (a flight point at 1024 direct clients left statements running for tens of
+ * seconds, holding row locks the next point then waited on), so the next point would measure the last one's
+ * tail. Waits for them to end, up to `waitMs`, then terminates what is left; says what it did.
+ */
+export async function clearLeftovers(
+  uri: string,
+  appNames: string[],
+  say: (line: string) => void,
+  waitMs = LEFTOVER_WAIT_MS,
+): Promise<void> {
+  const password = await findPassword(uri);
+  const client = new pg.Client(
+    clientConfig({ uri, appName: "dcpbench-sweep", connectTimeoutMs: 10_000 }, password),
+  );
+  client.on("error", () => {});
+  await connectOrClose(client, password);
+  try {
+    const left = async () =>
+      Number(
+        (
+          await client.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ANY($1) AND pid <> pg_backend_pid()",
+            [appNames],
+          )
+        ).rows[0].n,
+      );
+    let n = await left();
+    if (n === 0) return;
+    const started = Date.now();
+    say(
+      `sweep: ${n} session(s) of earlier points still on the server; waiting up to ${waitMs / 1000} s for them to end`,
+    );
+    while (n > 0 && Date.now() - started < waitMs) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      n = await left();
+    }
+    if (n === 0) {
+      say(`sweep: they ended after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return;
+    }
+    const { rows } = await client.query<{ n: string }>(
+      "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = ANY($1) AND pid <> pg_backend_pid()",
+      [appNames],
+    );
+    say(`sweep: ended ${rows[0].n} of them after ${waitMs / 1000} s (pg_terminate_backend)`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
