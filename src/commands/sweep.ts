@@ -15,7 +15,7 @@ import { defaultStackDir } from "../stack/default-dir.js";
 import { readStackConfig, stackPaths, stackRole, stackUris } from "../stack/layout.js";
 import { closeStackServerConnections, setStackPoolSize, stackForPoolSizes } from "../stack/pooler-control.js";
 import { runSweep, type SweepOutcome } from "../sweep/execute.js";
-import { clearLeftovers } from "../sweep/leftovers.js";
+import { clearLeftovers } from "../db/leftovers.js";
 import { buildSweep } from "../sweep/points.js";
 import {
   checkTargets,
@@ -208,7 +208,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const serverUri = targets.find((t) => !t.txnPooling)?.liveUri;
     const appNames = [...runPlans.values()].map((p) => p.appName);
     const settle = async () => {
-      if (serverUri) await clearLeftovers(serverUri, appNames, say);
+      if (serverUri) await clearLeftovers(serverUri, appNames, "earlier points", (l) => say(`sweep: ${l}`));
       if (!pooledOnStack) return;
       const left = await closeStackServerConnections(stackDir);
       if (left > 0)

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { measureClockOffset } from "../db/clock-offset.js";
 import { probeServer } from "../db/connect.js";
+import { clearLeftovers } from "../db/leftovers.js";
 import { redactUri } from "../db/uri.js";
 import { formatDuration } from "../options/units.js";
 import type { RunPlan } from "../plan.js";
@@ -132,5 +133,8 @@ export async function executeRun(plan: RunPlan, opts: RunOptions): Promise<RunDo
     buildResult(plan, server, outcome, side.observed, side.faults, side.serverSide, host),
   );
   for (const o of outputs) o.end?.(result);
+  // Whatever runs next must not wait on this run's statements (a server that a fault took down has none).
+  const serverUri = opts.observe?.observeUri;
+  if (serverUri) await clearLeftovers(serverUri, [plan.appName], "this run", notice).catch(() => {});
   return { result, files: writer.files! };
 }

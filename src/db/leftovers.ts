@@ -1,18 +1,20 @@
 import pg from "pg";
-import { clientConfig, connectOrClose, findPassword } from "../db/connect.js";
+import { clientConfig, connectOrClose, findPassword } from "./connect.js";
 
-/** How long a point's leftover sessions may take to end on their own before the sweep ends them. */
+/** How long leftover sessions may take to end on their own before they are ended. */
 export const LEFTOVER_WAIT_MS = 30_000;
 
 /**
- * Before a point: no session of an earlier point may still be on the server. A backend runs its statement to
- * the end after its client has gone (a flight point at 1024 direct clients left statements running for tens of
- * seconds, holding row locks the next point then waited on), so the next point would measure the last one's
- * tail. Waits for them to end, up to `waitMs`, then terminates what is left; says what it did.
+ * A backend runs its statement to the end after its client has gone: a flight run at 1024 direct clients left
+ * statements running for tens of seconds, holding row locks that the next run (a sweep's next point, the pooled
+ * half of a comparison) then waited on, measuring the last run's tail. Waits for the sessions named `appNames`
+ * (`whose` in what it says) to end, up to `waitMs`, then terminates what is left, on a connection to the server
+ * at `uri`; says what it did.
  */
 export async function clearLeftovers(
   uri: string,
   appNames: string[],
+  whose: string,
   say: (line: string) => void,
   waitMs = LEFTOVER_WAIT_MS,
 ): Promise<void> {
@@ -36,21 +38,21 @@ export async function clearLeftovers(
     if (n === 0) return;
     const started = Date.now();
     say(
-      `sweep: ${n} session(s) of earlier points still on the server; waiting up to ${waitMs / 1000} s for them to end`,
+      `${n} session(s) of ${whose} still on the server after their clients left; waiting up to ${waitMs / 1000} s for their statements to end`,
     );
     while (n > 0 && Date.now() - started < waitMs) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       n = await left();
     }
     if (n === 0) {
-      say(`sweep: they ended after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      say(`they ended after ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return;
     }
     const { rows } = await client.query<{ n: string }>(
       "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = ANY($1) AND pid <> pg_backend_pid()",
       [appNames],
     );
-    say(`sweep: ended ${rows[0].n} of them after ${waitMs / 1000} s (pg_terminate_backend)`);
+    say(`ended ${rows[0].n} of them after ${waitMs / 1000} s (pg_terminate_backend)`);
   } finally {
     await client.end().catch(() => {});
   }
