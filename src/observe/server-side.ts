@@ -62,6 +62,7 @@ export class ServerSideSampler {
   private ended = false;
   private stopped = false;
   private starting: Promise<void> | undefined;
+  private statementsStart: Promise<unknown> | undefined;
   private ending: Promise<void> | undefined;
 
   private constructor(
@@ -132,10 +133,12 @@ export class ServerSideSampler {
       await this.busy;
       if (this.stopped) return;
       this.first = this.last = await this.read();
-      await this.statements?.markStart().catch(() => undefined);
       if (this.stopped) return;
       this.timer = setInterval(() => void this.tick(), this.opts.intervalMs);
       this.opWaits?.sampler.start();
+      // Not awaited here: on a server overloaded by the run this read took a minute, and the window's end (which
+      // waits for its start) moved by as much, stretching every figure's window past the client's.
+      this.statementsStart = this.statements?.markStart().catch(() => undefined);
     })();
     return this.starting;
   }
@@ -177,6 +180,7 @@ export class ServerSideSampler {
       await this.opWaits?.sampler.end();
       await this.tick();
       this.ended = true;
+      await this.statementsStart;
       this.topStatements = await this.statements?.delta().catch(() => undefined);
     })();
     return this.ending;
