@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import pg from "pg";
 import { clearLeftovers } from "../src/db/leftovers.js";
 import { runToResult } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";
@@ -47,13 +46,7 @@ describe("statements that outlive their clients are not left to the next run", {
   });
 
   it("what does not end within the wait is ended", async () => {
-    const c = new pg.Client({
-      connectionString: stack.status.uris.direct,
-      password: stack.password,
-      application_name: "dcpbench-left",
-    });
-    c.on("error", () => {});
-    await c.connect();
+    const c = await stack.client(stack.status.uris.direct, { application_name: "dcpbench-left" });
     c.query("SELECT pg_sleep(60)").catch(() => {});
     await new Promise((r) => setTimeout(r, 300));
     c.connection.stream.destroy(); // the client is gone; its backend sleeps on

@@ -82,7 +82,7 @@ describe(
       const res = await runCli(["compare", run.jsonPath, pooled.jsonPath], stack.env);
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stdout, /where each op's sessions were/);
-      assert.match(res.stdout, /server_sleep +Timeout:PgSleep +\d+% +\d+%/);
+      assert.match(res.stdout, /server_sleep\s*│\s*Timeout:PgSleep\s*│\s*\d+%\s*│\s*\d+%/);
     });
 
     it("a run without --wait-events sends untagged statements and records no opWaits", async () => {
