@@ -9,7 +9,9 @@ export const LEFTOVER_WAIT_MS = 30_000;
  * statements running for tens of seconds, holding row locks that the next run (a sweep's next point, the pooled
  * half of a comparison) then waited on, measuring the last run's tail. Waits for the sessions named `appNames`
  * (`whose` in what it says) to end, up to `waitMs`, then terminates what is left, on a connection to the server
- * at `uri`; says what it did.
+ * at `uri`; says what it did. Only sessions inside a statement or a transaction count: an idle one is a pooler's
+ * server connection kept for its next client (PgBouncer names it after the last one), or a backend about to see
+ * that its client has gone.
  */
 export async function clearLeftovers(
   uri: string,
@@ -29,7 +31,7 @@ export async function clearLeftovers(
       Number(
         (
           await client.query<{ n: string }>(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ANY($1) AND pid <> pg_backend_pid()",
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ANY($1) AND state <> 'idle' AND pid <> pg_backend_pid()",
             [appNames],
           )
         ).rows[0].n,
@@ -49,7 +51,7 @@ export async function clearLeftovers(
       return;
     }
     const { rows } = await client.query<{ n: string }>(
-      "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = ANY($1) AND pid <> pg_backend_pid()",
+      "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = ANY($1) AND state <> 'idle' AND pid <> pg_backend_pid()",
       [appNames],
     );
     say(`ended ${rows[0].n} of them after ${waitMs / 1000} s (pg_terminate_backend)`);
