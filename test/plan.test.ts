@@ -34,10 +34,11 @@ describe("plan", () => {
     assert.equal(buildPlan({ ...base, conns: 100, pin: "1", workers: 3 }).workers, 3);
   });
 
-  it("divides a plan in one place: shard 1 of 3 of 10 clients at 300/s, over 2 workers", () => {
+  it("divides a plan in one place: shard 1 of 3 of 10 clients at 300/s and 7 idle connections, over 2 workers", () => {
     const plan = buildPlan({
       ...base,
       conns: 10,
+      idleConns: 7,
       workers: 2,
       rate: "300",
       shard: "1/3",
@@ -45,15 +46,17 @@ describe("plan", () => {
       warmup: "2s",
       ramp: "4s",
     });
-    // Shards take 4, 3, 3 clients; shard 1's are ids 4-6, its rate 300 × 3/10 = 90/s, split 2:1 by its workers.
+    // Shards take 4, 3, 3 clients; shard 1's are ids 4-6, its rate 300 × 3/10 = 90/s, split 2:1 by its workers;
+    // the idle connections 3, 2, 2, shard 1's split 1:1.
+    assert.equal(plan.idleConns, 2);
     assert.deepEqual(sharesOf(plan), [
-      { index: 0, clients: 2, firstClientId: 4, planClients: 10, rate: 60, phase: 1 / 3 },
-      { index: 1, clients: 1, firstClientId: 6, planClients: 10, rate: 30, phase: 0.5 },
+      { index: 0, clients: 2, idleConns: 1, firstClientId: 4, planClients: 10, rate: 60, phase: 1 / 3 },
+      { index: 1, clients: 1, idleConns: 1, firstClientId: 6, planClients: 10, rate: 30, phase: 0.5 },
     ]);
     assert.equal(plan.windowFromMs, 6000, "ramp + warm-up, worked out once");
     assert.deepEqual(
       sharesOf(buildPlan({ ...base, conns: 3, workers: 1 })),
-      [{ index: 0, clients: 3, firstClientId: 0, planClients: 3, phase: 0 }],
+      [{ index: 0, clients: 3, idleConns: 0, firstClientId: 0, planClients: 3, phase: 0 }],
       "no shard, closed loop",
     );
   });
