@@ -8,6 +8,7 @@ import { CliError } from "./errors.js";
 import { fillFromEnvAndConfig, optionNames, type KnownOptions } from "./options/env-and-config.js";
 import { VERSION } from "./version.js";
 import { printable } from "./results/io/printable.js";
+import { cancelCheckCommand } from "./commands/cancel-check.js";
 import { checkCommand } from "./commands/check.js";
 import { compareCommand } from "./commands/compare.js";
 import { initCommand } from "./commands/init.js";
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     .command(mergeCommand)
     .command(reportCommand)
     .command(checkCommand)
+    .command(cancelCheckCommand)
     .command(newWorkloadCommand)
     .command(stackCommand)
     .option("config", {

@@ -5,7 +5,14 @@ import type { PlanInput, RunPlan } from "../plan.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 import { userInfo } from "node:os";
 import type { SideServiceOptions } from "../run/services.js";
-import { membersOf, readStackConfig, stackPaths, stackRole, stackUris } from "../stack/layout.js";
+import {
+  bouncerProcesses,
+  membersOf,
+  readStackConfig,
+  stackPaths,
+  stackRole,
+  stackUris,
+} from "../stack/layout.js";
 import { memberPid } from "../stack/members.js";
 
 /**
@@ -57,19 +64,29 @@ export function observeTargets(
   if (args.observeUri) validateUri(args.observeUri, "--observe-uri");
   // On the stack, PostgreSQL itself (a pooled run's too), in the run's own database.
   const observeUri =
-    args.observeUri ?? (onStack ? withTarget(stackUris(cfg!).direct, target, target.pathname) : uri);
+    args.observeUri ?? (onStack ? withTarget(stackUris(cfg!, paths).direct, target, target.pathname) : uri);
   const login = decodeURIComponent(target.username) || process.env.PGUSER || userInfo().username;
-  const poolers = pooled ? membersOf(cfg!).filter((m) => m !== "postgres") : [];
+  // Each PgBouncer process on its own (a node may run several): the pooler-bound check is per process.
+  const poolers = pooled
+    ? [
+        ...bouncerProcesses(cfg!).map((p) => ({
+          member: p.label,
+          pid: () => memberPid(paths, p.member, p.k),
+        })),
+        ...(cfg!.ha ? [{ member: "haproxy", pid: () => memberPid(paths, "haproxy") }] : []),
+      ]
+    : [];
   return {
     observeUri,
     pgbouncerAdmins:
-      explicitAdmins ?? (pooled ? stackUris(cfg!).pgbouncerAdmin.map((a) => withTarget(a, target)) : []),
+      explicitAdmins ??
+      (pooled ? stackUris(cfg!, paths).pgbouncerAdmin.map((a) => withTarget(a, target)) : []),
     server: {
       uri: observeUri,
       role: login,
       postmaster:
         onStack && !args.observeUri ? { pid: () => memberPid(paths, "postgres") } : localServer(observeUri),
-      poolers: poolers.map((member) => ({ member, pid: () => memberPid(paths, member) })),
+      poolers,
     },
   };
 }

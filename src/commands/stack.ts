@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
 import { MEMBER_NAMES, type MemberName } from "../stack/layout.js";
-import { SIGNALS, signalMember, type SignalName } from "../stack/members.js";
+import { pidList, SIGNALS, signalMember, type SignalName } from "../stack/members.js";
 import {
   stackDown,
   stackStartMember,
@@ -15,12 +15,19 @@ import { defaultStackDir } from "../stack/default-dir.js";
 
 function printStatus(status: StackStatus): void {
   for (const m of status.members) {
-    const pid = m.pid ? `pid ${m.pid}` : "";
-    console.log(`  ${m.name.padEnd(12)} ${m.state.padEnd(8)} 127.0.0.1:${m.port} ${pid}`.trimEnd());
+    const pids = m.pids?.length ? pidList(m.pids) : "";
+    const procs = m.procs > 1 ? ` (${m.pids?.length ?? 0} of ${m.procs} processes)` : "";
+    console.log(`  ${m.name.padEnd(12)} ${m.state.padEnd(8)} 127.0.0.1:${m.port} ${pids}${procs}`.trimEnd());
   }
   console.log(`DIRECT_URI=${status.uris.direct}`);
   console.log(`POOLED_URI=${status.uris.pooled}`);
-  status.uris.pgbouncerAdmin.forEach((uri, i) => console.log(`PGBOUNCER${i + 1}_ADMIN_URI=${uri}`));
+  // One line per PgBouncer process: PGBOUNCER1_ADMIN_URI, or PGBOUNCER1_2_ADMIN_URI for node 1's second process.
+  const procs = status.pgbouncerProcs;
+  status.uris.pgbouncerAdmin.forEach((uri, i) => {
+    const node = Math.floor(i / procs) + 1;
+    const proc = procs > 1 ? `_${(i % procs) + 1}` : "";
+    console.log(`PGBOUNCER${node}${proc}_ADMIN_URI=${uri}`);
+  });
   if (status.uris.haproxyStats) console.log(`HAPROXY_STATS_URL=${status.uris.haproxyStats}`);
   if (status.tlsCa) console.log(`TLS: add ?sslmode=verify-full&sslrootcert=${status.tlsCa} to a URI`);
   console.log(`password: in ${status.pgpassfile} (PGPASSFILE); for a shell: source ${status.envFile}`);
@@ -36,6 +43,9 @@ function memberArg(value: string): MemberName {
 interface DirArgs {
   dir: string;
 }
+
+/** More processes than cores only adds context switches; 16 covers any machine this runs a local stack on. */
+const MAX_PGBOUNCER_PROCS = 16;
 
 const dirOption = (y: Argv) =>
   y.option("dir", {
@@ -54,6 +64,11 @@ const upCommand: CommandModule<object, UpOptions> = {
         describe: "two PgBouncers behind HAProxy (leastconn, tcp-check)",
       })
       .option("pool-size", { type: "number", describe: "PgBouncer default_pool_size [default: 64]" })
+      .option("pgbouncer-procs", {
+        type: "number",
+        describe:
+          "PgBouncer processes per pooler, sharing its port (so_reuseport), the pool split between them [default: 1]",
+      })
       .option("max-connections", {
         type: "number",
         describe: "PostgreSQL max_connections [default: 2000]",
@@ -66,10 +81,15 @@ const upCommand: CommandModule<object, UpOptions> = {
         type: "number",
         describe: "postgres on P, pgbouncer-1 P+1, pgbouncer-2 P+2, haproxy P+3, stats P+4 [default: 16432]",
       })
-      .example("$0 stack up --ha", "PostgreSQL, two PgBouncers and HAProxy"),
+      .example("$0 stack up --ha", "PostgreSQL, two PgBouncers and HAProxy")
+      .example(
+        "$0 stack up --pgbouncer-procs 2",
+        "two PgBouncer processes on one port, 32 server connections each",
+      ),
   handler: async (args) => {
     for (const [k, v] of Object.entries({
       "pool-size": args.poolSize,
+      "pgbouncer-procs": args.pgbouncerProcs,
       "max-connections": args.maxConnections,
       "max-client-conn": args.maxClientConn,
       "port-base": args.portBase,
@@ -77,6 +97,12 @@ const upCommand: CommandModule<object, UpOptions> = {
       if (v !== undefined && (!Number.isInteger(v) || v <= 0))
         throw new UsageError(`--${k} must be a positive integer`);
     }
+    if (args.pgbouncerProcs !== undefined && args.pgbouncerProcs > MAX_PGBOUNCER_PROCS)
+      throw new UsageError(`--pgbouncer-procs must be at most ${MAX_PGBOUNCER_PROCS}`);
+    if (args.pgbouncerProcs !== undefined && args.pgbouncerProcs > (args.poolSize ?? 64))
+      throw new UsageError(
+        "--pgbouncer-procs must not exceed --pool-size: each process needs a server connection",
+      );
     if (args.portBase !== undefined && args.portBase + 4 > 65535)
       throw new UsageError("--port-base must be ≤ 65531");
     const { status, alreadyRunning } = await stackUp(
@@ -85,6 +111,7 @@ const upCommand: CommandModule<object, UpOptions> = {
         ha: args.ha,
         tls: args.tls,
         poolSize: args.poolSize,
+        pgbouncerProcs: args.pgbouncerProcs,
         maxConnections: args.maxConnections,
         maxClientConn: args.maxClientConn,
         portBase: args.portBase,
@@ -139,8 +166,8 @@ export const stackCommand: CommandModule = {
             throw new UsageError(`unknown signal '${args.signal}' (one of: ${SIGNALS.join(", ")})`);
           }
           try {
-            const pid = signalMember(stackPaths(args.dir), name, signal as SignalName);
-            console.log(`sent SIG${signal} to ${name} (pid ${pid})`);
+            const pids = signalMember(stackPaths(args.dir), name, signal as SignalName);
+            console.log(`sent SIG${signal} to ${name} (${pidList(pids)})`);
           } catch (err) {
             throw new UsageError((err as Error).message);
           }
@@ -157,7 +184,7 @@ export const stackCommand: CommandModule = {
           }),
         async (args) => {
           const status = await stackStartMember(args.dir, memberArg(args.name));
-          console.log(`${status.name} running (pid ${status.pid})`);
+          console.log(`${status.name} running (${pidList(status.pids ?? [])})`);
         },
       )
       .demandCommand(1, "say which: up, status, down, kill NAME, start NAME"),

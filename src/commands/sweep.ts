@@ -52,12 +52,13 @@ function targetsOf(args: SweepArgs): LiveTarget[] {
   const stackDir = args.stackDir ?? defaultStackDir();
   usePgpassOf(stackDir);
   if (given.length === 0) {
-    const cfg = readStackConfig(stackPaths(stackDir));
+    const paths = stackPaths(stackDir);
+    const cfg = readStackConfig(paths);
     if (!cfg)
       throw new UsageError(
         "no --target and no local stack: give --target NAME=URI (twice or more), or 'dcpbench stack up'",
       );
-    const uris = stackUris(cfg);
+    const uris = stackUris(cfg, paths);
     given.push({ name: "direct", liveUri: uris.direct, txnPooling: false });
     given.push({ name: "pooled", liveUri: uris.pooled, txnPooling: true });
   }

@@ -24,7 +24,7 @@ export function targetUri(given: string | undefined, stackDir = defaultStackDir(
   const fromLibpq = env.PGHOST ? libpqUri(env) : undefined;
   const cfg = readStackConfig(paths);
   const uri =
-    given ?? env.PGURI ?? env.DATABASE_URL ?? fromLibpq ?? (cfg ? stackUris(cfg).direct : undefined);
+    given ?? env.PGURI ?? env.DATABASE_URL ?? fromLibpq ?? (cfg ? stackUris(cfg, paths).direct : undefined);
   if (!uri) {
     throw new UsageError(
       "no target: give --uri, set PGURI or DATABASE_URL, or start the local stack with 'dcpbench stack up'",

@@ -1,5 +1,5 @@
 import { stackPaths } from "../stack/layout.js";
-import { signalMember, type SignalName } from "../stack/members.js";
+import { pidList, signalMember, type SignalName } from "../stack/members.js";
 import { stackStartMember } from "../stack/stack.js";
 import type { Fault } from "./fault.js";
 import type { FaultRecord } from "../schema/events.js";
@@ -52,13 +52,13 @@ export class FaultScheduler {
     r.startedAt = +this.now().toFixed(3);
     try {
       if (r.action === "kill") {
-        const pid = signalMember(stackPaths(this.stackDir), r.member, (r.signal ?? "TERM") as SignalName);
-        this.notice(`fault at ${r.startedAt.toFixed(1)}s: SIG${r.signal} → ${r.member} (pid ${pid})`);
+        const pids = signalMember(stackPaths(this.stackDir), r.member, (r.signal ?? "TERM") as SignalName);
+        this.notice(`fault at ${r.startedAt.toFixed(1)}s: SIG${r.signal} → ${r.member} (${pidList(pids)})`);
       } else {
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: starting ${r.member}`);
         const status = await stackStartMember(this.stackDir, r.member);
         this.notice(
-          `fault: ${r.member} running again (pid ${status.pid}) after ${(this.now() - r.startedAt).toFixed(1)}s`,
+          `fault: ${r.member} running again (${pidList(status.pids ?? [])}) after ${(this.now() - r.startedAt).toFixed(1)}s`,
         );
       }
       r.ok = true;

@@ -1,4 +1,11 @@
-import { STACK_DB, STACK_USER, stackUris, type StackConfig, type StackPaths } from "./layout.js";
+import {
+  bouncerProcs,
+  STACK_DB,
+  STACK_USER,
+  stackUris,
+  type StackConfig,
+  type StackPaths,
+} from "./layout.js";
 import { tlsFiles } from "./tls.js";
 
 /** postgresql.conf additions, included from postgresql.conf and rewritten on every `stack up`. */
@@ -51,9 +58,23 @@ export function pgIdent(osUsers: string[]): string {
   ].join("\n");
 }
 
-/** PgBouncer in transaction pooling mode, scram-sha-256 for clients, the stack user as admin and stats user. */
-export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2): string {
-  const b = paths.bouncer(n);
+/**
+ * Each process's share of a node's pool, as the seed's start script splits it (rounded up): a node's server
+ * connections stay about the pool size however many processes serve it.
+ */
+export function processPoolSize(cfg: StackConfig): number {
+  return Math.ceil(cfg.poolSize / bouncerProcs(cfg));
+}
+
+/**
+ * PgBouncer in transaction pooling mode, scram-sha-256 for clients, the stack user as admin and stats user.
+ * Process k of a node with several (--pgbouncer-procs) shares its port through so_reuseport, as the seed's
+ * template sets it, and has its own pidfile, log and socket directory.
+ */
+export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2, k = 1): string {
+  const b = paths.bouncer(n, k);
+  const several = bouncerProcs(cfg) > 1;
+  const pool = processPoolSize(cfg);
   return [
     "; written by dcpbench stack up; edits are overwritten",
     "[databases]",
@@ -63,14 +84,14 @@ export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2): str
     "[pgbouncer]",
     "listen_addr = 127.0.0.1",
     `listen_port = ${n === 1 ? cfg.ports.pgbouncer1 : cfg.ports.pgbouncer2}`,
-    "unix_socket_dir =",
+    ...(several ? ["so_reuseport = 1", `unix_socket_dir = ${b.socket}`] : ["unix_socket_dir ="]),
     "auth_type = scram-sha-256",
     `auth_file = ${b.userlist}`,
     "pool_mode = transaction",
-    `default_pool_size = ${cfg.poolSize}`,
+    `default_pool_size = ${pool}`,
     // As the seed's PgBouncers: the database's server connections capped at the pool size, and a client may
     // wait in the queue as long as the load lasts (the default 120 s would cancel it: the seed turns that off).
-    `max_db_connections = ${cfg.poolSize}`,
+    `max_db_connections = ${pool}`,
     "query_wait_timeout = 0",
     "min_pool_size = 0",
     "reserve_pool_size = 0",
@@ -146,13 +167,13 @@ export function haproxyCfg(cfg: StackConfig, fdLimit: number): string {
 }
 
 /** libpq password file: one line covers every port of the stack (PostgreSQL, PgBouncers, HAProxy). */
-export function pgpassFile(password: string): string {
-  return `127.0.0.1:*:*:${STACK_USER}:${password}\n`;
+export function pgpassFile(password: string, socketDirs: string[] = []): string {
+  return [`127.0.0.1`, ...socketDirs].map((host) => `${host}:*:*:${STACK_USER}:${password}\n`).join("");
 }
 
 /** A sourceable env file: URIs without password, plus PGPASSFILE so libpq, pg and dcpbench find it. */
 export function envFile(cfg: StackConfig, paths: StackPaths): string {
-  const uris = stackUris(cfg);
+  const uris = stackUris(cfg, paths);
   const lines: Array<[string, string | undefined]> = [
     ["DCPBENCH_STACK_DIR", paths.dir],
     ["PGPASSFILE", paths.pgpass],

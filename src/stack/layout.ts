@@ -19,6 +19,8 @@ export interface StackConfig {
   /** Serve TLS (a self-signed CA in DIR/tls) from PostgreSQL and to PgBouncer's clients. */
   tls?: boolean;
   poolSize: number;
+  /** PgBouncer processes per pooler node, sharing its port with so_reuseport (absent in older stack files: 1). */
+  pgbouncerProcs?: number;
   maxConnections: number;
   maxClientConn: number;
   ports: { postgres: number; pgbouncer1: number; pgbouncer2: number; haproxy: number; haproxyStats: number };
@@ -38,14 +40,18 @@ export function stackPaths(dirArg: string) {
     pgLog: join(dir, "postgres", "postgres.log"),
     pgConf: join(dir, "postgres", "data", "dcpbench.conf"),
     pgPid: join(dir, "postgres", "data", "postmaster.pid"),
-    bouncer: (n: 1 | 2) => {
+    /** Pooler node n's files; process k > 1 of a node (--pgbouncer-procs) has its own ini, pid, log. */
+    bouncer: (n: 1 | 2, k = 1) => {
       const base = join(dir, `pgbouncer-${n}`);
+      const own = k === 1 ? "" : `.${k}`;
       return {
         dir: base,
-        ini: join(base, "pgbouncer.ini"),
+        ini: join(base, `pgbouncer${own}.ini`),
         userlist: join(base, "userlist.txt"),
-        pid: join(base, "pgbouncer.pid"),
-        log: join(base, "pgbouncer.log"),
+        pid: join(base, `pgbouncer${own}.pid`),
+        log: join(base, `pgbouncer${own}.log`),
+        /** Its own Unix socket directory: the only way to reach one process's admin console on a shared port. */
+        socket: join(base, `run-${k}`),
       };
     },
     haproxy: {
@@ -90,15 +96,51 @@ export function stackRole(cfg: StackConfig | undefined, uri: string): "postgres"
     : undefined;
 }
 
+export function bouncerProcs(cfg: StackConfig): number {
+  return cfg.pgbouncerProcs ?? 1;
+}
+
+/** The pooler nodes of a stack with their ports. */
+export function bouncerNodes(cfg: StackConfig): Array<{ n: 1 | 2; port: number }> {
+  const one = { n: 1 as const, port: cfg.ports.pgbouncer1 };
+  return cfg.ha ? [one, { n: 2 as const, port: cfg.ports.pgbouncer2 }] : [one];
+}
+
+/**
+ * Every PgBouncer process of a stack: its member (node), its number on the node, and its name in server-side
+ * figures (the node's name when it runs one process, e.g. "pgbouncer-1.2" for the second of several).
+ */
+export function bouncerProcesses(cfg: StackConfig) {
+  const procs = bouncerProcs(cfg);
+  return bouncerNodes(cfg).flatMap(({ n, port }) =>
+    Array.from({ length: procs }, (_, i) => ({
+      member: `pgbouncer-${n}` as MemberName,
+      n,
+      k: i + 1,
+      port,
+      label: procs === 1 ? `pgbouncer-${n}` : `pgbouncer-${n}.${i + 1}`,
+    })),
+  );
+}
+
 /** Connection URIs of a stack. None carries the password: it lives in DIR/pgpass (PGPASSFILE). */
-export function stackUris(cfg: StackConfig) {
+export function stackUris(cfg: StackConfig, paths: StackPaths) {
   const uri = (port: number, db = STACK_DB) => `postgresql://${STACK_USER}@127.0.0.1:${port}/${db}`;
-  const bouncerPorts = cfg.ha ? [cfg.ports.pgbouncer1, cfg.ports.pgbouncer2] : [cfg.ports.pgbouncer1];
+  const bouncerPorts = bouncerNodes(cfg).map((b) => b.port);
+  // One process per node: its TCP port reaches it. Several share the port (the kernel picks one per
+  // connection), so each admin console is reached through that process's own socket directory.
+  const admins =
+    bouncerProcs(cfg) === 1
+      ? bouncerPorts.map((p) => uri(p, "pgbouncer"))
+      : bouncerProcesses(cfg).map(
+          (p) =>
+            `postgresql://${STACK_USER}@localhost:${p.port}/pgbouncer?host=${encodeURIComponent(paths.bouncer(p.n, p.k).socket)}`,
+        );
   return {
     direct: uri(cfg.ports.postgres),
     pooled: uri(cfg.ha ? cfg.ports.haproxy : cfg.ports.pgbouncer1),
     pgbouncer: bouncerPorts.map((p) => uri(p)),
-    pgbouncerAdmin: bouncerPorts.map((p) => uri(p, "pgbouncer")),
+    pgbouncerAdmin: admins,
     haproxy: cfg.ha ? uri(cfg.ports.haproxy) : undefined,
     haproxyStats: cfg.ha ? `http://127.0.0.1:${cfg.ports.haproxyStats}/stats` : undefined,
   };

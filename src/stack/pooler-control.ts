@@ -1,8 +1,8 @@
 import pg from "pg";
 import { clientConfig, findPassword } from "../db/connect.js";
 import { UsageError } from "../errors.js";
-import { pgbouncerIni } from "./configs.js";
-import { readStackConfig, stackPaths, stackUris, type StackConfig } from "./layout.js";
+import { pgbouncerIni, processPoolSize } from "./configs.js";
+import { bouncerProcesses, readStackConfig, stackPaths, stackUris, type StackConfig } from "./layout.js";
 import { writeOwned } from "./stack.js";
 import { serviceUser } from "./system.js";
 
@@ -33,17 +33,18 @@ export async function setStackPoolSize(dir: string, size: number): Promise<void>
   const paths = stackPaths(dir);
   const cfg = { ...stackForPoolSizes(dir, [size]), poolSize: size };
   const user = serviceUser();
-  const bouncers = cfg.ha ? ([1, 2] as const) : ([1] as const);
   // stack.json keeps the stack's own size: after a sweep killed before it put the size back, the next sweep
   // (or `stack down` and `up`) does.
-  for (const n of bouncers) writeOwned(paths.bouncer(n).ini, pgbouncerIni(cfg, paths, n), 0o600, user);
-  for (const admin of stackUris(cfg).pgbouncerAdmin) {
+  for (const p of bouncerProcesses(cfg))
+    writeOwned(paths.bouncer(p.n, p.k).ini, pgbouncerIni(cfg, paths, p.n, p.k), 0o600, user);
+  const each = processPoolSize(cfg);
+  for (const admin of stackUris(cfg, paths).pgbouncerAdmin) {
     await withAdmin(admin, async (client) => {
       await client.query("RELOAD");
       const { rows } = await client.query<{ key: string; value: string }>("SHOW CONFIG");
       const now = rows.find((r) => r.key === "default_pool_size")?.value;
-      if (Number(now) !== size)
-        throw new Error(`PgBouncer on ${new URL(admin).port} kept default_pool_size ${now} after RELOAD`);
+      if (Number(now) !== each)
+        throw new Error(`PgBouncer at ${admin} kept default_pool_size ${now} after RELOAD`);
     });
   }
 }
@@ -54,10 +55,11 @@ export async function setStackPoolSize(dir: string, size: number): Promise<void>
  * how many were still open after `timeoutMs` (0: all closed).
  */
 export async function closeStackServerConnections(dir: string, timeoutMs = 10_000): Promise<number> {
-  const cfg = readStackConfig(stackPaths(dir));
+  const paths = stackPaths(dir);
+  const cfg = readStackConfig(paths);
   let left = 0;
   if (!cfg) return left;
-  for (const admin of stackUris(cfg).pgbouncerAdmin) {
+  for (const admin of stackUris(cfg, paths).pgbouncerAdmin) {
     await withAdmin(admin, async (client) => {
       await client.query("RECONNECT");
       const deadline = Date.now() + timeoutMs;

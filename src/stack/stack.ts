@@ -23,6 +23,9 @@ import {
   postgresConf,
 } from "./configs.js";
 import {
+  bouncerNodes,
+  bouncerProcesses,
+  bouncerProcs,
   DEFAULT_PORT_BASE,
   STACK_DB,
   STACK_USER,
@@ -36,7 +39,7 @@ import {
   type StackPaths,
   type StackUris,
 } from "./layout.js";
-import { memberStatus, startMember, stopMember, type MemberStatus } from "./members.js";
+import { memberStatus, pidList, startMember, stopMember, type MemberStatus } from "./members.js";
 import { scramVerifier } from "./scram.js";
 import { ensureTls, tlsFiles } from "./tls.js";
 import { assertPortFree, findBinaries, runAs, serviceUser, type ServiceUser } from "./system.js";
@@ -46,6 +49,7 @@ export interface UpOptions {
   ha?: boolean;
   tls?: boolean;
   poolSize?: number;
+  pgbouncerProcs?: number;
   maxConnections?: number;
   maxClientConn?: number;
   portBase?: number;
@@ -55,6 +59,8 @@ export interface StackStatus {
   dir: string;
   running: boolean;
   ha: boolean;
+  /** PgBouncer processes per pooler node. */
+  pgbouncerProcs: number;
   /** With --tls: the CA certificate clients verify against (sslrootcert). */
   tlsCa?: string;
   members: MemberStatus[];
@@ -86,7 +92,7 @@ function makeDir(path: string, owner?: ServiceUser, mode = 0o755): void {
 /** The stack's password, generated once and kept 0600 in DIR/pgpass. */
 function stackPassword(paths: StackPaths): string {
   if (existsSync(paths.pgpass)) {
-    const fields = readFileSync(paths.pgpass, "utf8").trim().split(":");
+    const fields = readFileSync(paths.pgpass, "utf8").split("\n")[0].split(":");
     if (fields.length === 5 && fields[4]) return fields[4];
   }
   const password = randomBytes(18).toString("base64url");
@@ -130,6 +136,11 @@ async function bootstrapRole(cfg: StackConfig, paths: StackPaths, verifier: stri
   }
 }
 
+/** Every process of the member is alive (a pooler node may have lost one of several). */
+function fullyUp(m: MemberStatus): boolean {
+  return m.state !== "down" && (m.pids?.length ?? 0) === m.procs;
+}
+
 export function stackStatus(dir: string): StackStatus {
   const paths = stackPaths(dir);
   const cfg = readStackConfig(paths);
@@ -137,11 +148,12 @@ export function stackStatus(dir: string): StackStatus {
   const members = membersOf(cfg).map((name) => memberStatus(cfg, paths, name));
   return {
     dir: paths.dir,
-    running: members.every((m) => m.state !== "down"),
+    running: members.every(fullyUp),
     ha: cfg.ha,
+    pgbouncerProcs: bouncerProcs(cfg),
     tlsCa: cfg.tls ? tlsFiles(paths.dir).caCert : undefined,
     members,
-    uris: stackUris(cfg),
+    uris: stackUris(cfg, paths),
     pgpassfile: paths.pgpass,
     envFile: paths.env,
   };
@@ -153,6 +165,7 @@ function sameShape(a: StackConfig, opts: UpOptions): boolean {
     (opts.tls === undefined || opts.tls === (a.tls ?? false)) &&
     (opts.portBase === undefined || opts.portBase === a.ports.postgres) &&
     (opts.poolSize === undefined || opts.poolSize === a.poolSize) &&
+    (opts.pgbouncerProcs === undefined || opts.pgbouncerProcs === bouncerProcs(a)) &&
     (opts.maxConnections === undefined || opts.maxConnections === a.maxConnections) &&
     (opts.maxClientConn === undefined || opts.maxClientConn === a.maxClientConn)
   );
@@ -167,7 +180,7 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
   if (previous) {
     const members = membersOf(previous).map((name) => memberStatus(previous, paths, name));
     const up = members.filter((m) => m.state !== "down");
-    if (up.length === members.length && sameShape(previous, opts)) {
+    if (members.every(fullyUp) && sameShape(previous, opts)) {
       return { status: stackStatus(opts.dir), alreadyRunning: true };
     }
     if (up.length > 0) {
@@ -183,6 +196,7 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
     ha: opts.ha ?? previous?.ha ?? false,
     tls: opts.tls ?? previous?.tls ?? false,
     poolSize: opts.poolSize ?? previous?.poolSize ?? 64,
+    pgbouncerProcs: opts.pgbouncerProcs ?? previous?.pgbouncerProcs ?? 1,
     maxConnections: opts.maxConnections ?? previous?.maxConnections ?? 2000,
     maxClientConn: opts.maxClientConn ?? previous?.maxClientConn ?? 10_000,
     ports: portsFrom(opts.portBase ?? previous?.ports.postgres ?? DEFAULT_PORT_BASE),
@@ -235,6 +249,10 @@ async function startAll(
 ): Promise<void> {
   const password = stackPassword(paths);
   const verifier = scramVerifier(password);
+  // Several PgBouncer processes per node are reached one by one through their socket directories.
+  const sockets =
+    bouncerProcs(cfg) > 1 ? bouncerProcesses(cfg).map((p) => paths.bouncer(p.n, p.k).socket) : [];
+  writeOwned(paths.pgpass, pgpassFile(password, sockets), 0o600);
 
   if (!existsSync(`${paths.pgData}/PG_VERSION`)) {
     log(`initdb ${paths.pgData}`);
@@ -261,12 +279,18 @@ async function startAll(
   await startMember("postgres", cfg, paths, bins, user);
   await bootstrapRole(cfg, paths, verifier);
 
-  for (const n of cfg.ha ? ([1, 2] as const) : ([1] as const)) {
+  const procs = bouncerProcs(cfg);
+  for (const { n, port } of bouncerNodes(cfg)) {
     const b = paths.bouncer(n);
     makeDir(b.dir, user, 0o700);
-    writeOwned(b.ini, pgbouncerIni(cfg, paths, n), 0o600, user);
+    for (let k = 1; k <= procs; k++) {
+      if (procs > 1) makeDir(paths.bouncer(n, k).socket, user, 0o700);
+      writeOwned(paths.bouncer(n, k).ini, pgbouncerIni(cfg, paths, n, k), 0o600, user);
+    }
     writeOwned(b.userlist, pgbouncerUserlist(verifier), 0o600, user);
-    log(`starting pgbouncer-${n} on 127.0.0.1:${n === 1 ? cfg.ports.pgbouncer1 : cfg.ports.pgbouncer2}`);
+    log(
+      `starting pgbouncer-${n} on 127.0.0.1:${port}${procs > 1 ? ` (${procs} processes, so_reuseport)` : ""}`,
+    );
     await startMember(`pgbouncer-${n}`, cfg, paths, bins, user);
   }
   if (cfg.ha) {
@@ -286,7 +310,7 @@ export async function stackStartMember(dir: string, name: MemberName): Promise<M
     throw new UsageError(`${name} is not a member of this stack (members: ${membersOf(cfg).join(", ")})`);
   }
   const status = memberStatus(cfg, paths, name);
-  if (status.state !== "down") throw new UsageError(`${name} is already running (pid ${status.pid})`);
+  if (fullyUp(status)) throw new UsageError(`${name} is already running (${pidList(status.pids ?? [])})`);
   await startMember(name, cfg, paths, findBinaries(cfg.ha), serviceUser());
   return memberStatus(cfg, paths, name);
 }
@@ -299,7 +323,7 @@ export async function stackDown(dir: string): Promise<MemberName[]> {
   const stopped: MemberName[] = [];
   for (const name of [...membersOf(cfg)].reverse()) {
     if (memberStatus(cfg, paths, name).state === "down") continue;
-    await stopMember(paths, name);
+    await stopMember(cfg, paths, name);
     stopped.push(name);
   }
   return stopped;

@@ -35,7 +35,7 @@ export async function startStack(opts: Omit<UpOptions, "dir" | "portBase"> = {})
   const dir = mkdtempSync(join(tmpdir(), "dcpbench-test-"));
   chmodSync(dir, 0o755); // the service user (postgres, when we are root) must reach it
   const { status } = await stackUp({ ...opts, dir, portBase: await freePortBase() });
-  const password = readFileSync(status.pgpassfile, "utf8").trim().split(":")[4];
+  const password = readFileSync(status.pgpassfile, "utf8").split("\n")[0].split(":")[4];
   const open: pg.Client[] = [];
   return {
     dir,
