@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { clientConfig, findPassword } from "../src/db/connect.js";
@@ -144,6 +144,50 @@ describe("stack up --pgbouncer-procs: several PgBouncer processes on one port", 
       PROCS,
       "both processes survived",
     );
+  });
+
+  it("sweep --pgbouncer-procs restarts the PgBouncers for each line and leaves the stack as it found it", async () => {
+    const out = `${stack.dir}-sweep`;
+    const res = await runCli(
+      [
+        "sweep",
+        "select1",
+        "--target",
+        `pooled=${stack.status.uris.pooled},txn-pooling`,
+        "--conns",
+        "4",
+        "--pgbouncer-procs",
+        "1,2",
+        "--repeat",
+        "1",
+        "--duration",
+        "2s",
+        "--out",
+        out,
+        "--json",
+      ],
+      stack.env,
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /restarting the stack's PgBouncer with 1 process\(es\)/);
+    const index = JSON.parse(res.stdout) as {
+      plan: { pgbouncerProcs?: number[] };
+      points: Array<{ procs?: number; error?: string }>;
+    };
+    assert.deepEqual(index.plan.pgbouncerProcs, [1, 2]);
+    assert.deepEqual(
+      index.points.map((p) => [p.procs, p.error]),
+      [
+        [1, undefined],
+        [2, undefined],
+      ],
+    );
+    assert.match(res.stderr, /pooled \(2 PgBouncer processes\)/);
+    const paths = stackPaths(stack.dir);
+    const cfg = readStackConfig(paths)!;
+    assert.equal(cfg.pgbouncerProcs, PROCS, "the stack's own process count is back");
+    assert.equal(memberPids(cfg, paths, "pgbouncer-1").length, PROCS);
+    rmSync(out, { recursive: true, force: true });
   });
 
   it("refuses bad --pgbouncer-procs values in one line (exit 2)", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { crossovers, hopLine, hopOf, verdictOf } from "../src/results/sweeps/crossover.js";
 import { evaluateSweepGates, parseSweepGate } from "../src/results/sweeps/gates.js";
-import { spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweeps/summary.js";
+import { seriesOf, spreadOf, sweepSeries, type SweepSeries } from "../src/results/sweeps/summary.js";
 import type { ResultFile } from "../src/schema/result.js";
 import { crossoverLines } from "../src/results/sweeps/table.js";
 import { poolerBoundOf } from "../src/observe/server-side.js";
@@ -53,6 +53,30 @@ describe("sweep: the order of points", () => {
   it("sweeps pool sizes for the pooled target only", () => {
     const order = pointOrder({ conns: [16], poolSizes: [8, 32], repeat: 1, targets }).map(pointLabel);
     assert.deepEqual(order, ["direct-c16-r1", "pooled-c16-p8-r1", "pooled-c16-p32-r1"]);
+  });
+
+  it("sweeps PgBouncer processes for the pooled target only, and names their lines pooled:xN", () => {
+    const plan = { conns: [16], poolSizes: [8], pgbouncerProcs: [1, 2], repeat: 1, targets };
+    assert.deepEqual(pointOrder(plan).map(pointLabel), [
+      "direct-c16-r1",
+      "pooled-c16-p8-x1-r1",
+      "pooled-c16-p8-x2-r1",
+    ]);
+    assert.deepEqual(
+      seriesOf(plan).map((s) => [s.key, s.name]),
+      [
+        ["direct", "direct"],
+        ["pooled:8:x1", "pooled (pool 8, 1 PgBouncer process)"],
+        ["pooled:8:x2", "pooled (pool 8, 2 PgBouncer processes)"],
+      ],
+    );
+    const gate = parseSweepGate(
+      "pooled:8:x2.throughput@16<pooled:8:x1+5%",
+      ["pooled:8:x1", "pooled:8:x2"],
+      [16],
+    );
+    assert.equal(gate.series, "pooled:8:x2");
+    assert.deepEqual(gate.rhs, { series: "pooled:8:x1", pct: 5 });
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
-import { MEMBER_NAMES, type MemberName } from "../stack/layout.js";
+import { MAX_PGBOUNCER_PROCS, MEMBER_NAMES, type MemberName } from "../stack/layout.js";
 import { pidList, SIGNALS, signalMember, type SignalName } from "../stack/members.js";
 import {
   stackDown,
@@ -43,9 +43,6 @@ function memberArg(value: string): MemberName {
 interface DirArgs {
   dir: string;
 }
-
-/** More processes than cores only adds context switches; 16 covers any machine this runs a local stack on. */
-const MAX_PGBOUNCER_PROCS = 16;
 
 const dirOption = (y: Argv) =>
   y.option("dir", {

@@ -12,7 +12,15 @@ import { crossoverLines, sweepTable } from "../results/sweeps/table.js";
 import { processInterrupts } from "../runner/interrupts.js";
 import type { SweepPlan } from "../schema/sweep.js";
 import { defaultStackDir } from "../stack/default-dir.js";
-import { readStackConfig, stackPaths, stackRole, stackUris } from "../stack/layout.js";
+import {
+  MAX_PGBOUNCER_PROCS,
+  readStackConfig,
+  stackPaths,
+  stackRole,
+  stackUris,
+  type StackConfig,
+} from "../stack/layout.js";
+import { setStackPgbouncerProcs } from "../stack/stack.js";
 import { closeStackServerConnections, setStackPoolSize, stackForPoolSizes } from "../stack/pooler-control.js";
 import { runSweep, type SweepOutcome } from "../sweep/execute.js";
 import { clearLeftovers } from "../db/leftovers.js";
@@ -37,6 +45,7 @@ type SweepArgs = Omit<RunArgs, "conns" | "fault" | "threshold" | "label" | "txnP
   conns: string;
   target: string[];
   poolSize?: string;
+  pgbouncerProcs?: string;
   repeat: number;
   pause: string;
   reinit: boolean;
@@ -66,17 +75,36 @@ function targetsOf(args: SweepArgs): LiveTarget[] {
   return given.map((t) => ({ ...t, uri: redactUri(t.liveUri) }));
 }
 
-/** A pool-size sweep changes the stack's own PgBouncers: every pooled target must be one of them. */
-function checkPoolSizeTargets(targets: LiveTarget[], sizes: number[], stackDir: string): void {
-  const cfg = stackForPoolSizes(stackDir, sizes);
+/**
+ * A sweep over pool sizes or PgBouncer processes changes the stack's own PgBouncers: every pooled target must
+ * be one of them.
+ */
+function checkStackPoolerTargets(targets: LiveTarget[], option: string, cfg: StackConfig): void {
   const pooled = targets.filter((t) => t.txnPooling);
-  if (pooled.length === 0) throw new UsageError("--pool-size needs a target marked ,txn-pooling");
+  if (pooled.length === 0) throw new UsageError(`${option} needs a target marked ,txn-pooling`);
   for (const t of pooled) {
     if (stackRole(cfg, t.liveUri) !== "pooler")
       throw new UsageError(
-        `--pool-size sets the local stack's PgBouncer pool size; target '${t.name}' (${t.uri}) is not the stack's pooler`,
+        `${option} changes the local stack's PgBouncer; target '${t.name}' (${t.uri}) is not the stack's pooler`,
       );
   }
+}
+
+function parseProcs(text: string | undefined, stackDir: string): number[] | undefined {
+  if (text === undefined) return undefined;
+  const procs = parseCounts(text, "--pgbouncer-procs");
+  if (procs.some((n) => n > MAX_PGBOUNCER_PROCS))
+    throw new UsageError(`--pgbouncer-procs: at most ${MAX_PGBOUNCER_PROCS} processes per PgBouncer node`);
+  const cfg = readStackConfig(stackPaths(stackDir));
+  if (!cfg)
+    throw new UsageError(
+      `--pgbouncer-procs changes the local stack's PgBouncer, and there is none in ${stackDir}`,
+    );
+  if (Math.max(...procs) > cfg.poolSize)
+    throw new UsageError(
+      `--pgbouncer-procs ${Math.max(...procs)}: more processes than the pool's ${cfg.poolSize} server connections`,
+    );
+  return procs;
 }
 
 /** What only a sweep has (client counts, pool sizes, repeats, pause); the rest is each point's run options. */
@@ -86,6 +114,7 @@ function sweepShape(args: SweepArgs) {
   return {
     conns: parseCounts(args.conns, "--conns"),
     poolSizes: args.poolSize !== undefined ? parseCounts(args.poolSize, "--pool-size") : null,
+    pgbouncerProcs: parseProcs(args.pgbouncerProcs, args.stackDir ?? defaultStackDir()),
     repeat: args.repeat,
     pauseMs: parseDuration(args.pause, "--pause"),
     // A sweep's points stop after 30 s unless told otherwise: a sweep must end.
@@ -96,7 +125,7 @@ function sweepShape(args: SweepArgs) {
 export const sweepCommand: CommandModule<object, SweepArgs> = {
   command: "sweep <workload>",
   describe:
-    "many runs: client counts × targets (× PgBouncer pool sizes), repeated (each --duration, default 30s); the curve and the crossover",
+    "many runs: client counts × targets (× PgBouncer pool sizes × processes), repeated (each --duration, default 30s); the curve and the crossover",
   builder: (y) =>
     loadOptions(
       workloadArg(y)
@@ -116,6 +145,11 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           type: "string",
           describe:
             "PgBouncer default_pool_size values to sweep for the pooled targets (local stack only): 16,32,64",
+        })
+        .option("pgbouncer-procs", {
+          type: "string",
+          describe:
+            "PgBouncer processes per node to sweep for the pooled targets (local stack only; restarts its PgBouncers, the pool split between them): 1,2",
         })
         .option("repeat", { type: "number", default: 3, describe: "runs per point, spread over the sweep" }),
     )
@@ -160,6 +194,10 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .example(
         "$0 sweep tpcb --conns 64,512 --pool-size 16,64 --fail-if 'pooled:64.throughput@512<direct'",
         "pool sizes, a CI gate",
+      )
+      .example(
+        "$0 sweep tpcb --set script=select-only --conns 64,256,1024 --pgbouncer-procs 1,2",
+        "one PgBouncer process against two on one port (lines pooled:x1, pooled:x2)",
       ),
   handler: async (args) => {
     const stackDir = args.stackDir ?? defaultStackDir();
@@ -180,7 +218,10 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       reinit: args.reinit,
       pointsDir: resumed ? join(args.resume!, "..") : outDir,
     });
-    if (plan.poolSizes) checkPoolSizeTargets(targets, plan.poolSizes, stackDir);
+    if (plan.poolSizes)
+      checkStackPoolerTargets(targets, "--pool-size", stackForPoolSizes(stackDir, plan.poolSizes));
+    if (plan.pgbouncerProcs)
+      checkStackPoolerTargets(targets, "--pgbouncer-procs", readStackConfig(stackPaths(stackDir))!);
     const keys = seriesOf(plan).map((s) => s.key);
     const gates = (args.failIf ?? []).map(String).map((g) => parseSweepGate(g, keys, plan.conns));
     if (resumed) {
@@ -204,6 +245,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
 
     const cfg = readStackConfig(stackPaths(stackDir));
     const originalPool = plan.poolSizes ? cfg!.poolSize : undefined;
+    const originalProcs = plan.pgbouncerProcs ? (cfg!.pgbouncerProcs ?? 1) : undefined;
     const pooledOnStack = cfg && targets.some((t) => stackRole(cfg, t.liveUri) === "pooler");
     // Where earlier points' sessions can be seen: the server itself, through the first direct target.
     const serverUri = targets.find((t) => !t.txnPooling)?.liveUri;
@@ -229,12 +271,20 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
           prometheusHost: args.prometheusHost,
         }),
         setPoolSize: (size) => setStackPoolSize(stackDir, size),
+        setPgbouncerProcs: async (procs) => {
+          say(`sweep: restarting the stack's PgBouncer with ${procs} process(es) per node`);
+          await setStackPgbouncerProcs(stackDir, procs);
+        },
         settle,
         reinit,
         say,
         interrupts: processInterrupts,
       });
     } finally {
+      if (originalProcs !== undefined)
+        await setStackPgbouncerProcs(stackDir, originalProcs).catch((err: Error) =>
+          say(`sweep: could not put PgBouncer back to ${originalProcs} process(es): ${err.message}`),
+        );
       if (originalPool !== undefined)
         await setStackPoolSize(stackDir, originalPool).catch((err: Error) =>
           say(`sweep: could not put PgBouncer's pool size back to ${originalPool}: ${err.message}`),

@@ -38,6 +38,8 @@ export interface SweepPlan {
   conns: number[];
   /** PgBouncer default_pool_size values for the pooled targets (local stack only); null: left as it is. */
   poolSizes: number[] | null;
+  /** PgBouncer processes per pooler node for the pooled targets (local stack only); absent: left as it is. */
+  pgbouncerProcs?: number[];
   repeat: number;
   targets: SweepTarget[];
   run: SweepRunOptions;
@@ -50,6 +52,8 @@ export interface SweepPoint {
   target: string;
   conns: number;
   poolSize: number | null;
+  /** The stack's PgBouncer processes per node at this point; absent when the sweep did not vary them. */
+  procs?: number;
   /** 1-based. */
   repeat: number;
   /** The point's result file, relative to the index's directory; null when the run failed to start. */

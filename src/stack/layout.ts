@@ -7,6 +7,8 @@ export const DEFAULT_STACK_DIR = ".dcpbench/stack";
 export const DEFAULT_PORT_BASE = 16432;
 export const STACK_USER = "dcpbench";
 export const STACK_DB = "dcpbench";
+/** More PgBouncer processes per node than cores only add context switches; 16 covers any machine here. */
+export const MAX_PGBOUNCER_PROCS = 16;
 
 /** The stack's members, as fault records in result files name them. */
 export type MemberName = StackMember;

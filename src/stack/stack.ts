@@ -249,10 +249,6 @@ async function startAll(
 ): Promise<void> {
   const password = stackPassword(paths);
   const verifier = scramVerifier(password);
-  // Several PgBouncer processes per node are reached one by one through their socket directories.
-  const sockets =
-    bouncerProcs(cfg) > 1 ? bouncerProcesses(cfg).map((p) => paths.bouncer(p.n, p.k).socket) : [];
-  writeOwned(paths.pgpass, pgpassFile(password, sockets), 0o600);
 
   if (!existsSync(`${paths.pgData}/PG_VERSION`)) {
     log(`initdb ${paths.pgData}`);
@@ -278,8 +274,28 @@ async function startAll(
   log(`starting postgres on 127.0.0.1:${cfg.ports.postgres}`);
   await startMember("postgres", cfg, paths, bins, user);
   await bootstrapRole(cfg, paths, verifier);
+  await startBouncers(cfg, paths, bins, user, { password, verifier }, log);
+  if (cfg.ha) {
+    makeDir(paths.haproxy.dir, user, 0o700);
+    writeOwned(paths.haproxy.cfg, haproxyCfg(cfg, openFileLimit()), 0o600, user);
+    log(`starting haproxy on 127.0.0.1:${cfg.ports.haproxy}`);
+    await startMember("haproxy", cfg, paths, bins, user);
+  }
+}
 
+/** Every PgBouncer process's files written (and the pgpass lines for their sockets), then each node started. */
+async function startBouncers(
+  cfg: StackConfig,
+  paths: StackPaths,
+  bins: ReturnType<typeof findBinaries>,
+  user: ServiceUser,
+  secret: { password: string; verifier?: string },
+  log: (line: string) => void,
+): Promise<void> {
+  // Several PgBouncer processes per node are reached one by one through their socket directories.
   const procs = bouncerProcs(cfg);
+  const sockets = procs > 1 ? bouncerProcesses(cfg).map((p) => paths.bouncer(p.n, p.k).socket) : [];
+  writeOwned(paths.pgpass, pgpassFile(secret.password, sockets), 0o600);
   for (const { n, port } of bouncerNodes(cfg)) {
     const b = paths.bouncer(n);
     makeDir(b.dir, user, 0o700);
@@ -287,18 +303,40 @@ async function startAll(
       if (procs > 1) makeDir(paths.bouncer(n, k).socket, user, 0o700);
       writeOwned(paths.bouncer(n, k).ini, pgbouncerIni(cfg, paths, n, k), 0o600, user);
     }
-    writeOwned(b.userlist, pgbouncerUserlist(verifier), 0o600, user);
+    // PgBouncer logs in to PostgreSQL with the client's SCRAM keys: its verifier must be the server's, salt and all.
+    if (secret.verifier) writeOwned(b.userlist, pgbouncerUserlist(secret.verifier), 0o600, user);
     log(
       `starting pgbouncer-${n} on 127.0.0.1:${port}${procs > 1 ? ` (${procs} processes, so_reuseport)` : ""}`,
     );
     await startMember(`pgbouncer-${n}`, cfg, paths, bins, user);
   }
-  if (cfg.ha) {
-    makeDir(paths.haproxy.dir, user, 0o700);
-    writeOwned(paths.haproxy.cfg, haproxyCfg(cfg, openFileLimit()), 0o600, user);
-    log(`starting haproxy on 127.0.0.1:${cfg.ports.haproxy}`);
-    await startMember("haproxy", cfg, paths, bins, user);
-  }
+}
+
+/**
+ * Restarts the stack's PgBouncers with N processes per node (a sweep over --pgbouncer-procs): every client of
+ * theirs is cut off, PostgreSQL and HAProxy stay up. stack.json records N, so `stack down` finds them all.
+ */
+export async function setStackPgbouncerProcs(dir: string, procs: number): Promise<void> {
+  const paths = stackPaths(dir);
+  const old = readStackConfig(paths);
+  if (!old)
+    throw new UsageError(
+      `--pgbouncer-procs changes the local stack's PgBouncer, and there is none in ${dir}`,
+    );
+  if (bouncerProcs(old) === procs && membersOf(old).every((m) => fullyUp(memberStatus(old, paths, m))))
+    return;
+  for (const { n } of bouncerNodes(old)) await stopMember(old, paths, `pgbouncer-${n}`);
+  const cfg: StackConfig = { ...old, pgbouncerProcs: procs };
+  writeOwned(paths.config, JSON.stringify(cfg, null, 2) + "\n", 0o644);
+  await startBouncers(
+    cfg,
+    paths,
+    findBinaries(cfg.ha),
+    serviceUser(),
+    { password: stackPassword(paths) },
+    () => {},
+  );
+  writeOwned(paths.env, envFile(cfg, paths), 0o644);
 }
 
 /** `stack start NAME`: starts one member of an existing stack with its existing config. */

@@ -31,6 +31,8 @@ export interface SweepSetup {
   runOptions(point: PointSpec, plan: RunPlan): Omit<RunOptions, "say" | "interrupts">;
   /** Local stack only: sets PgBouncer's default_pool_size before a point that needs another. */
   setPoolSize?(size: number): Promise<void>;
+  /** Local stack only: restarts its PgBouncers with N processes per node before a point that needs another N. */
+  setPgbouncerProcs?(procs: number): Promise<void>;
   /** Before every point: let the previous point's sessions go (e.g. the stack's PgBouncers' idle servers). */
   settle?(): Promise<void>;
   /** --reinit: the workload's tables as init leaves them, before every point (cancelled by Ctrl-C). */
@@ -112,12 +114,19 @@ export async function runSweep(setup: SweepSetup): Promise<SweepOutcome> {
   };
   const started = Date.now();
   let poolSize: number | null = null;
+  let procs: number | undefined;
   let failure: string | undefined;
   try {
     for (const [i, point] of todo.entries()) {
       if (i > 0 && plan.pauseMs > 0)
         await sleep(plan.pauseMs, undefined, { signal: abort.signal }).catch(() => {});
       try {
+        if (!interrupted && point.procs !== undefined && point.procs !== procs) {
+          await setup.setPgbouncerProcs!(point.procs);
+          procs = point.procs;
+          // The restarted PgBouncers read the stack's own pool size: set the point's again.
+          poolSize = null;
+        }
         if (!interrupted && point.poolSize !== null && point.poolSize !== poolSize) {
           await setup.setPoolSize!(point.poolSize);
           poolSize = point.poolSize;

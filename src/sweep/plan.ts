@@ -13,6 +13,7 @@ export interface PointSpec {
   target: string;
   conns: number;
   poolSize: number | null;
+  procs?: number;
   repeat: number;
 }
 
@@ -67,12 +68,20 @@ export function checkTargets(targets: Array<{ name: string }>): void {
  * ascending within a round, and at each client count every target (and pool size) back to back, their order
  * reversed every other round: drift of the machine over the sweep hits every target and every point alike.
  */
-export function pointOrder(plan: Pick<SweepPlan, "conns" | "poolSizes" | "repeat" | "targets">): PointSpec[] {
+export function pointOrder(
+  plan: Pick<SweepPlan, "conns" | "poolSizes" | "pgbouncerProcs" | "repeat" | "targets">,
+): PointSpec[] {
   const out: PointSpec[] = [];
   const lines = seriesOf(plan);
   for (let repeat = 1; repeat <= plan.repeat; repeat++) {
     for (const conns of plan.conns) {
-      const block = lines.map(({ target, poolSize }) => ({ target: target.name, conns, poolSize, repeat }));
+      const block = lines.map(({ target, poolSize, procs }) => ({
+        target: target.name,
+        conns,
+        poolSize,
+        ...(procs !== undefined ? { procs } : {}),
+        repeat,
+      }));
       out.push(...(repeat % 2 === 0 ? block.reverse() : block));
     }
   }
@@ -80,11 +89,17 @@ export function pointOrder(plan: Pick<SweepPlan, "conns" | "poolSizes" | "repeat
 }
 
 export const samePoint = (a: PointSpec, b: PointSpec): boolean =>
-  a.target === b.target && a.conns === b.conns && a.poolSize === b.poolSize && a.repeat === b.repeat;
+  a.target === b.target &&
+  a.conns === b.conns &&
+  a.poolSize === b.poolSize &&
+  a.procs === b.procs &&
+  a.repeat === b.repeat;
 
-/** The point's run label (a file-name-safe name): `pooled-c64-p32-r2`. */
+/** The point's run label (a file-name-safe name): `pooled-c64-p32-r2`, `pooled-c64-x2-r1` with 2 PgBouncer processes. */
 export function pointLabel(p: PointSpec): string {
-  return `${p.target}-c${p.conns}${p.poolSize !== null ? `-p${p.poolSize}` : ""}-r${p.repeat}`;
+  const pool = p.poolSize !== null ? `-p${p.poolSize}` : "";
+  const procs = p.procs !== undefined ? `-x${p.procs}` : "";
+  return `${p.target}-c${p.conns}${pool}${procs}-r${p.repeat}`;
 }
 
 /** The first field in which two sweep plans differ (for --resume), or undefined when they are the same. */

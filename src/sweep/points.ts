@@ -29,6 +29,7 @@ export interface SweepSpec {
   targets: LiveTarget[];
   conns: number[];
   poolSizes: number[] | null;
+  pgbouncerProcs?: number[];
   repeat: number;
   reinit: boolean;
   pauseMs: number;
@@ -44,6 +45,7 @@ export function buildSweep(spec: SweepSpec): { plan: SweepPlan; runPlans: Map<st
   const shape = {
     conns: spec.conns,
     poolSizes: spec.poolSizes,
+    ...(spec.pgbouncerProcs ? { pgbouncerProcs: spec.pgbouncerProcs } : {}),
     repeat: spec.repeat,
     targets: spec.targets.map(({ name, uri, txnPooling }) => ({ name, uri, txnPooling })),
   };

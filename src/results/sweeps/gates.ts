@@ -17,7 +17,7 @@ export interface SweepGate {
 }
 
 const GATE =
-  /^\s*([A-Za-z][\w-]*(?::\d+)?)\.(\w+)@(\d+)\s*(<=|>=|<|>)\s*(?:([A-Za-z][\w-]*(?::\d+)?)\s*(?:([+-]\d+(?:\.\d+)?)%)?|(-?\d+(?:\.\d+)?))\s*$/;
+  /^\s*([A-Za-z][\w-]*(?::\d+)?(?::x\d+)?)\.(\w+)@(\d+)\s*(<=|>=|<|>)\s*(?:([A-Za-z][\w-]*(?::\d+)?(?::x\d+)?)\s*(?:([+-]\d+(?:\.\d+)?)%)?|(-?\d+(?:\.\d+)?))\s*$/;
 
 /** Parses a gate and checks its names against the sweep's series and client counts (exit 2 before running). */
 export function parseSweepGate(expr: string, seriesKeys: string[], conns: number[]): SweepGate {

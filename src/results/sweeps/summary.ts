@@ -29,12 +29,13 @@ export interface SeriesPoint {
   poolerBound?: { runs: number; member: string; cpuPct: number };
 }
 
-/** One line of the curves: a target, or a pooled target at one pool size. */
+/** One line of the curves: a target, or a pooled target at one pool size (and PgBouncer process count). */
 export interface SweepSeries {
   key: string;
   name: string;
   target: string;
   poolSize: number | null;
+  procs?: number;
   txnPooling: boolean;
   points: SeriesPoint[];
 }
@@ -50,8 +51,9 @@ export function spreadOf(values: number[]): Spread | undefined {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length };
 }
 
-export const seriesKey = (target: string, poolSize: number | null) =>
-  poolSize === null ? target : `${target}:${poolSize}`;
+/** A line's name in gates: `pooled`, `pooled:64` (pool size), `pooled:x2` (PgBouncer processes), `pooled:64:x2`. */
+export const seriesKey = (target: string, poolSize: number | null, procs?: number) =>
+  `${target}${poolSize === null ? "" : `:${poolSize}`}${procs === undefined ? "" : `:x${procs}`}`;
 
 function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
   const values: SeriesPoint["values"] = {};
@@ -103,34 +105,54 @@ function seriesPoint(conns: number, results: ResultFile[]): SeriesPoint {
 export interface SeriesSpec {
   target: SweepTarget;
   poolSize: number | null;
+  procs?: number;
   key: string;
   name: string;
 }
 
-/** The sweep's lines, in its targets' order: each pooled target once per pool size when the sweep varies it. */
-export function seriesOf(plan: Pick<SweepPlan, "targets" | "poolSizes">): SeriesSpec[] {
-  return plan.targets.flatMap((target) =>
-    (target.txnPooling && plan.poolSizes ? plan.poolSizes : [null]).map((poolSize) => ({
-      target,
-      poolSize,
-      key: seriesKey(target.name, poolSize),
-      name: poolSize === null ? target.name : `${target.name} (pool ${poolSize})`,
-    })),
-  );
+/**
+ * The sweep's lines, in its targets' order: each pooled target once per pool size and per PgBouncer process
+ * count when the sweep varies them.
+ */
+export function seriesOf(plan: Pick<SweepPlan, "targets" | "poolSizes" | "pgbouncerProcs">): SeriesSpec[] {
+  return plan.targets.flatMap((target) => {
+    const pools = target.txnPooling && plan.poolSizes ? plan.poolSizes : [null];
+    const procsList = target.txnPooling && plan.pgbouncerProcs ? plan.pgbouncerProcs : [undefined];
+    return pools.flatMap((poolSize) =>
+      procsList.map((procs) => {
+        const what = [
+          ...(poolSize === null ? [] : [`pool ${poolSize}`]),
+          ...(procs === undefined ? [] : [`${procs} PgBouncer process${procs === 1 ? "" : "es"}`]),
+        ];
+        return {
+          target,
+          poolSize,
+          ...(procs !== undefined ? { procs } : {}),
+          key: seriesKey(target.name, poolSize, procs),
+          name: what.length ? `${target.name} (${what.join(", ")})` : target.name,
+        };
+      }),
+    );
+  });
 }
 
 /** The sweep's curves: per target (and pool size), per client count, the spread over the repeats. */
 export function sweepSeries(plan: SweepPlan, loaded: LoadedPoint[]): SweepSeries[] {
-  return seriesOf(plan).map(({ target: t, poolSize, key, name }) => ({
+  return seriesOf(plan).map(({ target: t, poolSize, procs, key, name }) => ({
     key,
     name,
     target: t.name,
     poolSize,
+    ...(procs !== undefined ? { procs } : {}),
     txnPooling: t.txnPooling,
     points: plan.conns
       .map((conns) => {
         const runs = loaded.filter(
-          (l) => l.point.target === t.name && l.point.conns === conns && l.point.poolSize === poolSize,
+          (l) =>
+            l.point.target === t.name &&
+            l.point.conns === conns &&
+            l.point.poolSize === poolSize &&
+            l.point.procs === procs,
         );
         return runs.length
           ? seriesPoint(
