@@ -96,10 +96,6 @@ const upCommand: CommandModule<object, UpOptions> = {
     }
     if (args.pgbouncerProcs !== undefined && args.pgbouncerProcs > MAX_PGBOUNCER_PROCS)
       throw new UsageError(`--pgbouncer-procs must be at most ${MAX_PGBOUNCER_PROCS}`);
-    if (args.pgbouncerProcs !== undefined && args.pgbouncerProcs > (args.poolSize ?? 64))
-      throw new UsageError(
-        "--pgbouncer-procs must not exceed --pool-size: each process needs a server connection",
-      );
     if (args.portBase !== undefined && args.portBase + 4 > 65535)
       throw new UsageError("--port-base must be ≤ 65531");
     const { status, alreadyRunning } = await stackUp(

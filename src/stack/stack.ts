@@ -202,6 +202,10 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
     ports: portsFrom(opts.portBase ?? previous?.ports.postgres ?? DEFAULT_PORT_BASE),
     serviceUser: "",
   };
+  if (bouncerProcs(cfg) > cfg.poolSize)
+    throw new UsageError(
+      `--pgbouncer-procs ${bouncerProcs(cfg)} must not exceed the pool size (${cfg.poolSize}): each process needs a server connection`,
+    );
   const bins = findBinaries(cfg.ha);
   const user = serviceUser();
   cfg.serviceUser = user.name;
