@@ -8,6 +8,8 @@ need=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql-15)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+# stack up --vip: keepalived moves the virtual IP between the two pooler nodes.
+command -v keepalived >/dev/null 2>&1 || [ -x /usr/sbin/keepalived ] || need+=(keepalived)
 for pkg in "$@"; do # extra packages a caller needs (e.g. chromium for the browser test)
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

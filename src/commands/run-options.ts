@@ -67,15 +67,21 @@ export function observeTargets(
     args.observeUri ?? (onStack ? withTarget(stackUris(cfg!, paths).direct, target, target.pathname) : uri);
   const login = decodeURIComponent(target.username) || process.env.PGUSER || userInfo().username;
   // Each PgBouncer process on its own (a node may run several): the pooler-bound check is per process.
-  const poolers = pooled
-    ? [
-        ...bouncerProcesses(cfg!).map((p) => ({
-          member: p.label,
-          pid: () => memberPid(paths, p.member, p.k),
-        })),
-        ...(cfg!.ha ? [{ member: "haproxy", pid: () => memberPid(paths, "haproxy") }] : []),
-      ]
-    : [];
+  const vipNodes = (["a", "b"] as const).flatMap((n) => [
+    { member: `pgbouncer-${n}`, pid: () => memberPid(paths, `node-${n}`, 1) },
+    { member: `haproxy-${n}`, pid: () => memberPid(paths, `node-${n}`, 2) },
+  ]);
+  const poolers = !pooled
+    ? []
+    : cfg!.vip
+      ? vipNodes
+      : [
+          ...bouncerProcesses(cfg!).map((p) => ({
+            member: p.label,
+            pid: () => memberPid(paths, p.member, p.k),
+          })),
+          ...(cfg!.ha ? [{ member: "haproxy", pid: () => memberPid(paths, "haproxy") }] : []),
+        ];
   return {
     observeUri,
     pgbouncerAdmins:

@@ -5,7 +5,7 @@ import { UsageError } from "../errors.js";
 import { buildPlan } from "../plan.js";
 import { windowNotes } from "../results/window-notes.js";
 import { opWaitLines } from "../results/op-waits.js";
-import { availabilityLine, idleLine, parameterTable, summaryTable } from "../results/tables.js";
+import { availabilityLine, idleLine, parameterTable, summaryTable, vipLine } from "../results/tables.js";
 import { executeRun } from "../run/execute.js";
 import { processInterrupts } from "../runner/interrupts.js";
 import { requireInitialised } from "../workload/init.js";
@@ -116,6 +116,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const human = args.json ? process.stderr : process.stdout;
     human.write(`${summaryTable(result)}\n${parameterTable(result)}\n`);
     for (const a of result.availability) human.write(availabilityLine(a) + "\n");
+    for (const f of result.faults) if (f.vip && f.startedAt !== null) human.write(vipLine(f) + "\n");
     if (result.idle) human.write(idleLine(result.idle) + "\n");
     for (const note of windowNotes(result)) human.write(`note: ${note}\n`);
     for (const line of opWaitLines(result.serverSide?.opWaits)) human.write(line + "\n");

@@ -1,9 +1,10 @@
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
 import { MAX_PGBOUNCER_PROCS, MEMBER_NAMES, type MemberName } from "../stack/layout.js";
-import { pidList, SIGNALS, signalMember, type SignalName } from "../stack/members.js";
+import { isolateNode, pidList, SIGNALS, signalMember, type SignalName } from "../stack/members.js";
 import {
   stackDown,
+  stackMoveVip,
   stackStartMember,
   stackStatus,
   stackUp,
@@ -18,6 +19,12 @@ function printStatus(status: StackStatus): void {
     const pids = m.pids?.length ? pidList(m.pids) : "";
     const procs = m.procs > 1 ? ` (${m.pids?.length ?? 0} of ${m.procs} processes)` : "";
     console.log(`  ${m.name.padEnd(12)} ${m.state.padEnd(8)} 127.0.0.1:${m.port} ${pids}${procs}`.trimEnd());
+  }
+  if (status.vip) {
+    const h = status.vip.holders;
+    const where =
+      h.length === 0 ? "no running node" : h.length === 1 ? h[0] : `${h.join(" and ")} (split brain)`;
+    console.log(`VIP ${status.vip.address} on ${where}`);
   }
   console.log(`DIRECT_URI=${status.uris.direct}`);
   console.log(`POOLED_URI=${status.uris.pooled}`);
@@ -59,6 +66,11 @@ const upCommand: CommandModule<object, UpOptions> = {
       .option("ha", {
         type: "boolean",
         describe: "two PgBouncers behind HAProxy (leastconn, tcp-check)",
+      })
+      .option("vip", {
+        type: "boolean",
+        describe:
+          "the seed's HA layer: two nodes in network namespaces, each HAProxy + PgBouncer, keepalived holding one virtual IP (root)",
       })
       .option("pool-size", { type: "number", describe: "PgBouncer default_pool_size [default: 64]" })
       .option("pgbouncer-procs", {
@@ -102,6 +114,7 @@ const upCommand: CommandModule<object, UpOptions> = {
       {
         dir: args.dir,
         ha: args.ha,
+        vip: args.vip,
         tls: args.tls,
         poolSize: args.poolSize,
         pgbouncerProcs: args.pgbouncerProcs,
@@ -115,6 +128,26 @@ const upCommand: CommandModule<object, UpOptions> = {
     printStatus(status);
   },
 };
+
+/** `stack isolate NAME` / `stack rejoin NAME`: a --vip node's link down (its processes running) or up again. */
+function linkCommand(isolate: boolean): CommandModule<object, DirArgs & { name: string }> {
+  return {
+    command: `${isolate ? "isolate" : "rejoin"} <name>`,
+    describe: isolate
+      ? "--vip: cut a node off the other and the clients (its link down, its processes running)"
+      : "--vip: bring an isolated node's link up again",
+    builder: (a) =>
+      dirOption(a).positional("name", { type: "string", demandOption: true, describe: "node-a | node-b" }),
+    handler: (args) => {
+      try {
+        isolateNode(stackPaths(args.dir), memberArg(args.name), isolate);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      console.log(`${args.name} ${isolate ? "isolated" : "rejoined"}`);
+    },
+  };
+}
 
 export const stackCommand: CommandModule = {
   command: "stack <action>",
@@ -180,6 +213,25 @@ export const stackCommand: CommandModule = {
           console.log(`${status.name} running (${pidList(status.pids ?? [])})`);
         },
       )
-      .demandCommand(1, "say which: up, status, down, kill NAME, start NAME"),
+      .command<DirArgs & { name: string }>(
+        "move <name>",
+        "--vip: move the VIP to this node, as the seed's manual move (the holder's keepalived restarts)",
+        (a) =>
+          dirOption(a).positional("name", {
+            type: "string",
+            demandOption: true,
+            describe: "node-a | node-b",
+          }),
+        async (args) => {
+          await stackMoveVip(args.dir, memberArg(args.name));
+          console.log(`VIP on ${args.name}`);
+        },
+      )
+      .command(linkCommand(true))
+      .command(linkCommand(false))
+      .demandCommand(
+        1,
+        "say which: up, status, down, kill NAME, start NAME, move NODE, isolate NODE, rejoin NODE",
+      ),
   handler: () => {},
 };

@@ -16,7 +16,7 @@ export interface Fault {
   signal?: SignalName;
 }
 
-/** `at=20s kill pgbouncer-1 signal=KILL`, `at=40s start pgbouncer-1`. */
+/** `at=20s kill pgbouncer-1 signal=KILL`, `at=40s start pgbouncer-1`, `at=10s isolate node-a`. */
 export function parseFault(spec: string): Fault {
   const bad = (why: string) =>
     new UsageError(
@@ -37,16 +37,19 @@ export function parseFault(spec: string): Fault {
   }
   if (at === undefined) throw bad("missing at=TIME");
   const [action, member, ...rest] = words;
-  if (action !== "kill" && action !== "start") throw bad("the action is kill or start");
+  if (!["kill", "start", "isolate", "rejoin", "move"].includes(action))
+    throw bad("the action is kill, start, isolate, rejoin or move");
   if (!member || !(MEMBER_NAMES as readonly string[]).includes(member)) {
     throw bad(`name a member: ${MEMBER_NAMES.join(", ")}`);
   }
   if (rest.length > 0) throw bad(`unexpected '${rest.join(" ")}'`);
-  if (action === "start" && signal) throw bad("start takes no signal");
+  if (action !== "kill" && signal) throw bad(`${action} takes no signal`);
+  if (["isolate", "rejoin", "move"].includes(action) && !member.startsWith("node-"))
+    throw bad(`${action} is for the nodes of a --vip stack (node-a, node-b)`);
   return {
     spec: spec.trim(),
     at,
-    action,
+    action: action as Fault["action"],
     member: member as MemberName,
     signal: action === "kill" ? (signal ?? "TERM") : undefined,
   };

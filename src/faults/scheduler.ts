@@ -1,8 +1,9 @@
 import { stackPaths } from "../stack/layout.js";
-import { pidList, signalMember, type SignalName } from "../stack/members.js";
-import { stackStartMember } from "../stack/stack.js";
+import { isolateNode, pidList, signalMember, type SignalName } from "../stack/members.js";
+import { stackMoveVip, stackStartMember } from "../stack/stack.js";
 import type { Fault } from "./fault.js";
 import type { FaultRecord } from "../schema/events.js";
+import { vipEvents } from "../stack/vip-events.js";
 
 /**
  * Carries out faults on the local stack at their times after t0 (the run's common start), through the same
@@ -54,6 +55,14 @@ export class FaultScheduler {
       if (r.action === "kill") {
         const pids = signalMember(stackPaths(this.stackDir), r.member, (r.signal ?? "TERM") as SignalName);
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: SIG${r.signal} → ${r.member} (${pidList(pids)})`);
+      } else if (r.action === "move") {
+        this.notice(`fault at ${r.startedAt.toFixed(1)}s: moving the VIP to ${r.member}`);
+        await stackMoveVip(this.stackDir, r.member);
+      } else if (r.action === "isolate" || r.action === "rejoin") {
+        isolateNode(stackPaths(this.stackDir), r.member, r.action === "isolate");
+        this.notice(
+          `fault at ${r.startedAt.toFixed(1)}s: ${r.member} ${r.action === "isolate" ? "isolated" : "rejoined"}`,
+        );
       } else {
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: starting ${r.member}`);
         const status = await stackStartMember(this.stackDir, r.member);
@@ -74,6 +83,18 @@ export class FaultScheduler {
     for (const t of this.timers) clearTimeout(t);
     await Promise.all(this.pending);
     for (const r of this.records) if (r.startedAt === null) r.error = "not carried out: the run ended first";
+    this.attachVipEvents();
     return this.records;
+  }
+
+  /** On a `--vip` stack: each fault gets keepalived's state changes from it to the next fault (or the end). */
+  private attachVipEvents(): void {
+    const events = vipEvents(stackPaths(this.stackDir), this.t0);
+    if (!events) return;
+    const fired = this.records.filter((r) => r.startedAt !== null);
+    fired.forEach((r, i) => {
+      const until = fired[i + 1]?.startedAt ?? Infinity;
+      r.vip = events.filter((e) => e.at >= r.startedAt! && e.at < until);
+    });
   }
 }

@@ -2,7 +2,7 @@ import { warmupText } from "./window-notes.js";
 import Table from "cli-table3";
 import { sumErrors } from "../metrics/aggregate.js";
 import { formatDuration } from "../options/units.js";
-import type { FaultAvailability } from "../schema/events.js";
+import type { FaultAvailability, FaultRecord } from "../schema/events.js";
 import { CONNECT, CYCLE, LAG, type OpSummary } from "../schema/measures.js";
 import type { IterationsSplit } from "../schema/plan.js";
 import type { IdleInfo, ResultFile } from "../schema/result.js";
@@ -132,6 +132,12 @@ export function availabilityLine(a: FaultAvailability): string {
     `outage ${a.outage ? span(a.outage) : "-"}, ` +
     `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}; ${stall}`
   );
+}
+
+/** "VIP after 'at=2s kill node-a signal=KILL': node-b MASTER after 2.93s" (keepalived's own record). */
+export function vipLine(f: FaultRecord): string {
+  const changes = (f.vip ?? []).map((e) => `${e.node} ${e.state} after ${(e.at - f.startedAt!).toFixed(2)}s`);
+  return `VIP after '${f.spec}': ${changes.length ? changes.join(", ") : "no keepalived state change"}`;
 }
 
 /** "N iterations/worker", and how its clients shared them when not the default. */

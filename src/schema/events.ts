@@ -4,12 +4,12 @@
  */
 import type { SystemStall } from "./measures.js";
 
-export type StackMember = "postgres" | "pgbouncer-1" | "pgbouncer-2" | "haproxy";
+export type StackMember = "postgres" | "pgbouncer-1" | "pgbouncer-2" | "haproxy" | "node-a" | "node-b";
 
 /** What happened to a scheduled fault (times in seconds after the run's start). */
 export interface FaultRecord {
   spec: string;
-  action: "kill" | "start";
+  action: "kill" | "start" | "isolate" | "rejoin" | "move";
   member: StackMember;
   signal?: string;
   at: number;
@@ -18,6 +18,18 @@ export interface FaultRecord {
   doneAt: number | null;
   ok: boolean;
   error?: string;
+  /**
+   * `--vip` stacks: keepalived's state changes from this fault to the next (seconds after the run's start, from
+   * its notify script): when the VIP moved, and to which node. Absent on other stacks.
+   */
+  vip?: VipEvent[];
+}
+
+/** A keepalived state change of a `--vip` node. */
+export interface VipEvent {
+  at: number;
+  node: string;
+  state: string;
 }
 
 /** What one fault did to the clients (seconds; null where a client never recovered before the end). */

@@ -7,12 +7,14 @@ import {
   type StackPaths,
 } from "./layout.js";
 import { tlsFiles } from "./tls.js";
+import { vipNet, type VipNet, type VipNode } from "./vip-net.js";
 
 /** postgresql.conf additions, included from postgresql.conf and rewritten on every `stack up`. */
 export function postgresConf(cfg: StackConfig, paths: StackPaths): string {
   return [
     "# written by dcpbench stack up; edits are overwritten",
-    "listen_addresses = '127.0.0.1'",
+    // A --vip stack's nodes reach PostgreSQL over its bridge.
+    `listen_addresses = '127.0.0.1${cfg.vip ? `,${vipNet(cfg.ports.postgres).hostAddr}` : ""}'`,
     `port = ${cfg.ports.postgres}`,
     `max_connections = ${cfg.maxConnections}`,
     `unix_socket_directories = '${paths.pgSocket}'`,
@@ -39,12 +41,14 @@ export function postgresConf(cfg: StackConfig, paths: StackPaths): string {
  * pg_hba.conf, rewritten on every `stack up`: over the unix socket only the bootstrap superuser, and only as the
  * OS users that run the stack (peer, mapped in pgIdent); every other login over loopback TCP with SCRAM.
  */
-export function pgHba(): string {
+export function pgHba(cfg?: StackConfig): string {
+  const bridge = cfg?.vip ? vipNet(cfg.ports.postgres).hostAddr.replace(/\.1$/, ".0/24") : undefined;
   return [
     "# written by dcpbench stack up; edits are overwritten",
     "# TYPE  DATABASE  USER      ADDRESS        METHOD",
     "local   all       postgres                 peer map=dcpbench",
     "host    all       all       127.0.0.1/32   scram-sha-256",
+    ...(bridge ? [`host    all       all       ${bridge}   scram-sha-256`] : []),
     "",
   ].join("\n");
 }
@@ -71,18 +75,26 @@ export function processPoolSize(cfg: StackConfig): number {
  * Process k of a node with several (--pgbouncer-procs) shares its port through so_reuseport, as the seed's
  * template sets it, and has its own pidfile, log and socket directory.
  */
-export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2, k = 1): string {
-  const b = paths.bouncer(n, k);
+export function pgbouncerIni(cfg: StackConfig, paths: StackPaths, n: 1 | 2, k = 1, node?: NodePlace): string {
+  const b = node
+    ? {
+        ...paths.bouncer(n, k),
+        pid: node.files.pgbouncerPid,
+        log: node.files.pgbouncerLog,
+        userlist: node.files.userlist,
+      }
+    : paths.bouncer(n, k);
   const several = bouncerProcs(cfg) > 1;
   const pool = processPoolSize(cfg);
+  const server = node?.serverHost ?? "127.0.0.1";
   return [
     "; written by dcpbench stack up; edits are overwritten",
     "[databases]",
-    `${STACK_DB} = host=127.0.0.1 port=${cfg.ports.postgres} dbname=${STACK_DB}`,
-    `* = host=127.0.0.1 port=${cfg.ports.postgres}`,
+    `${STACK_DB} = host=${server} port=${cfg.ports.postgres} dbname=${STACK_DB}`,
+    `* = host=${server} port=${cfg.ports.postgres}`,
     "",
     "[pgbouncer]",
-    "listen_addr = 127.0.0.1",
+    `listen_addr = ${node?.listenAddr ?? "127.0.0.1"}`,
     `listen_port = ${n === 1 ? cfg.ports.pgbouncer1 : cfg.ports.pgbouncer2}`,
     ...(several ? ["so_reuseport = 1", `unix_socket_dir = ${b.socket}`] : ["unix_socket_dir ="]),
     "auth_type = scram-sha-256",
@@ -125,12 +137,22 @@ export function pgbouncerUserlist(verifier: string): string {
   return `"${STACK_USER}" "${verifier}"\n`;
 }
 
+/** Where a `--vip` node's PgBouncer or HAProxy runs: inside its namespace, PostgreSQL across the bridge. */
+export interface NodePlace {
+  listenAddr: string;
+  serverHost: string;
+  /** Both nodes' PgBouncers, host:port, for the node's HAProxy. */
+  bouncers: [string, string];
+  files: ReturnType<StackPaths["node"]>;
+}
+
 /**
  * HAProxy in TCP mode in front of the two PgBouncers, as in the seed's haproxy.cfg, with faster checks
  * (a dead bouncer leaves rotation within ~1 s) and redispatch, so a connection refused by a dead bouncer
- * is retried on the other one before the health check has noticed.
+ * is retried on the other one before the health check has noticed. On a `--vip` node: in front of both
+ * nodes' PgBouncers, listening on every address of its namespace (the VIP's too, when it holds it).
  */
-export function haproxyCfg(cfg: StackConfig, fdLimit: number): string {
+export function haproxyCfg(cfg: StackConfig, fdLimit: number, node?: NodePlace): string {
   const maxconn = Math.max(256, Math.floor((fdLimit - 200) / 2));
   return [
     "# written by dcpbench stack up; edits are overwritten",
@@ -147,28 +169,28 @@ export function haproxyCfg(cfg: StackConfig, fdLimit: number): string {
     "    retries 3",
     "    option  redispatch 1",
     "listen stats",
-    `    bind 127.0.0.1:${cfg.ports.haproxyStats}`,
+    `    bind ${node ? node.listenAddr : "127.0.0.1"}:${cfg.ports.haproxyStats}`,
     "    mode http",
     "    stats enable",
     "    stats uri /stats",
     "    stats refresh 5s",
     "frontend pgsql_in",
-    `    bind 127.0.0.1:${cfg.ports.haproxy}`,
+    `    bind ${node ? "0.0.0.0" : "127.0.0.1"}:${cfg.ports.haproxy}`,
     "    default_backend pgb_pool",
     "backend pgb_pool",
     "    mode tcp",
     "    balance leastconn",
     "    option  tcp-check",
     "    default-server inter 1s fastinter 250ms downinter 500ms fall 2 rise 2 on-marked-down shutdown-sessions",
-    `    server pgb1 127.0.0.1:${cfg.ports.pgbouncer1} check`,
-    `    server pgb2 127.0.0.1:${cfg.ports.pgbouncer2} check`,
+    `    server pgb1 ${node ? node.bouncers[0] : `127.0.0.1:${cfg.ports.pgbouncer1}`} check`,
+    `    server pgb2 ${node ? node.bouncers[1] : `127.0.0.1:${cfg.ports.pgbouncer2}`} check`,
     "",
   ].join("\n");
 }
 
 /** libpq password file: one line covers every port of the stack (PostgreSQL, PgBouncers, HAProxy). */
-export function pgpassFile(password: string, socketDirs: string[] = []): string {
-  return [`127.0.0.1`, ...socketDirs].map((host) => `${host}:*:*:${STACK_USER}:${password}\n`).join("");
+export function pgpassFile(password: string, hosts: string[] = []): string {
+  return [`127.0.0.1`, ...hosts].map((host) => `${host}:*:*:${STACK_USER}:${password}\n`).join("");
 }
 
 /** A sourceable env file: URIs without password, plus PGPASSFILE so libpq, pg and dcpbench find it. */
@@ -193,4 +215,51 @@ export function envFile(cfg: StackConfig, paths: StackPaths): string {
       .join("\n") +
     "\n"
   );
+}
+
+/**
+ * keepalived on a `--vip` node: VRRP over unicast to the other node (as the seed's docs switch Corosync to
+ * unicast where multicast does not pass), advert_int 1, both nodes BACKUP with nopreempt, so a node that comes
+ * back does not take the VIP back (a second move, which Pacemaker's stickiness avoids too). Every state change
+ * runs the notify script, which records it with its time.
+ */
+export function keepalivedConf(net: VipNet, n: VipNode, paths: StackPaths, portBase: number): string {
+  const self = net.nodes[n];
+  const peer = net.nodes[n === "a" ? "b" : "a"];
+  return [
+    "# written by dcpbench stack up; edits are overwritten",
+    "global_defs {",
+    `  router_id dcpbench-${portBase}-${n}`,
+    "  enable_script_security",
+    "  script_user root",
+    "}",
+    "vrrp_instance dcpbench {",
+    "  state BACKUP",
+    "  nopreempt",
+    "  interface eth0",
+    `  virtual_router_id ${(portBase % 250) + 1}`,
+    // Node a wins the first election; after that the VIP stays where it is until its holder goes.
+    `  priority ${n === "a" ? 150 : 100}`,
+    "  advert_int 1",
+    `  unicast_src_ip ${self.addr}`,
+    `  unicast_peer {`,
+    `    ${peer.addr}`,
+    "  }",
+    "  virtual_ipaddress {",
+    `    ${net.vip}/24 dev eth0`,
+    "  }",
+    `  notify "${paths.vip.notify} node-${n}"`,
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** The notify script: keepalived passes TYPE NAME STATE PRIORITY after the node's name. */
+export function vipNotifyScript(events: string): string {
+  return [
+    "#!/bin/sh",
+    "# written by dcpbench stack up: one line per keepalived state change (epoch seconds, node, state)",
+    `echo "$(date +%s.%N) $1 $4" >> '${events}'`,
+    "",
+  ].join("\n");
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
 import type { StackMember } from "../schema/events.js";
+import { vipNet } from "./vip-net.js";
 
 export const DEFAULT_STACK_DIR = ".dcpbench/stack";
 export const DEFAULT_PORT_BASE = 16432;
@@ -12,12 +13,24 @@ export const MAX_PGBOUNCER_PROCS = 16;
 
 /** The stack's members, as fault records in result files name them. */
 export type MemberName = StackMember;
-export const MEMBER_NAMES: readonly MemberName[] = ["postgres", "pgbouncer-1", "pgbouncer-2", "haproxy"];
+export const MEMBER_NAMES: readonly MemberName[] = [
+  "postgres",
+  "pgbouncer-1",
+  "pgbouncer-2",
+  "haproxy",
+  "node-a",
+  "node-b",
+];
 
 /** What `stack up` decided, saved as DIR/stack.json. Holds no secret. */
 export interface StackConfig {
   version: 1;
   ha: boolean;
+  /**
+   * Two pooler nodes in network namespaces (HAProxy in front of both nodes' PgBouncers on each, as the seed's
+   * nodes), keepalived holding one virtual IP between them. Absent in older stack files: no.
+   */
+  vip?: boolean;
   /** Serve TLS (a self-signed CA in DIR/tls) from PostgreSQL and to PgBouncer's clients. */
   tls?: boolean;
   poolSize: number;
@@ -61,6 +74,29 @@ export function stackPaths(dirArg: string) {
       cfg: join(dir, "haproxy", "haproxy.cfg"),
       pid: join(dir, "haproxy", "haproxy.pid"),
     },
+    /** A `--vip` node's files: its PgBouncer, its HAProxy and its keepalived. */
+    node: (n: "a" | "b") => {
+      const base = join(dir, `node-${n}`);
+      return {
+        dir: base,
+        pgbouncerIni: join(base, "pgbouncer.ini"),
+        pgbouncerPid: join(base, "pgbouncer.pid"),
+        pgbouncerLog: join(base, "pgbouncer.log"),
+        userlist: join(base, "userlist.txt"),
+        haproxyCfg: join(base, "haproxy.cfg"),
+        haproxyPid: join(base, "haproxy.pid"),
+        keepalivedConf: join(base, "keepalived.conf"),
+        keepalivedPid: join(base, "keepalived.pid"),
+        vrrpPid: join(base, "vrrp.pid"),
+        checkersPid: join(base, "checkers.pid"),
+      };
+    },
+    vip: {
+      dir: join(dir, "vip"),
+      notify: join(dir, "vip", "notify.sh"),
+      /** keepalived's state changes, one line each: epoch seconds, node, state. */
+      events: join(dir, "vip", "events.log"),
+    },
   };
 }
 export type StackPaths = ReturnType<typeof stackPaths>;
@@ -90,8 +126,15 @@ export function readStackConfig(paths: StackPaths): StackConfig | undefined {
 export function stackRole(cfg: StackConfig | undefined, uri: string): "postgres" | "pooler" | undefined {
   if (!cfg) return undefined;
   const u = new URL(uri);
-  if (!["127.0.0.1", "localhost"].includes(u.hostname)) return undefined;
   const port = Number(u.port || 5432);
+  if (cfg.vip) {
+    const net = vipNet(cfg.ports.postgres);
+    if (u.hostname === net.vip && port === cfg.ports.haproxy) return "pooler";
+    const nodeAddrs = Object.values(net.nodes).map((n) => n.addr);
+    if (nodeAddrs.includes(u.hostname) && [cfg.ports.pgbouncer1, cfg.ports.haproxy].includes(port))
+      return "pooler";
+  }
+  if (!["127.0.0.1", "localhost"].includes(u.hostname)) return undefined;
   if (port === cfg.ports.postgres) return "postgres";
   return [cfg.ports.pgbouncer1, cfg.ports.pgbouncer2, cfg.ports.haproxy].includes(port)
     ? "pooler"
@@ -138,6 +181,22 @@ export function stackUris(cfg: StackConfig, paths: StackPaths) {
           (p) =>
             `postgresql://${STACK_USER}@localhost:${p.port}/pgbouncer?host=${encodeURIComponent(paths.bouncer(p.n, p.k).socket)}`,
         );
+  if (cfg.vip) {
+    // The nodes' PgBouncers and HAProxies listen inside their namespaces, reached over the stack's bridge.
+    const net = vipNet(cfg.ports.postgres);
+    const at = (host: string, port: number, db = STACK_DB) =>
+      `postgresql://${STACK_USER}@${host}:${port}/${db}`;
+    const nodes = Object.values(net.nodes);
+    return {
+      direct: uri(cfg.ports.postgres),
+      pooled: at(net.vip, cfg.ports.haproxy),
+      pgbouncer: nodes.map((n) => at(n.addr, cfg.ports.pgbouncer1)),
+      pgbouncerAdmin: nodes.map((n) => at(n.addr, cfg.ports.pgbouncer1, "pgbouncer")),
+      haproxy: at(net.vip, cfg.ports.haproxy),
+      haproxyStats: undefined,
+      vip: net.vip,
+    };
+  }
   return {
     direct: uri(cfg.ports.postgres),
     pooled: uri(cfg.ha ? cfg.ports.haproxy : cfg.ports.pgbouncer1),
@@ -145,10 +204,12 @@ export function stackUris(cfg: StackConfig, paths: StackPaths) {
     pgbouncerAdmin: admins,
     haproxy: cfg.ha ? uri(cfg.ports.haproxy) : undefined,
     haproxyStats: cfg.ha ? `http://127.0.0.1:${cfg.ports.haproxyStats}/stats` : undefined,
+    vip: undefined as string | undefined,
   };
 }
 export type StackUris = ReturnType<typeof stackUris>;
 
 export function membersOf(cfg: StackConfig): MemberName[] {
+  if (cfg.vip) return ["postgres", "node-a", "node-b"];
   return cfg.ha ? ["postgres", "pgbouncer-1", "pgbouncer-2", "haproxy"] : ["postgres", "pgbouncer-1"];
 }

@@ -8,15 +8,18 @@ import {
   type StackPaths,
 } from "./layout.js";
 import {
+  asUser,
   isAlive,
   processCmdline,
   processState,
   runAs,
   sleep,
+  spawnDetached,
   spawnDetachedAs,
   type Binaries,
   type ServiceUser,
 } from "./system.js";
+import { dropVip, netnsPids, setNodeLink, vipNet, type VipNet, type VipNode } from "./vip-net.js";
 
 export const SIGNALS = ["TERM", "INT", "KILL", "STOP", "CONT", "HUP", "QUIT"] as const;
 export type SignalName = (typeof SIGNALS)[number];
@@ -33,26 +36,69 @@ export interface MemberStatus {
   state: "running" | "stopped" | "down";
 }
 
-/** One process of a member: its pidfile, and a path on its command line that proves a pid is ours. */
+/**
+ * One process of a member: what it is, its pidfile, a path on its command line that proves a pid is ours, and,
+ * on a `--vip` node, the network namespace it runs in.
+ */
 interface MemberProcess {
+  kind: "postgres" | "pgbouncer" | "haproxy" | "keepalived";
   pidFile: string;
   identity: string;
   log: string;
+  netns?: string;
+  /** The address it listens on, when not 127.0.0.1. */
+  host?: string;
+  port?: number;
 }
 
 function processesOf(cfg: StackConfig, paths: StackPaths, name: MemberName): MemberProcess[] {
   switch (name) {
     case "postgres":
-      return [{ pidFile: paths.pgPid, identity: paths.pgData, log: paths.pgLog }];
+      return [{ kind: "postgres", pidFile: paths.pgPid, identity: paths.pgData, log: paths.pgLog }];
     case "haproxy":
-      return [{ pidFile: paths.haproxy.pid, identity: paths.haproxy.cfg, log: paths.haproxy.cfg }];
+      return [
+        { kind: "haproxy", pidFile: paths.haproxy.pid, identity: paths.haproxy.cfg, log: paths.haproxy.cfg },
+      ];
     case "pgbouncer-1":
     case "pgbouncer-2": {
       const n = name === "pgbouncer-1" ? 1 : 2;
       return Array.from({ length: bouncerProcs(cfg) }, (_, i) => {
         const b = paths.bouncer(n, i + 1);
-        return { pidFile: b.pid, identity: b.ini, log: b.log };
+        return { kind: "pgbouncer" as const, pidFile: b.pid, identity: b.ini, log: b.log };
       });
+    }
+    case "node-a":
+    case "node-b": {
+      const n = name === "node-a" ? "a" : "b";
+      const f = paths.node(n);
+      const { netns, addr } = vipNet(cfg.ports.postgres).nodes[n];
+      const inNode = { netns, host: addr };
+      // The order they start in: PgBouncer, the HAProxy in front of it, then keepalived, which takes the VIP.
+      return [
+        {
+          kind: "pgbouncer",
+          pidFile: f.pgbouncerPid,
+          identity: f.pgbouncerIni,
+          log: f.pgbouncerLog,
+          ...inNode,
+          port: cfg.ports.pgbouncer1,
+        },
+        {
+          kind: "haproxy",
+          pidFile: f.haproxyPid,
+          identity: f.haproxyCfg,
+          log: f.haproxyCfg,
+          ...inNode,
+          port: cfg.ports.haproxy,
+        },
+        {
+          kind: "keepalived",
+          pidFile: f.keepalivedPid,
+          identity: f.keepalivedConf,
+          log: f.keepalivedConf,
+          ...inNode,
+        },
+      ];
     }
   }
 }
@@ -63,6 +109,8 @@ export function memberPort(cfg: StackConfig, name: MemberName): number {
     "pgbouncer-1": cfg.ports.pgbouncer1,
     "pgbouncer-2": cfg.ports.pgbouncer2,
     haproxy: cfg.ports.haproxy,
+    "node-a": cfg.ports.haproxy,
+    "node-b": cfg.ports.haproxy,
   };
   return map[name];
 }
@@ -107,9 +155,9 @@ export function memberStatus(cfg: StackConfig, paths: StackPaths, name: MemberNa
   return { name, port, pid: pids[0], pids, procs, state: stopped ? "stopped" : "running" };
 }
 
-function portAnswers(port: number): Promise<boolean> {
+function portAnswers(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
+    const socket = connect({ host, port });
     socket.once("connect", () => {
       socket.destroy();
       resolve(true);
@@ -124,16 +172,18 @@ function portAnswers(port: number): Promise<boolean> {
  */
 async function waitUntilUp(port: number, name: MemberName, proc: MemberProcess): Promise<void> {
   const deadline = Date.now() + 10_000;
-  let listening = false;
+  const host = proc.host ?? "127.0.0.1";
+  // keepalived listens on no port: its pidfile is the sign.
+  let listening = proc.kind === "keepalived";
   while (Date.now() < deadline) {
-    listening ||= await portAnswers(port);
+    listening ||= await portAnswers(proc.port ?? port, host);
     if (listening && livePid(proc) !== undefined) return;
     await sleep(50);
   }
   throw new Error(
     listening
-      ? `${name} listens on 127.0.0.1:${port} but no pidfile names it after 10s (see ${proc.log})`
-      : `${name} did not start listening on 127.0.0.1:${port} within 10s (see ${proc.log})`,
+      ? `${name} (${proc.kind}) listens on ${host}:${proc.port ?? port} but no pidfile names it after 10s (see ${proc.log})`
+      : `${name} (${proc.kind}) did not start listening on ${host}:${proc.port ?? port} within 10s (see ${proc.log})`,
   );
 }
 
@@ -146,7 +196,15 @@ export async function startMember(
   user: ServiceUser,
 ): Promise<void> {
   const port = memberPort(cfg, name);
-  for (const proc of processesOf(cfg, paths, name)) {
+  const procs = processesOf(cfg, paths, name);
+  if (procs.some((p) => p.netns)) {
+    // A node that crashed comes back as a rebooted machine would: its link up, without the VIP it held.
+    const net = vipNet(cfg.ports.postgres);
+    const n = name === "node-a" ? "a" : "b";
+    setNodeLink(net, n, true);
+    if (memberPids(cfg, paths, name).length === 0) dropVip(net, n);
+  }
+  for (const proc of procs) {
     if (livePid(proc) !== undefined) continue;
     // A member that died without cleaning up leaves its pidfile; PgBouncer refuses to start over it.
     if (name !== "postgres") rmSync(proc.pidFile, { force: true });
@@ -176,14 +234,37 @@ async function startProcess(
     }
     throw lastError;
   }
-  if (name === "haproxy") {
-    if (!bins.haproxy) throw new Error("haproxy binary not found (apt-get install -y haproxy)");
-    const code = await spawnDetachedAs(user, bins.haproxy, ["-D", "-f", proc.identity, "-p", proc.pidFile]);
-    if (code !== 0) throw new Error(`haproxy exited with code ${code} (check ${proc.identity})`);
+  if (proc.kind === "keepalived") {
+    // keepalived enters the node's namespace itself (-s), as root: it adds and removes the VIP there.
+    const [ns, base] = [proc.netns!, proc.pidFile.replace(/keepalived\.pid$/, "")];
+    const code = await spawnDetached(bins.keepalived!, [
+      ...[
+        "-s",
+        ns,
+        "-f",
+        proc.identity,
+        "-p",
+        proc.pidFile,
+        "-r",
+        `${base}vrrp.pid`,
+        "-c",
+        `${base}checkers.pid`,
+      ],
+      ...["--vrrp", "-i", ns],
+    ]);
+    if (code !== 0) throw new Error(`keepalived exited with code ${code} (check ${proc.identity})`);
     return;
   }
-  const code = await spawnDetachedAs(user, bins.pgbouncer, ["-d", proc.identity]);
-  if (code !== 0) throw new Error(`${name} exited with code ${code} (see ${proc.log})`);
+  const [file, args] =
+    proc.kind === "haproxy"
+      ? [bins.haproxy, ["-D", "-f", proc.identity, "-p", proc.pidFile]]
+      : [bins.pgbouncer, ["-d", proc.identity]];
+  if (!file) throw new Error("haproxy binary not found (apt-get install -y haproxy)");
+  // On a node: enter its namespace as root, then become the service user.
+  const code = proc.netns
+    ? await spawnDetached("ip", ["netns", "exec", proc.netns, ...asUser(user, file, args).flat()])
+    : await spawnDetachedAs(user, file, args);
+  if (code !== 0) throw new Error(`${name} (${proc.kind}) exited with code ${code} (see ${proc.log})`);
 }
 
 /** "pid 12" or "pids 12, 13": a pooler node may run several processes. */
@@ -191,12 +272,34 @@ export function pidList(pids: number[]): string {
   return `${pids.length === 1 ? "pid" : "pids"} ${pids.join(", ")}`;
 }
 
-/** Sends a signal to every process of a member; returns their pids. */
+/**
+ * Sends a signal to every process of a member; returns their pids. SIGKILL to a `--vip` node is its crash:
+ * everything in its namespace dies and its link goes down, as when a machine loses power (a node whose
+ * keepalived alone died would keep the VIP on its interface and answer ARP for it).
+ */
 export function signalMember(paths: StackPaths, name: MemberName, signal: SignalName): number[] {
-  const pids = memberPids(configOf(paths), paths, name);
+  const cfg = configOf(paths);
+  const node = nodeOf(cfg, name);
+  const pids =
+    node && signal === "KILL" ? netnsPids(node.net.nodes[node.n].netns) : memberPids(cfg, paths, name);
   if (pids.length === 0) throw new Error(`${name} is not running`);
   for (const pid of pids) process.kill(pid, `SIG${signal}`);
+  if (node && signal === "KILL") setNodeLink(node.net, node.n, false);
   return pids;
+}
+
+/** A `--vip` node's network and letter, or undefined for any other member. */
+function nodeOf(cfg: StackConfig, name: MemberName): { net: VipNet; n: VipNode } | undefined {
+  if (!cfg.vip || (name !== "node-a" && name !== "node-b")) return undefined;
+  return { net: vipNet(cfg.ports.postgres), n: name === "node-a" ? "a" : "b" };
+}
+
+/** Cuts a `--vip` node off the others (its link down, its processes running: the split-brain case), or back. */
+export function isolateNode(paths: StackPaths, name: MemberName, isolated: boolean): void {
+  const node = nodeOf(configOf(paths), name);
+  if (!node)
+    throw new Error(`${name} is not a node of a --vip stack: only node-a and node-b can be isolated`);
+  setNodeLink(node.net, node.n, !isolated);
 }
 
 /** Stops a member (fast shutdown for postgres, immediate for pgbouncer/haproxy), SIGKILL after the grace time. */
@@ -206,7 +309,31 @@ export async function stopMember(
   name: MemberName,
   graceMs = 15_000,
 ): Promise<void> {
-  const pids = memberPids(cfg, paths, name);
+  // A node's keepalived goes first: it gives the VIP away (priority 0) while the node still serves.
+  const procs = processesOf(cfg, paths, name);
+  await stopProcesses(
+    procs.filter((p) => p.kind === "keepalived"),
+    name,
+    graceMs,
+  );
+  await stopProcesses(
+    procs.filter((p) => p.kind !== "keepalived"),
+    name,
+    graceMs,
+  );
+}
+
+/** Stops a `--vip` node's keepalived alone: it gives the VIP away, the node's PgBouncer and HAProxy serve on. */
+export async function stopKeepalived(cfg: StackConfig, paths: StackPaths, name: MemberName): Promise<void> {
+  await stopProcesses(
+    processesOf(cfg, paths, name).filter((p) => p.kind === "keepalived"),
+    name,
+    15_000,
+  );
+}
+
+async function stopProcesses(procs: MemberProcess[], name: MemberName, graceMs: number): Promise<void> {
+  const pids = procs.map(livePid).filter((p): p is number => p !== undefined);
   for (const pid of pids) {
     if (processState(pid) === "T") process.kill(pid, "SIGCONT");
     // postgres: SIGINT = fast shutdown; pgbouncer: SIGTERM = immediate shutdown; haproxy: SIGTERM = hard stop.

@@ -15,6 +15,8 @@ import { UsageError } from "../errors.js";
 import {
   envFile,
   haproxyCfg,
+  keepalivedConf,
+  vipNotifyScript,
   pgbouncerIni,
   pgbouncerUserlist,
   pgHba,
@@ -39,14 +41,31 @@ import {
   type StackPaths,
   type StackUris,
 } from "./layout.js";
-import { memberStatus, pidList, startMember, stopMember, type MemberStatus } from "./members.js";
+import {
+  memberStatus,
+  pidList,
+  startMember,
+  stopKeepalived,
+  stopMember,
+  type MemberStatus,
+} from "./members.js";
 import { scramVerifier } from "./scram.js";
 import { ensureTls, tlsFiles } from "./tls.js";
-import { assertPortFree, findBinaries, runAs, serviceUser, type ServiceUser } from "./system.js";
+import { assertPortFree, findBinaries, runAs, serviceUser, sleep, type ServiceUser } from "./system.js";
+import {
+  createVipNet,
+  holdsVip,
+  netnsUnavailable,
+  removeVipNet,
+  VIP_NODES,
+  vipNet,
+  type VipNode,
+} from "./vip-net.js";
 
 export interface UpOptions {
   dir: string;
   ha?: boolean;
+  vip?: boolean;
   tls?: boolean;
   poolSize?: number;
   pgbouncerProcs?: number;
@@ -61,6 +80,11 @@ export interface StackStatus {
   ha: boolean;
   /** PgBouncer processes per pooler node. */
   pgbouncerProcs: number;
+  /**
+   * `--vip`: the virtual IP and the running nodes that hold it now: one; none while it moves; two in a split
+   * brain. A crashed node's interface may still carry it, but that node answers nobody.
+   */
+  vip?: { address: string; holders: MemberName[] };
   /** With --tls: the CA certificate clients verify against (sslrootcert). */
   tlsCa?: string;
   members: MemberStatus[];
@@ -136,6 +160,15 @@ async function bootstrapRole(cfg: StackConfig, paths: StackPaths, verifier: stri
   }
 }
 
+function vipHolder(cfg: StackConfig, members: MemberStatus[]): NonNullable<StackStatus["vip"]> {
+  const net = vipNet(cfg.ports.postgres);
+  const running = (n: VipNode) => members.some((m) => m.name === `node-${n}` && m.state === "running");
+  const holders = VIP_NODES.filter((n) => running(n) && holdsVip(net, n)).map(
+    (n) => `node-${n}` as MemberName,
+  );
+  return { address: net.vip, holders };
+}
+
 /** Every process of the member is alive (a pooler node may have lost one of several). */
 function fullyUp(m: MemberStatus): boolean {
   return m.state !== "down" && (m.pids?.length ?? 0) === m.procs;
@@ -151,6 +184,7 @@ export function stackStatus(dir: string): StackStatus {
     running: members.every(fullyUp),
     ha: cfg.ha,
     pgbouncerProcs: bouncerProcs(cfg),
+    ...(cfg.vip ? { vip: vipHolder(cfg, members) } : {}),
     tlsCa: cfg.tls ? tlsFiles(paths.dir).caCert : undefined,
     members,
     uris: stackUris(cfg, paths),
@@ -162,6 +196,7 @@ export function stackStatus(dir: string): StackStatus {
 function sameShape(a: StackConfig, opts: UpOptions): boolean {
   return (
     (opts.ha === undefined || opts.ha === a.ha) &&
+    (opts.vip === undefined || opts.vip === (a.vip ?? false)) &&
     (opts.tls === undefined || opts.tls === (a.tls ?? false)) &&
     (opts.portBase === undefined || opts.portBase === a.ports.postgres) &&
     (opts.poolSize === undefined || opts.poolSize === a.poolSize) &&
@@ -194,6 +229,7 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
   const cfg: StackConfig = {
     version: 1,
     ha: opts.ha ?? previous?.ha ?? false,
+    vip: opts.vip ?? previous?.vip ?? false,
     tls: opts.tls ?? previous?.tls ?? false,
     poolSize: opts.poolSize ?? previous?.poolSize ?? 64,
     pgbouncerProcs: opts.pgbouncerProcs ?? previous?.pgbouncerProcs ?? 1,
@@ -206,7 +242,15 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
     throw new UsageError(
       `--pgbouncer-procs ${bouncerProcs(cfg)} must not exceed the pool size (${cfg.poolSize}): each process needs a server connection`,
     );
-  const bins = findBinaries(cfg.ha);
+  if (cfg.vip) {
+    if (cfg.ha)
+      throw new UsageError("--vip and --ha are two layouts: give one (--vip has HAProxy on both nodes)");
+    if (bouncerProcs(cfg) > 1)
+      throw new UsageError("--vip runs one PgBouncer process per node: drop --pgbouncer-procs");
+    const why = netnsUnavailable();
+    if (why) throw new UsageError(why);
+  }
+  const bins = findBinaries(cfg.ha || !!cfg.vip, !!cfg.vip);
   const user = serviceUser();
   cfg.serviceUser = user.name;
   const members = membersOf(cfg);
@@ -218,6 +262,9 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
       [cfg.ports.haproxy, "haproxy"],
       [cfg.ports.haproxyStats, "haproxy stats"],
     ],
+    // A node's ports are in its own namespace.
+    "node-a": [],
+    "node-b": [],
   };
   for (const name of members) for (const [port, what] of portNames[name]) await assertPortFree(port, what);
 
@@ -272,12 +319,24 @@ async function startAll(
   makeDir(paths.pgSocket, user, 0o700);
   if (cfg.tls) ensureTls(paths.dir, user);
   writeOwned(paths.pgConf, postgresConf(cfg, paths), 0o600, user);
-  writeOwned(`${paths.pgData}/pg_hba.conf`, pgHba(), 0o600, user);
+  writeOwned(`${paths.pgData}/pg_hba.conf`, pgHba(cfg), 0o600, user);
   writeOwned(`${paths.pgData}/pg_ident.conf`, pgIdent([userInfo().username, user.name]), 0o600, user);
 
+  // The nodes' network first: PostgreSQL listens on the bridge's address too.
+  if (cfg.vip) {
+    const net = vipNet(cfg.ports.postgres);
+    log(
+      `creating the nodes' network: bridge ${net.bridge} ${net.hostAddr}, namespaces ${net.nodes.a.netns}, ${net.nodes.b.netns}`,
+    );
+    createVipNet(net);
+  }
   log(`starting postgres on 127.0.0.1:${cfg.ports.postgres}`);
   await startMember("postgres", cfg, paths, bins, user);
   await bootstrapRole(cfg, paths, verifier);
+  if (cfg.vip) {
+    await startVipNodes(cfg, paths, bins, user, { password, verifier }, log);
+    return;
+  }
   await startBouncers(cfg, paths, bins, user, { password, verifier }, log);
   if (cfg.ha) {
     makeDir(paths.haproxy.dir, user, 0o700);
@@ -317,6 +376,44 @@ async function startBouncers(
 }
 
 /**
+ * A `--vip` stack's two nodes: on each, in its namespace, a PgBouncer (PostgreSQL across the bridge), an HAProxy
+ * in front of both nodes' PgBouncers, and keepalived, which gives one of them the VIP.
+ */
+async function startVipNodes(
+  cfg: StackConfig,
+  paths: StackPaths,
+  bins: ReturnType<typeof findBinaries>,
+  user: ServiceUser,
+  secret: { password: string; verifier: string },
+  log: (line: string) => void,
+): Promise<void> {
+  const net = vipNet(cfg.ports.postgres);
+  const nodes = Object.values(net.nodes);
+  writeOwned(paths.pgpass, pgpassFile(secret.password, [net.vip, ...nodes.map((n) => n.addr)]), 0o600);
+  // keepalived runs the notify script only from a path no other user can write.
+  makeDir(paths.vip.dir, undefined, 0o755);
+  writeOwned(paths.vip.notify, vipNotifyScript(paths.vip.events), 0o755);
+  const bouncers = nodes.map((n) => `${n.addr}:${cfg.ports.pgbouncer1}`) as [string, string];
+  for (const n of VIP_NODES) {
+    const files = paths.node(n);
+    const place = { listenAddr: net.nodes[n].addr, serverHost: net.hostAddr, bouncers, files };
+    makeDir(files.dir, user, 0o700);
+    writeOwned(files.pgbouncerIni, pgbouncerIni(cfg, paths, 1, 1, place), 0o600, user);
+    writeOwned(files.userlist, pgbouncerUserlist(secret.verifier), 0o600, user);
+    writeOwned(files.haproxyCfg, haproxyCfg(cfg, openFileLimit(), place), 0o600, user);
+    // keepalived runs as root and refuses a config others may write.
+    writeOwned(files.keepalivedConf, keepalivedConf(net, n, paths, cfg.ports.postgres), 0o600);
+    log(`starting node-${n} (${net.nodes[n].netns}, ${net.nodes[n].addr}): pgbouncer, haproxy, keepalived`);
+    await startMember(`node-${n}`, cfg, paths, bins, user);
+  }
+  const deadline = Date.now() + 15_000;
+  while (!VIP_NODES.some((n) => holdsVip(net, n)) && Date.now() < deadline) await sleep(100);
+  const holder = VIP_NODES.find((n) => holdsVip(net, n));
+  if (!holder) throw new Error(`no node took the VIP ${net.vip} within 15 s (see ${paths.vip.events})`);
+  log(`VIP ${net.vip} on node-${holder}`);
+}
+
+/**
  * Restarts the stack's PgBouncers with N processes per node (a sweep over --pgbouncer-procs): every client of
  * theirs is cut off, PostgreSQL and HAProxy stay up. stack.json records N, so `stack down` finds them all.
  */
@@ -353,8 +450,36 @@ export async function stackStartMember(dir: string, name: MemberName): Promise<M
   }
   const status = memberStatus(cfg, paths, name);
   if (fullyUp(status)) throw new UsageError(`${name} is already running (${pidList(status.pids ?? [])})`);
-  await startMember(name, cfg, paths, findBinaries(cfg.ha), serviceUser());
+  await startMember(name, cfg, paths, findBinaries(cfg.ha || !!cfg.vip, !!cfg.vip), serviceUser());
   return memberStatus(cfg, paths, name);
+}
+
+/**
+ * `stack move NODE`, the seed's manual move (`pcs resource move`): the holder's keepalived restarts, giving the
+ * VIP away as it stops and coming back as the backup (nopreempt), so the VIP ends on NODE.
+ */
+export async function stackMoveVip(dir: string, to: MemberName): Promise<void> {
+  const paths = stackPaths(dir);
+  const cfg = readStackConfig(paths);
+  if (!cfg?.vip) throw new UsageError(`move needs a --vip stack, and the one in ${paths.dir} is not`);
+  const status = stackStatus(dir);
+  const target = status.members.find((m) => m.name === to);
+  if (!target || !to.startsWith("node-"))
+    throw new UsageError(`move names a node: node-a or node-b, not ${to}`);
+  if (!fullyUp(target)) throw new UsageError(`${to} is not running: start it first`);
+  const holders = status.vip!.holders.filter((h) => h !== to);
+  if (holders.length === 0 && status.vip!.holders.includes(to))
+    throw new UsageError(`the VIP is already on ${to}`);
+  const bins = findBinaries(true, true);
+  for (const h of holders) {
+    await stopKeepalived(cfg, paths, h);
+    await startMember(h, cfg, paths, bins, serviceUser());
+  }
+  const net = vipNet(cfg.ports.postgres);
+  const n = to === "node-a" ? "a" : "b";
+  const deadline = Date.now() + 10_000;
+  while (!holdsVip(net, n) && Date.now() < deadline) await sleep(100);
+  if (!holdsVip(net, n)) throw new Error(`${to} did not take the VIP within 10 s (see ${paths.vip.events})`);
 }
 
 /** `stack down`: stops every member by its recorded pid, front to back; DIR stays reusable. */
@@ -368,5 +493,7 @@ export async function stackDown(dir: string): Promise<MemberName[]> {
     await stopMember(cfg, paths, name);
     stopped.push(name);
   }
+  // Also after a `stack up --vip` that was killed part-way: whatever of the network exists goes.
+  if (cfg.vip) await removeVipNet(vipNet(cfg.ports.postgres));
   return stopped;
 }

@@ -19,6 +19,7 @@ export interface Binaries {
   postgres: string;
   pgbouncer: string;
   haproxy?: string;
+  keepalived?: string;
 }
 
 const SBIN_DIRS = ["/usr/sbin", "/usr/local/sbin", "/sbin"];
@@ -53,11 +54,13 @@ export function pgProgram(name: string): string | undefined {
 }
 
 /** Finds the stack's binaries or fails with one line naming the Debian packages to install. */
-export function findBinaries(needHaproxy: boolean): Binaries {
+export function findBinaries(needHaproxy: boolean, needKeepalived = false): Binaries {
   const pgBin = postgresBinDir();
   const pgbouncer = onPath("pgbouncer");
   const haproxy = onPath("haproxy");
+  const keepalived = onPath("keepalived");
   const missing: string[] = [];
+  if (needKeepalived && !keepalived) missing.push("keepalived");
   if (!pgBin || !existsSync(join(pgBin, "postgres"))) missing.push("postgresql-15");
   if (!pgbouncer) missing.push("pgbouncer");
   if (needHaproxy && !haproxy) missing.push("haproxy");
@@ -73,6 +76,7 @@ export function findBinaries(needHaproxy: boolean): Binaries {
     postgres: join(pgBin, "postgres"),
     pgbouncer,
     haproxy,
+    keepalived,
   };
 }
 
@@ -116,6 +120,11 @@ export function runAs(user: ServiceUser, cmd: string, args: string[], cwd?: stri
     const detail = (e.stderr ?? "").trim().split("\n").slice(-3).join(" | ") || e.message;
     throw new Error(`${cmd.split("/").pop()} failed: ${detail}`, { cause: err });
   }
+}
+
+/** Starts a daemon as ourselves (root: it enters a namespace) in its own session; resolves with its exit code. */
+export function spawnDetached(cmd: string, args: string[]): Promise<number> {
+  return spawnDetachedAs({ name: "", uid: 0, gid: 0, switchUser: false }, cmd, args);
 }
 
 /** Starts a long-lived command as the service user in its own session, so a Ctrl-C aimed at us spares it. */
