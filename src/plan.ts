@@ -330,7 +330,9 @@ function idleFor(
   if (!Number.isInteger(total) || total < 0)
     throw new UsageError("--idle-conns must be a non-negative integer");
   const everyMs = input.idleEvery !== undefined ? parseDuration(input.idleEvery, "--idle-every") : undefined;
-  if (everyMs !== undefined && total === 0) throw new UsageError("--idle-every needs --idle-conns");
+  // --idle-conns 0 with --idle-every is a sweep's baseline point: nothing to do, not an error.
+  if (everyMs !== undefined && input.idleConns === undefined)
+    throw new UsageError("--idle-every needs --idle-conns");
   if (everyMs !== undefined && everyMs < 100) throw new UsageError("--idle-every must be at least 100ms");
   const idleConns = shard ? splitEvenly(total, shard.count)[shard.index]! : total;
   return idleConns > 0 ? { idleConns, ...(everyMs !== undefined ? { idleEveryMs: everyMs } : {}) } : {};

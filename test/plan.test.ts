@@ -59,6 +59,12 @@ describe("plan", () => {
       [{ index: 0, clients: 3, idleConns: 0, firstClientId: 0, planClients: 3, phase: 0 }],
       "no shard, closed loop",
     );
+    const baseline = buildPlan({ ...base, conns: 3, idleConns: 0, idleEvery: "50s" });
+    assert.equal(
+      baseline.idleConns,
+      undefined,
+      "--idle-conns 0 --idle-every 50s: a sweep's baseline, no idle connections",
+    );
   });
 
   it("warms up by default before a --duration window, on an interval boundary; never with --iterations", () => {
