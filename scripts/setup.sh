@@ -10,6 +10,10 @@ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgb
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # stack up --vip: keepalived moves the virtual IP between the two pooler nodes.
 command -v keepalived >/dev/null 2>&1 || [ -x /usr/sbin/keepalived ] || need+=(keepalived)
+# stack up --vip pacemaker: the seed's cluster manager, its VIP and HAProxy agents, and its fence_dummy.
+for pkg in corosync pacemaker pacemaker-cli-utils resource-agents fence-agents; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 for pkg in "$@"; do # extra packages a caller needs (e.g. chromium for the browser test)
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

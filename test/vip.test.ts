@@ -1,30 +1,15 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ResultFile } from "../src/schema/result.js";
-import { vipNet, linkExists, netnsExists, netnsUnavailable, nodeRoutes } from "../src/stack/vip-net.js";
-import { runCli, runToResult, startCli } from "./helpers/cli.js";
-import { freePortBase, startStack, type TestStack } from "./helpers/stack.js";
+import { vipNet, netnsExists, netnsUnavailable, nodeRoutes } from "../src/stack/vip-net.js";
+import { runCli, startCli } from "./helpers/cli.js";
+import { freePortBase, type TestStack } from "./helpers/stack.js";
+import { assertNothingLeft, bankThroughVip, startAndMoveToB, startVipBankStack } from "./helpers/vip.js";
 
 const unavailable = netnsUnavailable();
 if (unavailable) console.log(`# vip tests skipped: ${unavailable}`);
-
-/** Nothing of a --vip stack's network or processes is left on the machine. */
-function assertNothingLeft(portBase: number, dir: string): void {
-  const net = vipNet(portBase);
-  for (const n of Object.values(net.nodes)) {
-    assert.equal(netnsExists(n.netns), false, `namespace ${n.netns} is gone`);
-    assert.equal(linkExists(n.hostLink), false, `link ${n.hostLink} is gone`);
-  }
-  assert.equal(linkExists(net.bridge), false, `bridge ${net.bridge} is gone`);
-  const addrs = execFileSync("ip", ["-br", "addr"], { encoding: "utf8" });
-  assert.ok(!addrs.includes(`${net.hostAddr}/`), `no address ${net.hostAddr} left`);
-  const procs = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
-  assert.ok(!procs.includes(dir), `no process of ${dir} left:\n${procs}`);
-}
 
 describe(
   "stack up --vip: two pooler nodes, keepalived moving one VIP",
@@ -32,25 +17,10 @@ describe(
   () => {
     let stack: TestStack;
     let portBase: number;
-    /** bank through the VIP, 8 clients, 10 s, with these faults. */
-    const bankThroughVip = async (...faults: string[]) =>
-      (
-        await runToResult(
-          ["bank", "--uri", stack.status.uris.pooled, "--txn-pooling", "--conns", "8", "--duration", "10s"]
-            .concat(faults.flatMap((f) => ["--fault", f]))
-            .concat(["--workers", "2", "--progress", "off", "--stack-dir", stack.dir]),
-          { env: stack.env },
-        )
-      ).result as ResultFile;
+    const bank = (...faults: string[]) => bankThroughVip(stack, "10s", faults);
 
     before(async () => {
-      stack = await startStack({ vip: true, poolSize: 8 });
-      portBase = Number(new URL(stack.status.uris.direct).port);
-      const init = await runCli(
-        ["init", "bank", "--scale", "0.1", "--uri", stack.status.uris.direct],
-        stack.env,
-      );
-      assert.equal(init.code, 0, init.stderr);
+      ({ stack, portBase } = await startVipBankStack({}));
     });
     after(async () => {
       const dir = stack?.dir;
@@ -70,7 +40,7 @@ describe(
     });
 
     it("a node's crash: the VIP moves (keepalived's record), the clients' outage is measured, bank's sum holds", async () => {
-      const r = await bankThroughVip("at=3s kill node-a signal=KILL");
+      const r = await bank("at=3s kill node-a signal=KILL");
       const f = r.faults[0];
       assert.equal(f.ok, true, f.error);
       const master = f.vip?.find((e) => e.node === "node-b" && e.state === "MASTER");
@@ -89,7 +59,7 @@ describe(
     });
 
     it("a graceful stop: node-a, back as the backup, takes the VIP when node-b's keepalived gives it away", async () => {
-      const r = await bankThroughVip("at=1s start node-a", "at=5s kill node-b signal=TERM");
+      const r = await bank("at=1s start node-a", "at=5s kill node-b signal=TERM");
       assert.deepEqual(
         r.faults.map((f) => [f.ok, f.error]),
         [
@@ -112,12 +82,7 @@ describe(
     });
 
     it("the seed's manual move: `stack move node-b` puts the VIP there; moving it where it is is refused", async () => {
-      const start = await runCli(["stack", "start", "node-b", "--dir", stack.dir], stack.env);
-      assert.equal(start.code, 0, start.stderr);
-      const move = await runCli(["stack", "move", "node-b", "--dir", stack.dir], stack.env);
-      assert.equal(move.code, 0, move.stderr);
-      const status = await runCli(["stack", "status", "--dir", stack.dir], stack.env);
-      assert.match(status.stdout, /VIP 198\.18\.\d+\.100 on node-b\n/);
+      await startAndMoveToB(stack);
       const again = await runCli(["stack", "move", "node-b", "--dir", stack.dir], stack.env);
       assert.equal(again.code, 2, again.stderr);
       assert.match(again.stderr, /the VIP is already on node-b/);

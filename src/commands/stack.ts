@@ -4,14 +4,14 @@ import { MAX_PGBOUNCER_PROCS, MEMBER_NAMES, type MemberName } from "../stack/lay
 import { isolateNode, pidList, SIGNALS, signalMember, type SignalName } from "../stack/members.js";
 import {
   stackDown,
-  stackMoveVip,
   stackStartMember,
   stackStatus,
   stackUp,
   type StackStatus,
   type UpOptions,
 } from "../stack/stack.js";
-import { stackPaths } from "../stack/layout.js";
+import { stackPaths, VIP_MANAGERS, type VipManager } from "../stack/layout.js";
+import { stackMoveVip } from "../stack/vip-nodes.js";
 import { defaultStackDir } from "../stack/default-dir.js";
 
 function printStatus(status: StackStatus): void {
@@ -58,7 +58,16 @@ const dirOption = (y: Argv) =>
     describe: "stack directory (env DCPBENCH_STACK_DIR)",
   });
 
-const upCommand: CommandModule<object, UpOptions> = {
+/** `--vip` alone means keepalived; `--vip pacemaker` the seed's cluster manager. */
+function vipManagerArg(v: string | undefined): VipManager | undefined {
+  if (v === undefined) return undefined;
+  const manager = v === "" ? "keepalived" : v;
+  if (!(VIP_MANAGERS as readonly string[]).includes(manager))
+    throw new UsageError(`--vip takes ${VIP_MANAGERS.join(" or ")} (or nothing: keepalived), not '${v}'`);
+  return manager as VipManager;
+}
+
+const upCommand: CommandModule<object, Omit<UpOptions, "vip" | "vipManager"> & { vip?: string }> = {
   command: "up",
   describe: "initdb (first time) and start PostgreSQL, PgBouncer (transaction mode) and, with --ha, HAProxy",
   builder: (a) =>
@@ -68,9 +77,9 @@ const upCommand: CommandModule<object, UpOptions> = {
         describe: "two PgBouncers behind HAProxy (leastconn, tcp-check)",
       })
       .option("vip", {
-        type: "boolean",
+        type: "string",
         describe:
-          "the seed's HA layer: two nodes in network namespaces, each HAProxy + PgBouncer, keepalived holding one virtual IP (root)",
+          "the seed's HA layer: two nodes in network namespaces with a PgBouncer each, HAProxy in front of both, one virtual IP moved by keepalived (--vip) or Pacemaker + Corosync (--vip pacemaker) (root)",
       })
       .option("pool-size", { type: "number", describe: "PgBouncer default_pool_size [default: 64]" })
       .option("pgbouncer-procs", {
@@ -91,6 +100,7 @@ const upCommand: CommandModule<object, UpOptions> = {
         describe: "postgres on P, pgbouncer-1 P+1, pgbouncer-2 P+2, haproxy P+3, stats P+4 [default: 16432]",
       })
       .example("$0 stack up --ha", "PostgreSQL, two PgBouncers and HAProxy")
+      .example("$0 stack up --vip pacemaker", "the seed's two nodes, Pacemaker moving the VIP (root)")
       .example(
         "$0 stack up --pgbouncer-procs 2",
         "two PgBouncer processes on one port, 32 server connections each",
@@ -114,7 +124,8 @@ const upCommand: CommandModule<object, UpOptions> = {
       {
         dir: args.dir,
         ha: args.ha,
-        vip: args.vip,
+        vip: args.vip === undefined ? undefined : true,
+        vipManager: vipManagerArg(args.vip),
         tls: args.tls,
         poolSize: args.poolSize,
         pgbouncerProcs: args.pgbouncerProcs,
@@ -215,7 +226,7 @@ export const stackCommand: CommandModule = {
       )
       .command<DirArgs & { name: string }>(
         "move <name>",
-        "--vip: move the VIP to this node, as the seed's manual move (the holder's keepalived restarts)",
+        "--vip: move the VIP to this node, as the seed's manual move (keepalived: the holder's restarts; Pacemaker: crm_resource --move)",
         (a) =>
           dirOption(a).positional("name", {
             type: "string",

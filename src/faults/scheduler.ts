@@ -1,6 +1,7 @@
 import { stackPaths } from "../stack/layout.js";
 import { isolateNode, pidList, signalMember, type SignalName } from "../stack/members.js";
-import { stackMoveVip, stackStartMember } from "../stack/stack.js";
+import { stackStartMember } from "../stack/stack.js";
+import { stackMoveVip } from "../stack/vip-nodes.js";
 import type { Fault } from "./fault.js";
 import type { FaultRecord } from "../schema/events.js";
 import { vipEvents } from "../stack/vip-events.js";
@@ -87,7 +88,7 @@ export class FaultScheduler {
     return this.records;
   }
 
-  /** On a `--vip` stack: each fault gets keepalived's state changes from it to the next fault (or the end). */
+  /** On a `--vip` stack: each fault gets the VIP manager's state changes from it to the next fault (or the end). */
   private attachVipEvents(): void {
     const events = vipEvents(stackPaths(this.stackDir), this.t0);
     if (!events) return;

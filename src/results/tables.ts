@@ -134,10 +134,13 @@ export function availabilityLine(a: FaultAvailability): string {
   );
 }
 
-/** "VIP after 'at=2s kill node-a signal=KILL': node-b MASTER after 2.93s" (keepalived's own record). */
+/**
+ * "VIP after 'at=2s kill node-a signal=KILL': node-b MASTER after 2.93s", from the VIP manager's own record
+ * (keepalived's states; Pacemaker's lost, fenced, vip-start, haproxy-start…).
+ */
 export function vipLine(f: FaultRecord): string {
   const changes = (f.vip ?? []).map((e) => `${e.node} ${e.state} after ${(e.at - f.startedAt!).toFixed(2)}s`);
-  return `VIP after '${f.spec}': ${changes.length ? changes.join(", ") : "no keepalived state change"}`;
+  return `VIP after '${f.spec}': ${changes.length ? changes.join(", ") : "no state change recorded"}`;
 }
 
 /** "N iterations/worker", and how its clients shared them when not the default. */

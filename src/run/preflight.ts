@@ -3,7 +3,7 @@ import { UsageError } from "../errors.js";
 import type { RunPlan } from "../plan.js";
 import { ensureDir } from "../results/io/write.js";
 import { allowedCpus, requireTaskset } from "../runner/cpu-pin.js";
-import { openFileLimit } from "../stack/stack.js";
+import { openFileLimit } from "../stack/files.js";
 
 /** Checks that need the machine: the open-file limit, a writable --out. Before any connection is made. */
 export function preflight(plan: RunPlan): void {

@@ -19,13 +19,18 @@ export interface FaultRecord {
   ok: boolean;
   error?: string;
   /**
-   * `--vip` stacks: keepalived's state changes from this fault to the next (seconds after the run's start, from
-   * its notify script): when the VIP moved, and to which node. Absent on other stacks.
+   * `--vip` stacks: the VIP manager's state changes from this fault to the next (seconds after the run's start,
+   * from keepalived's notify script or Pacemaker's alert agent): when the VIP moved, and to which node. Absent
+   * on other stacks.
    */
   vip?: VipEvent[];
 }
 
-/** A keepalived state change of a `--vip` node. */
+/**
+ * A state change of a `--vip` node. keepalived: MASTER, BACKUP, FAULT, STOP. Pacemaker: member, lost (of the
+ * cluster), fenced, fencing-failed, vip-start, vip-stop, haproxy-start, haproxy-stop, their -failed forms,
+ * vip-monitor, haproxy-monitor (a monitor's result changed).
+ */
 export interface VipEvent {
   at: number;
   node: string;

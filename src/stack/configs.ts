@@ -152,7 +152,11 @@ export interface NodePlace {
  * is retried on the other one before the health check has noticed. On a `--vip` node: in front of both
  * nodes' PgBouncers, listening on every address of its namespace (the VIP's too, when it holds it).
  */
-export function haproxyCfg(cfg: StackConfig, fdLimit: number, node?: NodePlace): string {
+export function haproxyCfg(
+  cfg: StackConfig,
+  fdLimit: number,
+  node?: Pick<NodePlace, "listenAddr" | "bouncers">,
+): string {
   const maxconn = Math.max(256, Math.floor((fdLimit - 200) / 2));
   return [
     "# written by dcpbench stack up; edits are overwritten",

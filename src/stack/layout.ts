@@ -22,6 +22,14 @@ export const MEMBER_NAMES: readonly MemberName[] = [
   "node-b",
 ];
 
+export const VIP_MANAGERS = ["keepalived", "pacemaker"] as const;
+export type VipManager = (typeof VIP_MANAGERS)[number];
+
+/** A `--vip` stack's VIP manager; undefined for any other stack. */
+export function vipManagerOf(cfg: StackConfig): VipManager | undefined {
+  return cfg.vip ? (cfg.vipManager ?? "keepalived") : undefined;
+}
+
 /** What `stack up` decided, saved as DIR/stack.json. Holds no secret. */
 export interface StackConfig {
   version: 1;
@@ -31,6 +39,8 @@ export interface StackConfig {
    * nodes), keepalived holding one virtual IP between them. Absent in older stack files: no.
    */
   vip?: boolean;
+  /** What moves the VIP: keepalived (VRRP), or Pacemaker + Corosync as the seed (absent: keepalived). */
+  vipManager?: VipManager;
   /** Serve TLS (a self-signed CA in DIR/tls) from PostgreSQL and to PgBouncer's clients. */
   tls?: boolean;
   poolSize: number;
@@ -91,11 +101,32 @@ export function stackPaths(dirArg: string) {
         checkersPid: join(base, "checkers.pid"),
       };
     },
+    /** Root's: keepalived and Pacemaker run scripts from here, and refuse or must not run what others can write. */
     vip: {
       dir: join(dir, "vip"),
       notify: join(dir, "vip", "notify.sh"),
-      /** keepalived's state changes, one line each: epoch seconds, node, state. */
+      /** The VIP manager's state changes, one line each: epoch seconds, node, state. */
       events: join(dir, "vip", "events.log"),
+      /** Pacemaker's alert agent, which writes `events`. */
+      alert: join(dir, "vip", "alert.sh"),
+      corosyncConf: join(dir, "vip", "corosync.conf"),
+      /** The HAProxy that Pacemaker runs on the VIP's node. */
+      haproxyCfg: join(dir, "vip", "haproxy.cfg"),
+      /** fence_dummy's record of the power state it pretends to set. */
+      fenceStatus: join(dir, "vip", "fence.status"),
+      /** A Pacemaker node's own directories, mounted over the system's in its mount namespace. */
+      cluster: (n: "a" | "b") => {
+        const base = join(dir, "vip", `node-${n}`);
+        return {
+          dir: base,
+          script: join(base, "node.sh"),
+          pid: join(base, "node.pid"),
+          out: join(base, "node.out"),
+          libPacemaker: join(base, "lib-pacemaker"),
+          libCorosync: join(base, "lib-corosync"),
+          log: join(base, "log"),
+        };
+      },
     },
   };
 }

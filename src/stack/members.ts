@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import {
   bouncerProcs,
   readStackConfig,
+  vipManagerOf,
   type MemberName,
   type StackConfig,
   type StackPaths,
@@ -10,6 +11,7 @@ import {
 import {
   asUser,
   isAlive,
+  launchDetached,
   processCmdline,
   processState,
   runAs,
@@ -41,7 +43,8 @@ export interface MemberStatus {
  * on a `--vip` node, the network namespace it runs in.
  */
 interface MemberProcess {
-  kind: "postgres" | "pgbouncer" | "haproxy" | "keepalived";
+  /** "cluster": a `--vip pacemaker` node's start script, standing for its corosync and Pacemaker. */
+  kind: "postgres" | "pgbouncer" | "haproxy" | "keepalived" | "cluster";
   pidFile: string;
   identity: string;
   log: string;
@@ -73,16 +76,22 @@ function processesOf(cfg: StackConfig, paths: StackPaths, name: MemberName): Mem
       const f = paths.node(n);
       const { netns, addr } = vipNet(cfg.ports.postgres).nodes[n];
       const inNode = { netns, host: addr };
+      const pgbouncer: MemberProcess = {
+        kind: "pgbouncer",
+        pidFile: f.pgbouncerPid,
+        identity: f.pgbouncerIni,
+        log: f.pgbouncerLog,
+        ...inNode,
+        port: cfg.ports.pgbouncer1,
+      };
+      if (vipManagerOf(cfg) === "pacemaker") {
+        // Pacemaker runs the HAProxy itself, on the VIP's node only.
+        const c = paths.vip.cluster(n);
+        return [pgbouncer, { kind: "cluster", pidFile: c.pid, identity: c.script, log: c.out, ...inNode }];
+      }
       // The order they start in: PgBouncer, the HAProxy in front of it, then keepalived, which takes the VIP.
       return [
-        {
-          kind: "pgbouncer",
-          pidFile: f.pgbouncerPid,
-          identity: f.pgbouncerIni,
-          log: f.pgbouncerLog,
-          ...inNode,
-          port: cfg.ports.pgbouncer1,
-        },
+        pgbouncer,
         {
           kind: "haproxy",
           pidFile: f.haproxyPid,
@@ -155,7 +164,12 @@ export function memberStatus(cfg: StackConfig, paths: StackPaths, name: MemberNa
   return { name, port, pid: pids[0], pids, procs, state: stopped ? "stopped" : "running" };
 }
 
-function portAnswers(port: number, host = "127.0.0.1"): Promise<boolean> {
+/** Every process of the member is alive (a pooler node may have lost one of several). */
+export function fullyUp(m: MemberStatus): boolean {
+  return m.state !== "down" && (m.pids?.length ?? 0) === m.procs;
+}
+
+export function portAnswers(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     socket.once("connect", () => {
@@ -173,8 +187,8 @@ function portAnswers(port: number, host = "127.0.0.1"): Promise<boolean> {
 async function waitUntilUp(port: number, name: MemberName, proc: MemberProcess): Promise<void> {
   const deadline = Date.now() + 10_000;
   const host = proc.host ?? "127.0.0.1";
-  // keepalived listens on no port: its pidfile is the sign.
-  let listening = proc.kind === "keepalived";
+  // keepalived and a cluster stack listen on no port of ours: the pidfile is the sign.
+  let listening = proc.kind === "keepalived" || proc.kind === "cluster";
   while (Date.now() < deadline) {
     listening ||= await portAnswers(proc.port ?? port, host);
     if (listening && livePid(proc) !== undefined) return;
@@ -233,6 +247,15 @@ async function startProcess(
       }
     }
     throw lastError;
+  }
+  if (proc.kind === "cluster") {
+    // The start script makes its own mount namespace inside the node's network namespace, and stays.
+    launchDetached(
+      "ip",
+      ["netns", "exec", proc.netns!, "unshare", "--mount", "--propagation", "private", "sh", proc.identity],
+      proc.log,
+    );
+    return;
   }
   if (proc.kind === "keepalived") {
     // keepalived enters the node's namespace itself (-s), as root: it adds and removes the VIP there.
@@ -309,19 +332,17 @@ export async function stopMember(
   name: MemberName,
   graceMs = 15_000,
 ): Promise<void> {
-  // A node's keepalived goes first: it gives the VIP away (priority 0) while the node still serves.
+  // A node's VIP manager goes first: it gives the VIP away while the node still serves.
   const procs = processesOf(cfg, paths, name);
+  await stopProcesses(procs.filter(managesVip), name, graceMs);
   await stopProcesses(
-    procs.filter((p) => p.kind === "keepalived"),
-    name,
-    graceMs,
-  );
-  await stopProcesses(
-    procs.filter((p) => p.kind !== "keepalived"),
+    procs.filter((p) => !managesVip(p)),
     name,
     graceMs,
   );
 }
+
+const managesVip = (p: MemberProcess): boolean => p.kind === "keepalived" || p.kind === "cluster";
 
 /** Stops a `--vip` node's keepalived alone: it gives the VIP away, the node's PgBouncer and HAProxy serve on. */
 export async function stopKeepalived(cfg: StackConfig, paths: StackPaths, name: MemberName): Promise<void> {
@@ -330,6 +351,12 @@ export async function stopKeepalived(cfg: StackConfig, paths: StackPaths, name: 
     name,
     15_000,
   );
+}
+
+/** The pid of a `--vip pacemaker` node's cluster stack (its start script), if it runs. */
+export function clusterPid(cfg: StackConfig, paths: StackPaths, name: MemberName): number | undefined {
+  const proc = processesOf(cfg, paths, name).find((p) => p.kind === "cluster");
+  return proc && livePid(proc);
 }
 
 async function stopProcesses(procs: MemberProcess[], name: MemberName, graceMs: number): Promise<void> {

@@ -3,7 +3,7 @@ import { clientConfig, findPassword } from "../db/connect.js";
 import { UsageError } from "../errors.js";
 import { pgbouncerIni, processPoolSize } from "./configs.js";
 import { bouncerProcesses, readStackConfig, stackPaths, stackUris, type StackConfig } from "./layout.js";
-import { writeOwned } from "./stack.js";
+import { writeOwned } from "./files.js";
 import { serviceUser } from "./system.js";
 
 /** Server connections PostgreSQL keeps free of the poolers' pools (superuser reserve, samplers, init). */

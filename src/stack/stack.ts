@@ -1,22 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
-import {
-  appendFileSync,
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 
 import pg from "pg";
 import { UsageError } from "../errors.js";
 import {
   envFile,
   haproxyCfg,
-  keepalivedConf,
-  vipNotifyScript,
   pgbouncerIni,
   pgbouncerUserlist,
   pgHba,
@@ -36,36 +26,27 @@ import {
   readStackConfig,
   stackPaths,
   stackUris,
+  vipManagerOf,
   type MemberName,
   type StackConfig,
   type StackPaths,
   type StackUris,
+  type VipManager,
 } from "./layout.js";
-import {
-  memberStatus,
-  pidList,
-  startMember,
-  stopKeepalived,
-  stopMember,
-  type MemberStatus,
-} from "./members.js";
+import { makeDir, openFileLimit, writeOwned } from "./files.js";
+import { fullyUp, memberStatus, pidList, startMember, stopMember, type MemberStatus } from "./members.js";
 import { scramVerifier } from "./scram.js";
 import { ensureTls, tlsFiles } from "./tls.js";
-import { assertPortFree, findBinaries, runAs, serviceUser, sleep, type ServiceUser } from "./system.js";
-import {
-  createVipNet,
-  holdsVip,
-  netnsUnavailable,
-  removeVipNet,
-  VIP_NODES,
-  vipNet,
-  type VipNode,
-} from "./vip-net.js";
+import { assertPortFree, findBinaries, runAs, serviceUser, type ServiceUser } from "./system.js";
+import { createVipNet, netnsUnavailable, removeVipNet, vipNet } from "./vip-net.js";
+import { startVipNodes, vipHolder, vipNodeJoined } from "./vip-nodes.js";
 
 export interface UpOptions {
   dir: string;
   ha?: boolean;
   vip?: boolean;
+  /** What moves a `--vip` stack's VIP [keepalived]. */
+  vipManager?: VipManager;
   tls?: boolean;
   poolSize?: number;
   pgbouncerProcs?: number;
@@ -91,26 +72,6 @@ export interface StackStatus {
   uris: StackUris;
   pgpassfile: string;
   envFile: string;
-}
-
-/** The soft open-file limit of this process (children inherit it). */
-export function openFileLimit(): number {
-  const line = readFileSync("/proc/self/limits", "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("Max open files"));
-  const soft = line ? Number(line.split(/\s{2,}/)[1]) : NaN;
-  return Number.isFinite(soft) ? soft : 1024;
-}
-
-export function writeOwned(path: string, text: string, mode: number, owner?: ServiceUser): void {
-  writeFileSync(path, text, { mode });
-  chmodSync(path, mode);
-  if (owner?.switchUser) chownSync(path, owner.uid, owner.gid);
-}
-
-function makeDir(path: string, owner?: ServiceUser, mode = 0o755): void {
-  mkdirSync(path, { recursive: true, mode });
-  if (owner?.switchUser) chownSync(path, owner.uid, owner.gid);
 }
 
 /** The stack's password, generated once and kept 0600 in DIR/pgpass. */
@@ -160,20 +121,6 @@ async function bootstrapRole(cfg: StackConfig, paths: StackPaths, verifier: stri
   }
 }
 
-function vipHolder(cfg: StackConfig, members: MemberStatus[]): NonNullable<StackStatus["vip"]> {
-  const net = vipNet(cfg.ports.postgres);
-  const running = (n: VipNode) => members.some((m) => m.name === `node-${n}` && m.state === "running");
-  const holders = VIP_NODES.filter((n) => running(n) && holdsVip(net, n)).map(
-    (n) => `node-${n}` as MemberName,
-  );
-  return { address: net.vip, holders };
-}
-
-/** Every process of the member is alive (a pooler node may have lost one of several). */
-function fullyUp(m: MemberStatus): boolean {
-  return m.state !== "down" && (m.pids?.length ?? 0) === m.procs;
-}
-
 export function stackStatus(dir: string): StackStatus {
   const paths = stackPaths(dir);
   const cfg = readStackConfig(paths);
@@ -197,6 +144,7 @@ function sameShape(a: StackConfig, opts: UpOptions): boolean {
   return (
     (opts.ha === undefined || opts.ha === a.ha) &&
     (opts.vip === undefined || opts.vip === (a.vip ?? false)) &&
+    (opts.vipManager === undefined || opts.vipManager === vipManagerOf(a)) &&
     (opts.tls === undefined || opts.tls === (a.tls ?? false)) &&
     (opts.portBase === undefined || opts.portBase === a.ports.postgres) &&
     (opts.poolSize === undefined || opts.poolSize === a.poolSize) &&
@@ -230,6 +178,7 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
     version: 1,
     ha: opts.ha ?? previous?.ha ?? false,
     vip: opts.vip ?? previous?.vip ?? false,
+    vipManager: opts.vipManager ?? previous?.vipManager,
     tls: opts.tls ?? previous?.tls ?? false,
     poolSize: opts.poolSize ?? previous?.poolSize ?? 64,
     pgbouncerProcs: opts.pgbouncerProcs ?? previous?.pgbouncerProcs ?? 1,
@@ -250,7 +199,8 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
     const why = netnsUnavailable();
     if (why) throw new UsageError(why);
   }
-  const bins = findBinaries(cfg.ha || !!cfg.vip, !!cfg.vip);
+  if (!cfg.vip) delete cfg.vipManager;
+  const bins = findBinaries(cfg.ha || !!cfg.vip, vipManagerOf(cfg));
   const user = serviceUser();
   cfg.serviceUser = user.name;
   const members = membersOf(cfg);
@@ -376,44 +326,6 @@ async function startBouncers(
 }
 
 /**
- * A `--vip` stack's two nodes: on each, in its namespace, a PgBouncer (PostgreSQL across the bridge), an HAProxy
- * in front of both nodes' PgBouncers, and keepalived, which gives one of them the VIP.
- */
-async function startVipNodes(
-  cfg: StackConfig,
-  paths: StackPaths,
-  bins: ReturnType<typeof findBinaries>,
-  user: ServiceUser,
-  secret: { password: string; verifier: string },
-  log: (line: string) => void,
-): Promise<void> {
-  const net = vipNet(cfg.ports.postgres);
-  const nodes = Object.values(net.nodes);
-  writeOwned(paths.pgpass, pgpassFile(secret.password, [net.vip, ...nodes.map((n) => n.addr)]), 0o600);
-  // keepalived runs the notify script only from a path no other user can write.
-  makeDir(paths.vip.dir, undefined, 0o755);
-  writeOwned(paths.vip.notify, vipNotifyScript(paths.vip.events), 0o755);
-  const bouncers = nodes.map((n) => `${n.addr}:${cfg.ports.pgbouncer1}`) as [string, string];
-  for (const n of VIP_NODES) {
-    const files = paths.node(n);
-    const place = { listenAddr: net.nodes[n].addr, serverHost: net.hostAddr, bouncers, files };
-    makeDir(files.dir, user, 0o700);
-    writeOwned(files.pgbouncerIni, pgbouncerIni(cfg, paths, 1, 1, place), 0o600, user);
-    writeOwned(files.userlist, pgbouncerUserlist(secret.verifier), 0o600, user);
-    writeOwned(files.haproxyCfg, haproxyCfg(cfg, openFileLimit(), place), 0o600, user);
-    // keepalived runs as root and refuses a config others may write.
-    writeOwned(files.keepalivedConf, keepalivedConf(net, n, paths, cfg.ports.postgres), 0o600);
-    log(`starting node-${n} (${net.nodes[n].netns}, ${net.nodes[n].addr}): pgbouncer, haproxy, keepalived`);
-    await startMember(`node-${n}`, cfg, paths, bins, user);
-  }
-  const deadline = Date.now() + 15_000;
-  while (!VIP_NODES.some((n) => holdsVip(net, n)) && Date.now() < deadline) await sleep(100);
-  const holder = VIP_NODES.find((n) => holdsVip(net, n));
-  if (!holder) throw new Error(`no node took the VIP ${net.vip} within 15 s (see ${paths.vip.events})`);
-  log(`VIP ${net.vip} on node-${holder}`);
-}
-
-/**
  * Restarts the stack's PgBouncers with N processes per node (a sweep over --pgbouncer-procs): every client of
  * theirs is cut off, PostgreSQL and HAProxy stay up. stack.json records N, so `stack down` finds them all.
  */
@@ -450,36 +362,9 @@ export async function stackStartMember(dir: string, name: MemberName): Promise<M
   }
   const status = memberStatus(cfg, paths, name);
   if (fullyUp(status)) throw new UsageError(`${name} is already running (${pidList(status.pids ?? [])})`);
-  await startMember(name, cfg, paths, findBinaries(cfg.ha || !!cfg.vip, !!cfg.vip), serviceUser());
+  await startMember(name, cfg, paths, findBinaries(cfg.ha || !!cfg.vip, vipManagerOf(cfg)), serviceUser());
+  await vipNodeJoined(cfg, paths, name);
   return memberStatus(cfg, paths, name);
-}
-
-/**
- * `stack move NODE`, the seed's manual move (`pcs resource move`): the holder's keepalived restarts, giving the
- * VIP away as it stops and coming back as the backup (nopreempt), so the VIP ends on NODE.
- */
-export async function stackMoveVip(dir: string, to: MemberName): Promise<void> {
-  const paths = stackPaths(dir);
-  const cfg = readStackConfig(paths);
-  if (!cfg?.vip) throw new UsageError(`move needs a --vip stack, and the one in ${paths.dir} is not`);
-  const status = stackStatus(dir);
-  const target = status.members.find((m) => m.name === to);
-  if (!target || !to.startsWith("node-"))
-    throw new UsageError(`move names a node: node-a or node-b, not ${to}`);
-  if (!fullyUp(target)) throw new UsageError(`${to} is not running: start it first`);
-  const holders = status.vip!.holders.filter((h) => h !== to);
-  if (holders.length === 0 && status.vip!.holders.includes(to))
-    throw new UsageError(`the VIP is already on ${to}`);
-  const bins = findBinaries(true, true);
-  for (const h of holders) {
-    await stopKeepalived(cfg, paths, h);
-    await startMember(h, cfg, paths, bins, serviceUser());
-  }
-  const net = vipNet(cfg.ports.postgres);
-  const n = to === "node-a" ? "a" : "b";
-  const deadline = Date.now() + 10_000;
-  while (!holdsVip(net, n) && Date.now() < deadline) await sleep(100);
-  if (!holdsVip(net, n)) throw new Error(`${to} did not take the VIP within 10 s (see ${paths.vip.events})`);
 }
 
 /** `stack down`: stops every member by its recorded pid, front to back; DIR stays reusable. */

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type SpawnOptions } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
@@ -20,6 +20,8 @@ export interface Binaries {
   pgbouncer: string;
   haproxy?: string;
   keepalived?: string;
+  corosync?: string;
+  pacemakerd?: string;
 }
 
 const SBIN_DIRS = ["/usr/sbin", "/usr/local/sbin", "/sbin"];
@@ -53,14 +55,30 @@ export function pgProgram(name: string): string | undefined {
   return dir && existsSync(join(dir, name)) ? join(dir, name) : onPath(name);
 }
 
+/** Resource agents that `--vip pacemaker` runs: the VIP itself, and the generic one that runs HAProxy. */
+export const OCF_AGENTS = ["IPaddr2", "anything"].map((a) => `/usr/lib/ocf/resource.d/heartbeat/${a}`);
+
+/** What `--vip pacemaker` needs besides the stack's servers, by Debian package. */
+function pacemakerMissing(): string[] {
+  const missing: string[] = [];
+  if (!onPath("corosync")) missing.push("corosync");
+  if (!onPath("pacemakerd")) missing.push("pacemaker");
+  if (!onPath("crm_resource") || !onPath("cibadmin")) missing.push("pacemaker-cli-utils");
+  if (!OCF_AGENTS.every((a) => existsSync(a))) missing.push("resource-agents");
+  // The seed's fencing agent.
+  if (!onPath("fence_dummy")) missing.push("fence-agents");
+  return missing;
+}
+
 /** Finds the stack's binaries or fails with one line naming the Debian packages to install. */
-export function findBinaries(needHaproxy: boolean, needKeepalived = false): Binaries {
+export function findBinaries(needHaproxy: boolean, vipManager?: "keepalived" | "pacemaker"): Binaries {
   const pgBin = postgresBinDir();
   const pgbouncer = onPath("pgbouncer");
   const haproxy = onPath("haproxy");
   const keepalived = onPath("keepalived");
   const missing: string[] = [];
-  if (needKeepalived && !keepalived) missing.push("keepalived");
+  if (vipManager === "keepalived" && !keepalived) missing.push("keepalived");
+  if (vipManager === "pacemaker") missing.push(...pacemakerMissing());
   if (!pgBin || !existsSync(join(pgBin, "postgres"))) missing.push("postgresql-15");
   if (!pgbouncer) missing.push("pgbouncer");
   if (needHaproxy && !haproxy) missing.push("haproxy");
@@ -77,7 +95,18 @@ export function findBinaries(needHaproxy: boolean, needKeepalived = false): Bina
     pgbouncer,
     haproxy,
     keepalived,
+    corosync: onPath("corosync"),
+    pacemakerd: onPath("pacemakerd"),
   };
+}
+
+/** An account of this machine by name, as a ServiceUser to switch to; undefined if there is none. */
+export function accountNamed(name: string): ServiceUser | undefined {
+  const entry = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .map((line) => line.split(":"))
+    .find((fields) => fields[0] === name);
+  return entry && { name, uid: Number(entry[2]), gid: Number(entry[3]), switchUser: true };
 }
 
 /** The account the servers run as: ourselves, or (as root) $DCPBENCH_STACK_USER / Debian's `postgres`. */
@@ -87,17 +116,14 @@ export function serviceUser(): ServiceUser {
     return { name: process.env.USER ?? String(uid), uid, gid: process.getgid?.() ?? uid, switchUser: false };
   }
   const name = process.env.DCPBENCH_STACK_USER ?? "postgres";
-  const entry = readFileSync("/etc/passwd", "utf8")
-    .split("\n")
-    .map((line) => line.split(":"))
-    .find((fields) => fields[0] === name);
-  if (!entry) {
+  const account = accountNamed(name);
+  if (!account) {
     throw new UsageError(
       `running as root needs an unprivileged user to run postgres and pgbouncer; user '${name}' does not exist ` +
         `(install postgresql-15, which creates 'postgres', or set DCPBENCH_STACK_USER)`,
     );
   }
-  return { name, uid: Number(entry[2]), gid: Number(entry[3]), switchUser: true };
+  return account;
 }
 
 /**
@@ -140,6 +166,22 @@ export function spawnDetachedAs(
     child.once("error", reject);
     child.once("exit", (code) => resolve(code ?? 1));
   });
+}
+
+/**
+ * Starts a command that stays in the foreground, in its own session, its output appended to a file; does not
+ * wait for it (whoever started it watches its pidfile).
+ */
+export function launchDetached(cmd: string, args: string[], outFile: string): void {
+  const fd = openSync(outFile, "a");
+  try {
+    const child = spawn(cmd, args, { detached: true, stdio: ["ignore", fd, fd] });
+    // A failure to start shows as a pidfile that never comes.
+    child.once("error", () => undefined);
+    child.unref();
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Resolves when 127.0.0.1:port is free to bind, with the port's name in the error otherwise. */

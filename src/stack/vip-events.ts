@@ -3,8 +3,8 @@ import type { VipEvent } from "../schema/events.js";
 import { readStackConfig, type StackPaths } from "./layout.js";
 
 /**
- * keepalived's state changes on a `--vip` stack since `t0` (epoch ms), in seconds after it, as its notify
- * script wrote them; undefined on any other stack.
+ * The VIP manager's state changes on a `--vip` stack since `t0` (epoch ms), in seconds after it, as keepalived's
+ * notify script or Pacemaker's alert agent wrote them; undefined on any other stack.
  */
 export function vipEvents(paths: StackPaths, t0: number): VipEvent[] | undefined {
   if (!readStackConfig(paths)?.vip) return undefined;
