@@ -243,4 +243,25 @@ describe("metrics: stalls (nothing succeeded anywhere while cycles waited)", () 
     assert.equal(before.stall, null);
     assert.deepEqual(kill.stall, stalls[0]);
   });
+
+  it("gives a fault no outage that began after the window's end (errors while the run stops)", () => {
+    const outage = (client: number, firstError: number, to: number | null) => ({
+      client,
+      from: firstError - 0.1,
+      firstError,
+      to,
+      errors: 3,
+      ambiguous: 0,
+    });
+    const faults = [{ spec: "at=8s kill node-b signal=TERM", startedAt: 8 }];
+    const outages = [outage(0, 8.1, 8.6), outage(1, 34, null)];
+    const [cut] = availability(faults, outages, [], 22);
+    assert.equal(cut.clientsAffected, 1);
+    assert.equal(cut.errors, 3);
+    assert.equal(cut.worstClientSec, 0.6);
+    assert.equal(cut.recoveredAfterSec, 0.6);
+    const [uncut] = availability(faults, outages);
+    assert.equal(uncut.clientsAffected, 2, "without the window's end the late one counted");
+    assert.equal(uncut.worstClientSec, null);
+  });
 });

@@ -9,18 +9,19 @@ const longer = (a: SystemStall, b: SystemStall) =>
 
 /**
  * Attributes each client outage to the fault in force when its first error happened (from that fault's time
- * until the next fault's), and each system stall to the one in force when the silence became a stall, and
- * sums up each fault's effect.
+ * until the next fault's, or the window's end: errors while the run stops belong to no fault), and each system
+ * stall to the one in force when the silence became a stall, and sums up each fault's effect.
  */
 export function availability(
   faults: Array<{ spec: string; startedAt: number | null }>,
   outages: Outage[],
   stalls: SystemStall[] = [],
+  windowEnd = Infinity,
 ): FaultAvailability[] {
   const fired = faults.filter((f): f is { spec: string; startedAt: number } => f.startedAt !== null);
   return fired.map((f, i) => {
     const from = f.startedAt;
-    const until = fired[i + 1]?.startedAt ?? Infinity;
+    const until = Math.min(fired[i + 1]?.startedAt ?? Infinity, windowEnd);
     const mine = outages.filter((o) => o.firstError >= from && o.firstError < until);
     const stalled = stalls.filter((s) => s.from + STALL_MIN_SEC >= from && s.from + STALL_MIN_SEC < until);
     const ambiguousCommits = mine.reduce((n, o) => n + o.ambiguous, 0);

@@ -302,6 +302,7 @@ export const MERGE_RULES: MergeRules = {
       m.results.flatMap((r) => r.faults),
       m.outages,
       m.stalls,
+      Math.max(...m.results.map((r) => r.window?.to ?? Infinity)),
     ),
   outages: (m) => m.outages,
   stalls: (m) => m.stalls,

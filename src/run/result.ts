@@ -78,7 +78,7 @@ export function buildResult(
     observed,
     serverSide: serverSide?.(summary[CYCLE]?.count ?? 0, agg.measuredSeconds),
     faults,
-    availability: availability(faults, agg.outages, stalls),
+    availability: availability(faults, agg.outages, stalls, window?.to),
     outages: [...agg.outages],
     stalls,
     thresholds,
