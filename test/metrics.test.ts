@@ -244,6 +244,25 @@ describe("metrics: stalls (nothing succeeded anywhere while cycles waited)", () 
     assert.deepEqual(kill.stall, stalls[0]);
   });
 
+  it("gives each fault the median over clients of each client's longest outage", () => {
+    const o = (client: number, from: number, to: number | null) => ({
+      client,
+      from,
+      firstError: from + 0.05,
+      to,
+      errors: 1,
+      ambiguous: 0,
+    });
+    const faults = [{ spec: "at=8s kill node-a signal=KILL", startedAt: 8 }];
+    // Client 1 has two outages, 0.2 s and 1.0 s: its longest counts. Longest per client: 0.5, 1.0, 3.0.
+    const outages = [o(0, 8, 8.5), o(1, 8, 8.2), o(1, 9, 10), o(2, 8, 11)];
+    const [a] = availability(faults, outages);
+    assert.equal(a.medianClientSec, 1);
+    assert.equal(a.worstClientSec, 3);
+    const [open] = availability(faults, [o(0, 8, 8.5), o(1, 8, null), o(2, 8, null)]);
+    assert.equal(open.medianClientSec, null, "the median client never recovered");
+  });
+
   it("gives a fault no outage that began after the window's end (errors while the run stops)", () => {
     const outage = (client: number, firstError: number, to: number | null) => ({
       client,
@@ -259,9 +278,11 @@ describe("metrics: stalls (nothing succeeded anywhere while cycles waited)", () 
     assert.equal(cut.clientsAffected, 1);
     assert.equal(cut.errors, 3);
     assert.equal(cut.worstClientSec, 0.6);
+    assert.equal(cut.medianClientSec, 0.6);
     assert.equal(cut.recoveredAfterSec, 0.6);
     const [uncut] = availability(faults, outages);
     assert.equal(uncut.clientsAffected, 2, "without the window's end the late one counted");
     assert.equal(uncut.worstClientSec, null);
+    assert.equal(uncut.medianClientSec, 0.6, "of two clients the nearest-rank median is the shorter");
   });
 });

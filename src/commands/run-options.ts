@@ -13,7 +13,8 @@ import {
   stackRole,
   stackUris,
 } from "../stack/layout.js";
-import { memberPid } from "../stack/members.js";
+import { memberPid, nodeProcessPid } from "../stack/members.js";
+import { VIP_NODES } from "../stack/vip-net.js";
 
 /**
  * `dcpbench run`'s options, as yargs parses them: the plan's raw inputs (PlanInput, minus what the command
@@ -67,10 +68,12 @@ export function observeTargets(
     args.observeUri ?? (onStack ? withTarget(stackUris(cfg!, paths).direct, target, target.pathname) : uri);
   const login = decodeURIComponent(target.username) || process.env.PGUSER || userInfo().username;
   // Each PgBouncer process on its own (a node may run several): the pooler-bound check is per process.
-  const vipNodes = (["a", "b"] as const).flatMap((n) => [
-    { member: `pgbouncer-${n}`, pid: () => memberPid(paths, `node-${n}`, 1) },
-    { member: `haproxy-${n}`, pid: () => memberPid(paths, `node-${n}`, 2) },
-  ]);
+  const vipNodes = VIP_NODES.flatMap((n) =>
+    (["pgbouncer", "haproxy"] as const).map((kind) => ({
+      member: `${kind}-${n}`,
+      pid: () => nodeProcessPid(paths, `node-${n}`, kind),
+    })),
+  );
   const poolers = !pooled
     ? []
     : cfg!.vip

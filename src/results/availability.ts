@@ -3,6 +3,18 @@ import type { FaultAvailability } from "../schema/events.js";
 
 const round = (n: number) => +n.toFixed(3);
 
+/** Nearest-rank median over clients of each one's longest outage; null when that client never recovered. */
+function medianClient(mine: Outage[]): number | null {
+  const longest = new Map<number, number>();
+  for (const o of mine) {
+    const sec = o.to === null ? Infinity : o.to - o.from;
+    longest.set(o.client, Math.max(longest.get(o.client) ?? 0, sec));
+  }
+  const sorted = [...longest.values()].sort((a, b) => a - b);
+  const median = sorted[Math.ceil(sorted.length / 2) - 1];
+  return Number.isFinite(median) ? round(median) : null;
+}
+
 /** Longest first; one that never ended is the longest. */
 const longer = (a: SystemStall, b: SystemStall) =>
   a.seconds === null ? a : b.seconds === null ? b : a.seconds >= b.seconds ? a : b;
@@ -44,6 +56,7 @@ export function availability(
         : null,
       worstClientSec:
         mine.length && !unrecovered ? round(Math.max(...mine.map((o) => o.to! - o.from))) : null,
+      medianClientSec: mine.length ? medianClient(mine) : null,
       recoveredAfterSec: end === null ? null : round(end - from),
       stall: stalled.length ? stalled.reduce(longer) : null,
     };

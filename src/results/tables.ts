@@ -130,7 +130,9 @@ export function availabilityLine(a: FaultAvailability): string {
     `${head}first error after ${s(a.firstErrorAfterSec)}, ` +
     `${a.clientsAffected} clients, ${a.errors} errors, ${a.ambiguousCommits} ambiguous commits, ` +
     `outage ${a.outage ? span(a.outage) : "-"}, ` +
-    `worst client ${s(a.worstClientSec)}, all back after ${s(a.recoveredAfterSec)}; ${stall}`
+    `worst client ${s(a.worstClientSec)}` +
+    (a.medianClientSec !== undefined ? ` (median ${s(a.medianClientSec)})` : "") +
+    `, all back after ${s(a.recoveredAfterSec)}; ${stall}`
   );
 }
 

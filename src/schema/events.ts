@@ -51,6 +51,11 @@ export interface FaultAvailability {
   outage: { from: number; to: number | null; seconds: number | null } | null;
   /** The longest single client's outage. */
   worstClientSec: number | null;
+  /**
+   * The median over affected clients of each one's longest outage (nearest rank; null when that client never
+   * recovered). Absent in files written before it was recorded.
+   */
+  medianClientSec?: number | null;
   /** From the fault until every affected client had succeeded again. */
   recoveredAfterSec: number | null;
   /**

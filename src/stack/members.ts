@@ -353,6 +353,25 @@ export async function stopKeepalived(cfg: StackConfig, paths: StackPaths, name: 
   );
 }
 
+/**
+ * The pid of a `--vip` node's PgBouncer or HAProxy. Pacemaker's HAProxy is no member process of ours: it is
+ * found in the node's namespace by its config file, on the node that runs it.
+ */
+export function nodeProcessPid(
+  paths: StackPaths,
+  name: MemberName,
+  kind: "pgbouncer" | "haproxy",
+): number | undefined {
+  const cfg = configOf(paths);
+  const proc = processesOf(cfg, paths, name).find((p) => p.kind === kind);
+  if (proc) return livePid(proc);
+  const node = nodeOf(cfg, name);
+  if (!node || vipManagerOf(cfg) !== "pacemaker") return undefined;
+  return netnsPids(node.net.nodes[node.n].netns).find((pid) =>
+    processCmdline(pid).includes(paths.vip.haproxyCfg),
+  );
+}
+
 /** The pid of a `--vip pacemaker` node's cluster stack (its start script), if it runs. */
 export function clusterPid(cfg: StackConfig, paths: StackPaths, name: MemberName): number | undefined {
   const proc = processesOf(cfg, paths, name).find((p) => p.kind === "cluster");

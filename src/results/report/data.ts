@@ -38,6 +38,7 @@ function faultRows(results: NamedResult[]): FaultRow[] {
         outage: a?.outage
           ? `${a.outage.from.toFixed(2)} → ${a.outage.to === null ? "end" : a.outage.to.toFixed(2)}`
           : "-",
+        medianClientSec: a?.medianClientSec,
         worstClientSec: a?.worstClientSec ?? null,
         recoveredAfterSec: a?.recoveredAfterSec ?? null,
         stall: a?.stall ? `${a.stall.seconds === null ? "until the end" : a.stall.seconds.toFixed(2)}` : "-",

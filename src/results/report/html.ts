@@ -78,6 +78,7 @@ function faultsTable(data: ReportData): string {
   const head = ["run", "fault", "at (s)", "done", "clients hit", "errors", "ambiguous commits"].concat([
     "first error after (s)",
     "outage (s since start)",
+    "median client (s)",
     "worst client (s)",
     "all back after (s)",
     "nothing succeeded for (s)",
@@ -92,11 +93,26 @@ function faultsTable(data: ReportData): string {
     String(f.ambiguousCommits),
     f.clientsAffected ? sec(f.firstErrorAfterSec) : "-",
     escapeHtml(f.outage),
+    f.clientsAffected && f.medianClientSec !== undefined ? sec(f.medianClientSec) : "-",
     f.clientsAffected ? sec(f.worstClientSec) : "-",
     f.clientsAffected ? sec(f.recoveredAfterSec) : "-",
     escapeHtml(f.stall),
   ]);
-  const classes = ["name", "words", "num", "", "num", "num", "num", "num", "words", "num", "num", "num"];
+  const classes = [
+    "name",
+    "words",
+    "num",
+    "",
+    "num",
+    "num",
+    "num",
+    "num",
+    "words",
+    "num",
+    "num",
+    "num",
+    "num",
+  ];
   return table("faults", head, rows, classes);
 }
 

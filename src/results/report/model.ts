@@ -32,6 +32,8 @@ export interface FaultRow {
   outage: string;
   /** The longest time nothing succeeded anywhere, in seconds ("-": none of 0.2 s or more). */
   stall: string;
+  /** Absent for results written before it was recorded. */
+  medianClientSec?: number | null;
   worstClientSec: number | null;
   recoveredAfterSec: number | null;
 }
