@@ -174,7 +174,7 @@ export function buildPlan(input: PlanInput): RunPlan {
   const txnPooling = input.txnPooling ?? false;
   if (txnPooling && queryMode === "prepared") {
     throw new UsageError(
-      "--query-mode prepared cannot be used with --txn-pooling: named prepared statements do not survive " +
+      "--query-mode prepared cannot be used with --txn-pooling (given, or implied by the local stack's pooler URI; --no-txn-pooling overrides): named prepared statements do not survive " +
         "transaction pooling (PgBouncer < 1.21); use simple, extended or psycopg (which does not prepare there)",
     );
   }

@@ -52,8 +52,9 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
   });
 
   it("closed loop, --duration: stops on time, timeline per interval, through PgBouncer in transactions", async () => {
+    // No --txn-pooling: the stack's pooler URI implies it.
     const res = await runToResult(
-      ["select1", "--uri", stack.status.uris.pooled, "--txn-pooling", "--query-mode", "extended"].concat([
+      ["select1", "--uri", stack.status.uris.pooled, "--query-mode", "extended"].concat([
         "--set",
         "in_txn=true",
         "--conns",
@@ -70,6 +71,7 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
     assert.ok(res.stderr.split("\n").filter((l) => /^\s+\d+\.\ds\s+\d+/.test(l)).length >= 3, res.stderr);
     const { result } = res;
     assert.equal(result.label, "pooled");
+    assert.equal(result.plan.txnPooling, true);
     assert.equal(result.stopReason, "duration");
     assert.ok(result.elapsedSec >= 2.9 && result.elapsedSec < 3.6, `elapsed ${result.elapsedSec}`);
     assert.ok(result.timeline.length >= 3);
@@ -425,6 +427,10 @@ describe("dcpbench run against the local stack", { timeout: 300_000 }, () => {
       [["run", "select1", "--conns", "2", "--workers", "3"], /--workers \(3\) cannot exceed --conns \(2\)/],
       [["run", "select1", "--duration", "soon"], /not a duration/],
       [["run", "select1", "--uri", "not a uri"], /not a valid URI/],
+      [
+        ["run", "select1", "--uri", "postgresql://bob:s3cret@/db?host=/run/postgresql"],
+        /--uri: a user name with no host \(postgresql:\/\/…\); for a Unix socket write postgresql:\/\/\/db\?host=/,
+      ],
       [
         ["run", "select1", "--uri", "host=db user=u password=s3cret-kv"],
         /^dcpbench: --uri: not a valid URI; expected postgresql:\/\/user:password@host:port\/db, where reserved .* percent-encoded/,

@@ -37,6 +37,8 @@ describe(
       }
       const status = await runCli(["stack", "status", "--dir", stack.dir], stack.env);
       assert.match(status.stdout, /VIP 198\.18\.\d+\.100 on node-a/);
+      // Each node by its own address, in its namespace.
+      assert.match(status.stdout, /node-b\s+running\s+198\.18\.\d+\.12:\d+/);
     });
 
     it("a node's crash: the VIP moves (keepalived's record), the clients' outage is measured, bank's sum holds", async () => {

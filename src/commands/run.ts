@@ -13,7 +13,7 @@ import { resolveKnobs } from "../workload/knobs.js";
 import { loadWorkload, resolveWorkloadRef } from "../workload/registry.js";
 import { loadOptions, workloadArg } from "./load-options.js";
 import { observeTargets, planFaults, type RunArgs } from "./run-options.js";
-import { targetUri } from "./target.js";
+import { targetUri, txnPoolingFor } from "./target.js";
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: "run <workload>",
@@ -29,7 +29,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     )
       .option("txn-pooling", {
         type: "boolean",
-        describe: "target is a transaction pooler: no named prepared statements",
+        describe:
+          "target is a transaction pooler: no named prepared statements [default: yes for the local stack's pooler URIs]",
       })
       .option("label", {
         type: "string",
@@ -93,6 +94,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const knobs = resolveKnobs(workload.name, workload.knobs, args.args, args.set.map(String));
     const plan = buildPlan({
       ...args,
+      txnPooling: txnPoolingFor(args.txnPooling, uri, args.stackDir),
       thresholds: args.threshold.map(String),
       workload: workload.name,
       workloadRef,

@@ -18,7 +18,9 @@ function printStatus(status: StackStatus): void {
   for (const m of status.members) {
     const pids = m.pids?.length ? pidList(m.pids) : "";
     const procs = m.procs > 1 ? ` (${m.pids?.length ?? 0} of ${m.procs} processes)` : "";
-    console.log(`  ${m.name.padEnd(12)} ${m.state.padEnd(8)} 127.0.0.1:${m.port} ${pids}${procs}`.trimEnd());
+    console.log(
+      `  ${m.name.padEnd(12)} ${m.state.padEnd(8)} ${m.host ?? "127.0.0.1"}:${m.port} ${pids}${procs}`.trimEnd(),
+    );
   }
   if (status.vip) {
     const h = status.vip.holders;
@@ -124,8 +126,9 @@ const upCommand: CommandModule<object, Omit<UpOptions, "vip" | "vipManager"> & {
       {
         dir: args.dir,
         ha: args.ha,
-        vip: args.vip === undefined ? undefined : true,
-        vipManager: vipManagerArg(args.vip),
+        // --no-vip: yargs gives false.
+        vip: args.vip === undefined ? undefined : (args.vip as unknown) !== false,
+        vipManager: (args.vip as unknown) === false ? undefined : vipManagerArg(args.vip),
         tls: args.tls,
         poolSize: args.poolSize,
         pgbouncerProcs: args.pgbouncerProcs,

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { defaultStackDir } from "../stack/default-dir.js";
-import { readStackConfig, stackPaths, stackUris } from "../stack/layout.js";
+import { readStackConfig, stackPaths, stackRole, stackUris } from "../stack/layout.js";
 
 /** A URI from libpq's environment; a PGHOST that is a socket directory goes into ?host=. */
 function libpqUri(env: NodeJS.ProcessEnv): string {
@@ -38,4 +38,22 @@ export function targetUri(given: string | undefined, stackDir = defaultStackDir(
 export function usePgpassOf(stackDir = defaultStackDir()): void {
   const paths = stackPaths(stackDir);
   if (!process.env.PGPASSFILE && existsSync(paths.pgpass)) process.env.PGPASSFILE = paths.pgpass;
+}
+
+/**
+ * --txn-pooling when not given: yes when the URI is the local stack's PgBouncer or HAProxy, whose PgBouncers pool
+ * transactions (a pooled run is then labelled and treated as one); otherwise as given.
+ */
+export function txnPoolingFor(
+  given: boolean | undefined,
+  uri: string,
+  stackDir = defaultStackDir(),
+): boolean | undefined {
+  if (given !== undefined) return given;
+  try {
+    return stackRole(readStackConfig(stackPaths(stackDir)), uri) === "pooler" || undefined;
+  } catch {
+    // A URI URL cannot parse is refused where it is validated, with its own message.
+    return undefined;
+  }
 }

@@ -49,6 +49,11 @@ export function validateUri(uri: string, option = "--uri"): URL {
   try {
     u = new URL(uri);
   } catch {
+    // libpq reads `postgresql://user@/db?host=/dir`; the URL parser refuses a user without a host.
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#@]*@\//i.test(uri))
+      throw new UsageError(
+        `${option}: a user name with no host${schemeOf(uri)}; for a Unix socket write postgresql:///db?host=/socket/dir&user=NAME`,
+      );
     // Nothing of it is echoed: what cannot be parsed cannot be told apart from its password.
     throw new UsageError(
       `${option}: not a valid URI${schemeOf(uri)}; expected postgresql://user:password@host:port/db, where ${ENCODE_HINT}`,

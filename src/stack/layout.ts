@@ -101,7 +101,10 @@ export function stackPaths(dirArg: string) {
         checkersPid: join(base, "checkers.pid"),
       };
     },
-    /** Root's: keepalived and Pacemaker run scripts from here, and refuse or must not run what others can write. */
+    /**
+     * Root's: the scripts keepalived and Pacemaker run from here (as root; Pacemaker's alert agent as hacluster,
+     * which owns events.log) must not be writable by others.
+     */
     vip: {
       dir: join(dir, "vip"),
       notify: join(dir, "vip", "notify.sh"),

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
+import { UsageError } from "../errors.js";
 import { connect } from "node:net";
 import {
   bouncerProcs,
@@ -28,6 +29,8 @@ export type SignalName = (typeof SIGNALS)[number];
 
 export interface MemberStatus {
   name: MemberName;
+  /** Where it listens when not on 127.0.0.1: a `--vip` node's address in its namespace. */
+  host?: string;
   port: number;
   pid?: number;
   /** Every live process of the member: a pooler node with --pgbouncer-procs N has up to N. */
@@ -157,11 +160,16 @@ function configOf(paths: StackPaths): StackConfig {
 
 export function memberStatus(cfg: StackConfig, paths: StackPaths, name: MemberName): MemberStatus {
   const pids = memberPids(cfg, paths, name);
-  const port = memberPort(cfg, name);
-  const procs = processesOf(cfg, paths, name).length;
-  if (pids.length === 0) return { name, port, procs, state: "down" };
+  const all = processesOf(cfg, paths, name);
+  const at = {
+    name,
+    ...(all[0].host ? { host: all[0].host } : {}),
+    port: memberPort(cfg, name),
+    procs: all.length,
+  };
+  if (pids.length === 0) return { ...at, state: "down" };
   const stopped = pids.every((pid) => processState(pid) === "T");
-  return { name, port, pid: pids[0], pids, procs, state: stopped ? "stopped" : "running" };
+  return { ...at, pid: pids[0], pids, state: stopped ? "stopped" : "running" };
 }
 
 /** Every process of the member is alive (a pooler node may have lost one of several). */
@@ -172,6 +180,11 @@ export function fullyUp(m: MemberStatus): boolean {
 export function portAnswers(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
+    // An address that does not answer at all (a node's link down) must not outlast the caller's deadline.
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once("connect", () => {
       socket.destroy();
       resolve(true);
@@ -303,8 +316,12 @@ export function pidList(pids: number[]): string {
 export function signalMember(paths: StackPaths, name: MemberName, signal: SignalName): number[] {
   const cfg = configOf(paths);
   const node = nodeOf(cfg, name);
-  const pids =
-    node && signal === "KILL" ? netnsPids(node.net.nodes[node.n].netns) : memberPids(cfg, paths, name);
+  const pacemaker = node && vipManagerOf(cfg) === "pacemaker";
+  // A Pacemaker node's start script stands for its cluster stack on TERM and INT only (it traps them).
+  if (pacemaker && (signal === "HUP" || signal === "QUIT"))
+    throw new UsageError(`a --vip pacemaker node takes KILL, TERM, INT, STOP or CONT, not ${signal}`);
+  const wholeNode = signal === "KILL" || (pacemaker && (signal === "STOP" || signal === "CONT"));
+  const pids = node && wholeNode ? netnsPids(node.net.nodes[node.n].netns) : memberPids(cfg, paths, name);
   if (pids.length === 0) throw new Error(`${name} is not running`);
   for (const pid of pids) process.kill(pid, `SIG${signal}`);
   if (node && signal === "KILL") setNodeLink(node.net, node.n, false);

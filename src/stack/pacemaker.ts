@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
+import { UsageError } from "../errors.js";
 import { makeDir, writeOwned } from "./files.js";
 import type { StackConfig, StackPaths } from "./layout.js";
-import { accountNamed, OCF_AGENTS, type ServiceUser } from "./system.js";
+import { accountNamed, OCF_AGENTS, runAs, type ServiceUser } from "./system.js";
 import { VIP_NODES, type VipNet, type VipNode } from "./vip-net.js";
 
 /**
@@ -16,6 +17,15 @@ function hacluster(): ServiceUser {
   const user = accountNamed("hacluster");
   if (!user) throw new Error("user 'hacluster' does not exist (apt-get install -y pacemaker creates it)");
   return { ...user, switchUser: process.getuid?.() === 0 };
+}
+
+function canWrite(user: ServiceUser, path: string): boolean {
+  try {
+    runAs(user, "test", ["-w", path]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const xml = (v: string | number): string =>
@@ -70,6 +80,17 @@ export function clusterScript(paths: StackPaths, n: VipNode): string {
   return [
     "#!/bin/sh",
     "# written by dcpbench stack up; edits are overwritten",
+    // The trap first: a stop that comes while corosync starts still stops both, and waits for corosync to go.
+    "PM=",
+    "stop() {",
+    "  trap - TERM INT; set +e",
+    '  [ -n "$PM" ] && kill -TERM $PM 2>/dev/null && wait $PM',
+    "  CS=$(cat /run/corosync.pid 2>/dev/null)",
+    "  corosync-cfgtool -H --force >/dev/null 2>&1",
+    '  i=0; while [ -n "$CS" ] && kill -0 "$CS" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
+    "  exit 0",
+    "}",
+    "trap stop TERM INT",
     "set -e",
     `echo $$ > '${c.pid}'`,
     "mount -t tmpfs tmpfs /dev/shm",
@@ -83,8 +104,6 @@ export function clusterScript(paths: StackPaths, n: VipNode): string {
     `corosync -c '${paths.vip.corosyncConf}' || exit 1`,
     "pacemakerd &",
     "PM=$!",
-    "stop() { kill -TERM $PM 2>/dev/null; wait $PM; corosync-cfgtool -H --force >/dev/null 2>&1; exit 0; }",
-    "trap stop TERM INT",
     "wait $PM",
     "stop",
     "",
@@ -182,6 +201,10 @@ export function writeClusterFiles(
   writeOwned(paths.vip.alert, alertScript(paths.vip.events), 0o755);
   // The alert agent runs as hacluster and appends here.
   writeOwned(paths.vip.events, "", 0o644, ha);
+  if (ha.switchUser && !canWrite(ha, paths.vip.events))
+    throw new UsageError(
+      `user 'hacluster' (Pacemaker's alert agent) cannot reach ${paths.vip.events}; choose a --dir it can reach, e.g. /var/tmp/dcpbench-stack`,
+    );
   writeOwned(paths.vip.haproxyCfg, haproxy.cfg, 0o600);
   for (const n of VIP_NODES) {
     const c = paths.vip.cluster(n);

@@ -198,6 +198,11 @@ export async function stackUp(opts: UpOptions, log: (line: string) => void = () 
       throw new UsageError("--vip runs one PgBouncer process per node: drop --pgbouncer-procs");
     const why = netnsUnavailable();
     if (why) throw new UsageError(why);
+    // keepalived and Pacemaker run scripts that name files in it, as root.
+    if (!/^[\w./-]+$/.test(paths.dir))
+      throw new UsageError(
+        `--vip runs scripts as root that name files in the stack directory: its path must be plain (letters, digits, . _ - /), not ${JSON.stringify(paths.dir)}`,
+      );
   }
   if (!cfg.vip) delete cfg.vipManager;
   const bins = findBinaries(cfg.ha || !!cfg.vip, vipManagerOf(cfg));

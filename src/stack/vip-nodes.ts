@@ -60,7 +60,8 @@ export async function startVipNodes(
   const manager = vipManagerOf(cfg)!;
   const nodes = Object.values(net.nodes);
   writeOwned(paths.pgpass, pgpassFile(secret.password, [net.vip, ...nodes.map((n) => n.addr)]), 0o600);
-  // keepalived and Pacemaker run scripts from here as root: no other user may write it.
+  // keepalived and Pacemaker run scripts from here (as root; the alert agent as hacluster): no other user may
+  // write it.
   makeDir(paths.vip.dir, undefined, 0o755);
   const bouncers = nodes.map((n) => `${n.addr}:${cfg.ports.pgbouncer1}`) as [string, string];
   if (manager === "keepalived") writeOwned(paths.vip.notify, vipNotifyScript(paths.vip.events), 0o755);
@@ -86,7 +87,7 @@ export async function startVipNodes(
     log(`starting node-${n} (${net.nodes[n].netns}, ${net.nodes[n].addr}): ${what}`);
     await startMember(`node-${n}`, cfg, paths, bins, user);
   }
-  // Pacemaker elects a DC, fences nobody, then starts the VIP and HAProxy after it: slower than VRRP.
+  // Pacemaker elects a DC, then starts the VIP and HAProxy after it: slower than VRRP.
   const limit = manager === "keepalived" ? 15 : 60;
   const deadline = Date.now() + limit * 1000;
   const serving = async () =>
@@ -146,7 +147,12 @@ export async function stackMoveVip(dir: string, to: MemberName): Promise<void> {
   // Pacemaker stops HAProxy on the old node before it moves the VIP, and starts it on the new one after.
   const deadline = Date.now() + (cluster ? 30_000 : 10_000);
   const there = async () => holdsVip(net, n) && (await portAnswers(cfg.ports.haproxy, net.vip));
-  while (!(await there()) && Date.now() < deadline) await sleep(100);
-  if (cluster) clearMove(cluster);
-  if (!(await there())) throw new Error(`${to} did not take the VIP in time (see ${paths.vip.events})`);
+  let arrived: boolean;
+  try {
+    while (!(arrived = await there()) && Date.now() < deadline) await sleep(100);
+  } finally {
+    // The move's INFINITY preference would pull the VIP back to `to` whenever it came back: cleared whatever happened.
+    if (cluster) clearMove(cluster);
+  }
+  if (!arrived) throw new Error(`${to} did not take the VIP in time (see ${paths.vip.events})`);
 }

@@ -6,7 +6,10 @@ import { linkExists, netnsExists, vipNet } from "../../src/stack/vip-net.js";
 import { runCli, runToResult } from "./cli.js";
 import { startStack, type TestStack } from "./stack.js";
 
-/** Nothing of a --vip stack's network, processes or mounts is left on the machine. */
+/**
+ * Nothing of a --vip stack's network or processes is left on the machine. (Pacemaker's mounts live in the nodes'
+ * own mount namespaces, which go with their last process: with the namespaces gone, so is everything run in them.)
+ */
 export function assertNothingLeft(portBase: number, dir: string): void {
   const net = vipNet(portBase);
   for (const n of Object.values(net.nodes)) {
