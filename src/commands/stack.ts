@@ -71,7 +71,8 @@ function vipManagerArg(v: string | undefined): VipManager | undefined {
 
 const upCommand: CommandModule<object, Omit<UpOptions, "vip" | "vipManager"> & { vip?: string }> = {
   command: "up",
-  describe: "initdb (first time) and start PostgreSQL, PgBouncer (transaction mode) and, with --ha, HAProxy",
+  describe:
+    "initdb (first time) and start PostgreSQL, PgBouncer (transaction mode) and, with --ha, HAProxy; with --vip, two pooler nodes and a VIP",
   builder: (a) =>
     dirOption(a)
       .option("ha", {
