@@ -70,7 +70,7 @@ describe("errors, retries and reconnects", { timeout: 180_000 }, () => {
       stack.env,
     );
     await cli.waitForStderr(/\n\s+2\.0s/);
-    signalMember(stackPaths(stack.dir), "pgbouncer-1", "KILL");
+    await signalMember(stackPaths(stack.dir), "pgbouncer-1", "KILL");
     await sleep(1000);
     await stackStartMember(stack.dir, "pgbouncer-1");
     const res = await cli.done;
@@ -105,7 +105,7 @@ describe("errors, retries and reconnects", { timeout: 180_000 }, () => {
       stack.env,
     );
     await cli.waitForStderr(/\n\s+1\.0s/);
-    signalMember(stackPaths(stack.dir), "pgbouncer-1", "KILL");
+    await signalMember(stackPaths(stack.dir), "pgbouncer-1", "KILL");
     const res = await cli.done;
     await stackStartMember(stack.dir, "pgbouncer-1");
     assert.equal(res.code, 1, res.stderr);

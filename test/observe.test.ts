@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -37,6 +38,31 @@ function parseExposition(text: string): Map<string, number> {
     samples.set(m[1] + (m[2] ?? ""), Number(m[3]));
   }
   return samples;
+}
+
+/**
+ * A TCP relay to host:port that can fall silent: from `silence()` on it forwards nothing either way and answers
+ * no new connection, its sockets left open: what a client sees of a server whose host lost power.
+ */
+async function silentRelay(host: string, port: number) {
+  let silent = false;
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(port, host);
+    sockets.push(client, upstream);
+    for (const s of [client, upstream]) s.on("error", () => {});
+    client.on("data", (d) => void (silent || upstream.write(d)));
+    upstream.on("data", (d) => void (silent || client.write(d)));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as { port: number }).port,
+    silence: () => (silent = true),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 describe("the server side, sampled during the run", { timeout: 180_000 }, () => {
@@ -117,6 +143,50 @@ describe("the server side, sampled during the run", { timeout: 180_000 }, () => 
       res.stderr,
       /database sampler off: postgresql:\/\/nosuchrole@\S+: no password: put it in the URI, PGPASSWORD or a pgpass file \(PGPASSFILE\)/,
     );
+  });
+
+  it("a PgBouncer that falls silent mid-run (its host gone): its samples stop, and the run still ends", async () => {
+    const admin = new URL(stack.status.uris.pgbouncerAdmin[0]);
+    const relay = await silentRelay(admin.hostname, Number(admin.port));
+    admin.port = String(relay.port);
+    const out = mkdtempSync(join(tmpdir(), "dcpbench-obs-"));
+    try {
+      const cli = startCli(
+        [
+          "run",
+          "select1",
+          "--uri",
+          stack.status.uris.pooled,
+          "--txn-pooling",
+          "--conns",
+          "4",
+          "--duration",
+          "6s",
+          "--warmup",
+          "0s",
+          "--pgbouncer-admin",
+          admin.toString(),
+          "--out",
+          out,
+        ],
+        stack.env,
+        // Before, the run never ended: the sampler's statement waited on a socket that TCP keeps for minutes.
+        60_000,
+      );
+      await cli.waitForStderr(/\n\s+2\.0s/);
+      relay.silence();
+      const res = await cli.done;
+      assert.equal(res.code, 0, res.stderr);
+      const { result } = resultIn(out);
+      const sampled = result.timeline.filter((e) => e.observed?.pgb_cl_active !== undefined);
+      assert.ok(sampled.length > 0, "PgBouncer was sampled before it fell silent");
+      // Its figures stop (none repeated from before), while the database's sampler goes on beside it.
+      const last = result.timeline.at(-1)!;
+      assert.equal(last.observed?.pgb_cl_active, undefined, JSON.stringify(last.observed));
+      assert.ok((last.observed?.db_sessions ?? 0) > 0, JSON.stringify(last.observed));
+    } finally {
+      relay.close();
+    }
   });
 
   it("the progress line and compare show the server side", async () => {

@@ -32,9 +32,9 @@ async function runWithFreeze(stack: TestStack, pacing: string[]): Promise<Result
   );
   await cli.waitForStderr(/\n\s+2\.0s/);
   const paths = stackPaths(stack.dir);
-  signalMember(paths, "pgbouncer-1", "STOP");
+  await signalMember(paths, "pgbouncer-1", "STOP");
   await sleep(FREEZE_MS);
-  signalMember(paths, "pgbouncer-1", "CONT");
+  await signalMember(paths, "pgbouncer-1", "CONT");
   const res = await cli.done;
   assert.equal(res.code, 0, res.stderr);
   return resultIn(out).result;

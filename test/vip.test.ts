@@ -90,12 +90,52 @@ describe(
       assert.match(again.stderr, /the VIP is already on node-b/);
     });
 
-    it("refuses --vip with --ha, and isolate for a member that is not a node, in one line (exit 2)", async () => {
+    it("a node's power loss: nothing of it reaches the clients or PostgreSQL; its transactions stay open", async () => {
+      // The VIP is on node-b (the move above). Without the observer, no cleanup ends what the run left open.
+      const r = await bankThroughVip(
+        stack,
+        "8s",
+        ["at=3s poweroff node-b"],
+        ["--no-observe", "--drain", "1s"],
+      );
+      const f = r.faults[0];
+      assert.equal(f.ok, true, f.error);
+      const master = f.vip?.find((e) => e.node === "node-a" && e.state === "MASTER");
+      assert.ok(master, `node-a took the VIP: ${JSON.stringify(f.vip)}`);
+      // No FIN or RST from the dead node: a client hears of it only from the new holder, once the VIP is there.
+      const firstErrors = r.outages.filter((o) => o.firstError >= f.startedAt!).map((o) => o.firstError);
+      assert.ok(firstErrors.length > 0, "clients lost their connections");
+      assert.ok(
+        Math.min(...firstErrors) >= master.at,
+        `first error ${Math.min(...firstErrors)}, VIP ${master.at}`,
+      );
+      // PostgreSQL never heard either: the sessions of the transactions cut off are still open, holding locks.
+      const c = await stack.client(stack.status.uris.direct);
+      try {
+        const open = `FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND backend_type = 'client backend'`;
+        const { rows } = await c.query<{ n: number }>(
+          `SELECT count(*)::int AS n ${open} AND state = 'idle in transaction'`,
+        );
+        assert.ok(rows[0].n > 0, "transactions left open on PostgreSQL");
+        await c.query(`SELECT pg_terminate_backend(pid) ${open}`);
+      } finally {
+        await c.end();
+      }
+      const check = await runCli(["check", "bank", "--uri", stack.status.uris.direct], stack.env);
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+      const start = await runCli(["stack", "start", "node-b", "--dir", stack.dir], stack.env);
+      assert.equal(start.code, 0, start.stderr);
+    });
+
+    it("refuses --vip with --ha, and isolate or poweroff for a member that is not a node, in one line (exit 2)", async () => {
       const both = await runCli(["stack", "up", "--dir", `${stack.dir}-x`, "--vip", "--ha"], stack.env);
       assert.equal(both.code, 2, both.stderr);
-      const iso = await runCli(["stack", "isolate", "postgres", "--dir", stack.dir], stack.env);
-      assert.equal(iso.code, 2, iso.stderr);
-      assert.equal(iso.stderr.trim().split("\n").length, 1, iso.stderr);
+      for (const verb of ["isolate", "poweroff"]) {
+        const r = await runCli(["stack", verb, "postgres", "--dir", stack.dir], stack.env);
+        assert.equal(r.code, 2, r.stderr);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      }
     });
   },
 );

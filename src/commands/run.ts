@@ -58,7 +58,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
         array: true,
         default: [],
         describe:
-          "drive the local stack during the run: 'at=20s kill pgbouncer-1 signal=KILL', 'at=40s start pgbouncer-1'",
+          "drive the local stack during the run: 'at=20s kill pgbouncer-1 signal=KILL', 'at=40s start pgbouncer-1'; " +
+          "--vip nodes also: poweroff, isolate, rejoin, move ('at=10s poweroff node-a')",
       })
       .option("faults", {
         type: "string",

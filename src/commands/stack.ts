@@ -1,7 +1,14 @@
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
 import { MAX_PGBOUNCER_PROCS, MEMBER_NAMES, type MemberName } from "../stack/layout.js";
-import { isolateNode, pidList, SIGNALS, signalMember, type SignalName } from "../stack/members.js";
+import {
+  isolateNode,
+  pidList,
+  powerOffNode,
+  SIGNALS,
+  signalMember,
+  type SignalName,
+} from "../stack/members.js";
 import {
   stackDown,
   stackStartMember,
@@ -164,6 +171,26 @@ function linkCommand(isolate: boolean): CommandModule<object, DirArgs & { name: 
   };
 }
 
+/** `stack poweroff NAME`: a --vip node's power loss (its link first, then its processes). */
+const powerOffCommand: CommandModule<object, DirArgs & { name: string }> = {
+  command: "poweroff <name>",
+  describe:
+    "--vip: a node loses power: its link goes, then its processes, so that nothing it had open hears of it",
+  builder: (a) =>
+    dirOption(a)
+      .positional("name", { type: "string", demandOption: true, describe: "node-a | node-b" })
+      .example("$0 stack poweroff node-a", "the holder's power loss; `stack start node-a` brings it back"),
+  handler: (args) => {
+    let pids: number[];
+    try {
+      pids = powerOffNode(stackPaths(args.dir), memberArg(args.name));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    console.log(`${args.name} powered off (${pidList(pids)})`);
+  },
+};
+
 export const stackCommand: CommandModule = {
   command: "stack <action>",
   describe: "a local PostgreSQL + PgBouncer (+ HAProxy) stack on loopback",
@@ -200,14 +227,14 @@ export const stackCommand: CommandModule = {
             .positional("name", { type: "string", demandOption: true, describe: MEMBER_NAMES.join(" | ") })
             .option("signal", { type: "string", default: "TERM", describe: SIGNALS.join(" | ") })
             .example("$0 stack kill pgbouncer-1 --signal KILL", "dirty death of a bouncer"),
-        (args) => {
+        async (args) => {
           const name = memberArg(args.name);
           const signal = args.signal.toUpperCase().replace(/^SIG/, "");
           if (!(SIGNALS as readonly string[]).includes(signal)) {
             throw new UsageError(`unknown signal '${args.signal}' (one of: ${SIGNALS.join(", ")})`);
           }
           try {
-            const pids = signalMember(stackPaths(args.dir), name, signal as SignalName);
+            const pids = await signalMember(stackPaths(args.dir), name, signal as SignalName);
             console.log(`sent SIG${signal} to ${name} (${pidList(pids)})`);
           } catch (err) {
             throw new UsageError((err as Error).message);
@@ -242,11 +269,12 @@ export const stackCommand: CommandModule = {
           console.log(`VIP on ${args.name}`);
         },
       )
+      .command(powerOffCommand)
       .command(linkCommand(true))
       .command(linkCommand(false))
       .demandCommand(
         1,
-        "say which: up, status, down, kill NAME, start NAME, move NODE, isolate NODE, rejoin NODE",
+        "say which: up, status, down, kill NAME, start NAME, move NODE, poweroff NODE, isolate NODE, rejoin NODE",
       ),
   handler: () => {},
 };

@@ -11,6 +11,11 @@ export interface ConnectOptions {
   uri: string;
   appName: string;
   connectTimeoutMs: number;
+  /**
+   * How long a statement may wait for its answer (pg's query_timeout; none by default). For helpers' own
+   * connections: a server whose host vanished sends nothing back, and TCP takes a quarter of an hour to say so.
+   */
+  queryTimeoutMs?: number;
 }
 
 /**
@@ -64,7 +69,18 @@ export function clientConfig(opts: ConnectOptions, password: string | undefined)
     application_name: opts.appName,
     connectionTimeoutMillis: opts.connectTimeoutMs,
     keepAlive: true,
+    ...(opts.queryTimeoutMs !== undefined ? { query_timeout: opts.queryTimeoutMs } : {}),
   };
+}
+
+/**
+ * Ends a helper's client, waiting at most `ms`: a goodbye to a server whose host vanished is never answered
+ * (pg already drops the socket when a statement is still waiting; this covers the idle case).
+ */
+export async function endWithin(client: pg.Client, ms = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 export function dialectOf(version: string): Dialect {

@@ -6,7 +6,7 @@ import { SIGNALS, type SignalName } from "../stack/members.js";
 import { parseDuration } from "../options/units.js";
 import type { FaultRecord } from "../schema/events.js";
 
-/** A scheduled fault: at a time after the start, send a signal to a stack member, or start it again. */
+/** A scheduled fault: at a time after the start, send a signal to a stack member, or start it again, or a node's fault. */
 export interface Fault {
   spec: string;
   /** Seconds after the run's start (t0). */
@@ -37,14 +37,14 @@ export function parseFault(spec: string): Fault {
   }
   if (at === undefined) throw bad("missing at=TIME");
   const [action, member, ...rest] = words;
-  if (!["kill", "start", "isolate", "rejoin", "move"].includes(action))
-    throw bad("the action is kill, start, isolate, rejoin or move");
+  if (!["kill", "poweroff", "start", "isolate", "rejoin", "move"].includes(action))
+    throw bad("the action is kill, poweroff, start, isolate, rejoin or move");
   if (!member || !(MEMBER_NAMES as readonly string[]).includes(member)) {
     throw bad(`name a member: ${MEMBER_NAMES.join(", ")}`);
   }
   if (rest.length > 0) throw bad(`unexpected '${rest.join(" ")}'`);
   if (action !== "kill" && signal) throw bad(`${action} takes no signal`);
-  if (["isolate", "rejoin", "move"].includes(action) && !member.startsWith("node-"))
+  if (["poweroff", "isolate", "rejoin", "move"].includes(action) && !member.startsWith("node-"))
     throw bad(`${action} is for the nodes of a --vip stack (node-a, node-b)`);
   return {
     spec: spec.trim(),

@@ -1,5 +1,5 @@
 import { stackPaths } from "../stack/layout.js";
-import { isolateNode, pidList, signalMember, type SignalName } from "../stack/members.js";
+import { isolateNode, pidList, powerOffNode, signalMember, type SignalName } from "../stack/members.js";
 import { stackStartMember } from "../stack/stack.js";
 import { stackMoveVip } from "../stack/vip-nodes.js";
 import type { Fault } from "./fault.js";
@@ -54,8 +54,15 @@ export class FaultScheduler {
     r.startedAt = +this.now().toFixed(3);
     try {
       if (r.action === "kill") {
-        const pids = signalMember(stackPaths(this.stackDir), r.member, (r.signal ?? "TERM") as SignalName);
+        const pids = await signalMember(
+          stackPaths(this.stackDir),
+          r.member,
+          (r.signal ?? "TERM") as SignalName,
+        );
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: SIG${r.signal} → ${r.member} (${pidList(pids)})`);
+      } else if (r.action === "poweroff") {
+        const pids = powerOffNode(stackPaths(this.stackDir), r.member);
+        this.notice(`fault at ${r.startedAt.toFixed(1)}s: ${r.member} powered off (${pidList(pids)})`);
       } else if (r.action === "move") {
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: moving the VIP to ${r.member}`);
         await stackMoveVip(this.stackDir, r.member);

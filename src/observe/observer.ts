@@ -11,27 +11,38 @@ const SAMPLERS: Array<(o: ObserveOptions) => Sampler | undefined> = [
   (o) => (o.pgbouncerAdmins.length > 0 ? new PgbouncerSampler(o) : undefined),
 ];
 
+/** One sampler and what it last gave. */
+interface Source {
+  sampler: Sampler;
+  connected: boolean;
+  /** Its sample in flight, if any: the next interval skips it rather than queueing behind it. */
+  busy?: Promise<void>;
+  current?: Record<string, number>;
+  currentAt: number;
+  samples: number;
+}
+
 /**
  * Samples the server side every interval through its samplers: backend sessions from the database, pools and
  * waits from PgBouncer. A sampler that cannot connect at the start is left out with a warning; one whose
  * connection breaks during the run (a fault test restarting the server, say) misses samples and reconnects at
- * the next interval. It never affects the measured run.
+ * the next interval. Each samples on its own, so that one waiting on a server that stopped answering (bounded
+ * by its statement timeout) holds up neither the others nor the run. It never affects the measured run.
  */
 export class Observer {
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
-  private current: Record<string, number> | undefined;
   private readonly acc = new Map<string, { min: number; sum: number; max: number; n: number }>();
-  private samples = 0;
-  /** Each working sampler, and whether its connection is up. */
-  private readonly samplers: Array<{ sampler: Sampler; connected: boolean }>;
+  private readonly sources: Source[];
 
-  private constructor(samplers: Sampler[]) {
-    this.samplers = samplers.map((sampler) => ({ sampler, connected: true }));
+  private constructor(
+    samplers: Sampler[],
+    private readonly intervalMs: number,
+  ) {
+    this.sources = samplers.map((sampler) => ({ sampler, connected: true, currentAt: 0, samples: 0 }));
   }
 
   get active(): boolean {
-    return this.samplers.length > 0;
+    return this.sources.length > 0;
   }
 
   static async start(opts: ObserveOptions, warn: (line: string) => void): Promise<Observer> {
@@ -49,7 +60,7 @@ export class Observer {
         warn(`${sampler.name} off: ${where}${(err as Error).message}`);
       }
     }
-    const observer = new Observer(working);
+    const observer = new Observer(working, opts.intervalMs);
     if (observer.active) {
       observer.timer = setInterval(() => void observer.tick(), opts.intervalMs);
       void observer.tick();
@@ -58,7 +69,7 @@ export class Observer {
   }
 
   /** One sampler's figures; none when its connection is lost (it reconnects at the next interval). */
-  private async sampleOne(s: { sampler: Sampler; connected: boolean }): Promise<Record<string, number>> {
+  private async sampleOne(s: Source): Promise<Record<string, number>> {
     try {
       if (!s.connected) {
         await s.sampler.connect();
@@ -72,50 +83,56 @@ export class Observer {
     }
   }
 
-  /** One sample now (the timer calls it every interval). */
-  async tick(): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const values: Record<string, number> = {};
-      for (const s of this.samplers) Object.assign(values, await this.sampleOne(s));
-      if (Object.keys(values).length === 0) return;
-      this.current = values;
-      this.samples++;
-      for (const [k, v] of Object.entries(values)) {
-        const a = this.acc.get(k);
-        if (!a) this.acc.set(k, { min: v, sum: v, max: v, n: 1 });
-        else {
-          a.min = Math.min(a.min, v);
-          a.max = Math.max(a.max, v);
-          a.sum += v;
-          a.n++;
-        }
+  private async sampleAndKeep(s: Source): Promise<void> {
+    const values = await this.sampleOne(s);
+    if (Object.keys(values).length === 0) return;
+    s.current = values;
+    s.currentAt = Date.now();
+    s.samples++;
+    for (const [k, v] of Object.entries(values)) {
+      const a = this.acc.get(k);
+      if (!a) this.acc.set(k, { min: v, sum: v, max: v, n: 1 });
+      else {
+        a.min = Math.min(a.min, v);
+        a.max = Math.max(a.max, v);
+        a.sum += v;
+        a.n++;
       }
-    } finally {
-      this.busy = false;
     }
   }
 
-  /** The latest sample, for the timeline and the progress line. */
+  /** One sample now from each sampler that is not still busy with its last (the timer calls it every interval). */
+  tick(): Promise<void> {
+    for (const s of this.sources) {
+      s.busy ??= this.sampleAndKeep(s).finally(() => (s.busy = undefined));
+    }
+    return Promise.all(this.sources.map((s) => s.busy)).then(() => {});
+  }
+
+  /**
+   * The latest samples, for the timeline and the progress line. A sampler's figures are left out once they are
+   * two intervals old (it waits on a server that stopped answering): an interval shows none rather than stale ones.
+   */
   latest(): Record<string, number> | undefined {
-    return this.current && { ...this.current };
+    const fresh = this.sources.filter((s) => s.current && Date.now() - s.currentAt <= 2 * this.intervalMs);
+    return fresh.length ? Object.assign({}, ...fresh.map((s) => s.current)) : undefined;
   }
 
   summary(): ObservedSummary | undefined {
-    if (!this.active || this.samples === 0) return undefined;
+    const samples = Math.max(0, ...this.sources.map((s) => s.samples));
+    if (!this.active || samples === 0) return undefined;
     const series: Record<string, SeriesStats> = {};
     for (const [k, a] of this.acc) series[k] = { min: a.min, mean: +(a.sum / a.n).toFixed(3), max: a.max };
-    const out: ObservedSummary = { samples: this.samples, series };
-    for (const { sampler } of this.samplers) sampler.summarize?.(out);
+    const out: ObservedSummary = { samples, series };
+    for (const { sampler } of this.sources) sampler.summarize?.(out);
     return out;
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    // One last sample, so that the pool's wait totals cover the whole run.
-    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+    // One last sample, so that the pool's wait totals cover the whole run (after the one in flight, if any).
+    await Promise.all(this.sources.map((s) => s.busy));
     if (this.active) await this.tick();
-    await Promise.all(this.samplers.map(({ sampler }) => sampler.close()));
+    await Promise.all(this.sources.map(({ sampler }) => sampler.close()));
   }
 }

@@ -1,5 +1,11 @@
 import pg from "pg";
-import { connectOrClose } from "../db/connect.js";
+import { clientConfig, connectOrClose, endWithin, findPassword } from "../db/connect.js";
+
+/**
+ * How long one of the server-side readings' statements may take: on a server overloaded by the run one took a
+ * minute; a server whose host vanished would otherwise hold the run's end until TCP gave up.
+ */
+const READ_TIMEOUT_MS = 120_000;
 
 /** What the samplers ask of a connection: a statement, its rows. */
 export interface SqlClient {
@@ -19,7 +25,12 @@ export class SamplerConnection implements SqlClient {
 
   private constructor(private readonly config: pg.ClientConfig) {}
 
-  static async open(config: pg.ClientConfig): Promise<SamplerConnection> {
+  /** A connection to `uri` under `appName`, its statements bounded in time. */
+  static async open(uri: string, appName: string): Promise<SamplerConnection> {
+    const config = clientConfig(
+      { uri, appName, connectTimeoutMs: 5000, queryTimeoutMs: READ_TIMEOUT_MS },
+      await findPassword(uri),
+    );
     const c = new SamplerConnection(config);
     await c.connected();
     return c;
@@ -43,12 +54,18 @@ export class SamplerConnection implements SqlClient {
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
     const client = await this.connected();
-    return client.query<R>(text, values);
+    try {
+      return await client.query<R>(text, values);
+    } catch (err) {
+      // A statement that timed out still holds the connection: the next one connects again.
+      if (this.client === client && /query read timeout/i.test((err as Error).message)) await this.end();
+      throw err;
+    }
   }
 
   async end(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    await client?.end().catch(() => {});
+    if (client) await endWithin(client);
   }
 }

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { clientConfig, connectOrClose, findPassword } from "../db/connect.js";
+import { clientConfig, connectOrClose, endWithin, findPassword } from "../db/connect.js";
 import type { Dialect } from "../api.js";
 import type { ObservedSummary } from "../schema/events.js";
 import { OBSERVER_APP } from "./statements.js";
@@ -36,11 +36,20 @@ export interface Sampler {
   close(): Promise<void>;
 }
 
+/**
+ * How long one sample's statement may take. A PgBouncer on a node that lost power never answers: its sampler
+ * misses samples and reconnects, and the run's end does not wait for it.
+ */
+export const SAMPLE_TIMEOUT_MS = 10_000;
+
 /** A sampler's own connection, named so that the samplers leave it out of what they count. */
 export async function samplerClient(uri: string): Promise<pg.Client> {
   const password = await findPassword(uri);
   const client = new pg.Client(
-    clientConfig({ uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 }, password),
+    clientConfig(
+      { uri, appName: OBSERVER_APP, connectTimeoutMs: 5000, queryTimeoutMs: SAMPLE_TIMEOUT_MS },
+      password,
+    ),
   );
   client.on("error", () => {});
   await connectOrClose(client, password);
@@ -48,5 +57,5 @@ export async function samplerClient(uri: string): Promise<pg.Client> {
 }
 
 export async function closeAll(clients: pg.Client[]): Promise<void> {
-  await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  await Promise.all(clients.map((c) => endWithin(c)));
 }

@@ -1,5 +1,4 @@
 import { availableParallelism } from "node:os";
-import { clientConfig, findPassword } from "../db/connect.js";
 import { redactUri } from "../db/uri.js";
 import {
   POOLER_BOUND_PCT,
@@ -80,12 +79,7 @@ export class ServerSideSampler {
     let client: SamplerConnection | undefined;
     let found: ServerSideOptions | undefined;
     try {
-      client = await SamplerConnection.open(
-        clientConfig(
-          { uri: opts.uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 },
-          await findPassword(opts.uri),
-        ),
-      );
+      client = await SamplerConnection.open(opts.uri, OBSERVER_APP);
       found = { ...opts, postmaster: await findPostmaster(client, opts) };
       noProcesses(found, missing, warn);
       const parts =
@@ -248,12 +242,7 @@ async function opWaitSampler(
     warn("--wait-events: PostgreSQL only (pg_stat_activity's wait events); not sampled");
     return undefined;
   }
-  const connection = await SamplerConnection.open(
-    clientConfig(
-      { uri: opts.uri, appName: OBSERVER_APP, connectTimeoutMs: 5000 },
-      await findPassword(opts.uri),
-    ),
-  );
+  const connection = await SamplerConnection.open(opts.uri, OBSERVER_APP);
   return { sampler: new OpWaitSampler(connection), connection };
 }
 

@@ -9,7 +9,7 @@ export type StackMember = "postgres" | "pgbouncer-1" | "pgbouncer-2" | "haproxy"
 /** What happened to a scheduled fault (times in seconds after the run's start). */
 export interface FaultRecord {
   spec: string;
-  action: "kill" | "start" | "isolate" | "rejoin" | "move";
+  action: "kill" | "poweroff" | "start" | "isolate" | "rejoin" | "move";
   member: StackMember;
   signal?: string;
   at: number;

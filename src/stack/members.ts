@@ -310,10 +310,14 @@ export function pidList(pids: number[]): string {
 
 /**
  * Sends a signal to every process of a member; returns their pids. SIGKILL to a `--vip` node is its crash:
- * everything in its namespace dies and its link goes down, as when a machine loses power (a node whose
- * keepalived alone died would keep the VIP on its interface and answer ARP for it).
+ * everything in its namespace dies, then its link goes down (a node whose keepalived alone died would keep the
+ * VIP on its interface and answer ARP for it).
  */
-export function signalMember(paths: StackPaths, name: MemberName, signal: SignalName): number[] {
+export async function signalMember(
+  paths: StackPaths,
+  name: MemberName,
+  signal: SignalName,
+): Promise<number[]> {
   const cfg = configOf(paths);
   const node = nodeOf(cfg, name);
   const pacemaker = node && vipManagerOf(cfg) === "pacemaker";
@@ -324,7 +328,34 @@ export function signalMember(paths: StackPaths, name: MemberName, signal: Signal
   const pids = node && wholeNode ? netnsPids(node.net.nodes[node.n].netns) : memberPids(cfg, paths, name);
   if (pids.length === 0) throw new Error(`${name} is not running`);
   for (const pid of pids) process.kill(pid, `SIG${signal}`);
-  if (node && signal === "KILL") setNodeLink(node.net, node.n, false);
+  if (node && signal === "KILL") {
+    // The link goes only once the node's kernel has closed its dead processes' connections: the clients and
+    // PostgreSQL hear of the crash at once, every time (with the link first, whether they did was a race).
+    const deadline = Date.now() + CRASH_EXIT_MS;
+    while (pids.some(isAlive) && Date.now() < deadline) await sleep(10);
+    await sleep(CRASH_SETTLE_MS);
+    setNodeLink(node.net, node.n, false);
+  }
+  return pids;
+}
+
+/** How long a crashed node's processes may take to die, and then its last packets to leave, before its link goes. */
+const CRASH_EXIT_MS = 2000;
+const CRASH_SETTLE_MS = 50;
+
+/**
+ * A `--vip` node's power loss: its link goes first, then every process in its namespace dies. Nothing it had
+ * open hears of it — not the clients, not PostgreSQL, whose sessions from its PgBouncer stay, with their locks,
+ * until TCP keepalive or a timeout ends them. `stack start` brings it back as after a crash.
+ */
+export function powerOffNode(paths: StackPaths, name: MemberName): number[] {
+  const node = nodeOf(configOf(paths), name);
+  if (!node)
+    throw new Error(`${name} is not a node of a --vip stack: only node-a and node-b can be powered off`);
+  const pids = netnsPids(node.net.nodes[node.n].netns);
+  if (pids.length === 0) throw new Error(`${name} is not running`);
+  setNodeLink(node.net, node.n, false);
+  for (const pid of pids) process.kill(pid, "SIGKILL");
   return pids;
 }
 

@@ -33,11 +33,12 @@ export async function startVipBankStack(
   return { stack, portBase: Number(new URL(stack.status.uris.direct).port) };
 }
 
-/** bank through the stack's VIP, 8 clients over 2 workers, with these faults. */
+/** bank through the stack's VIP, 8 clients over 2 workers, with these faults (and these run flags). */
 export async function bankThroughVip(
   stack: TestStack,
   duration: string,
   faults: string[],
+  extra: string[] = [],
 ): Promise<ResultFile> {
   const args = [
     "bank",
@@ -50,7 +51,7 @@ export async function bankThroughVip(
     duration,
   ]
     .concat(faults.flatMap((f) => ["--fault", f]))
-    .concat(["--workers", "2", "--progress", "off", "--stack-dir", stack.dir]);
+    .concat(["--workers", "2", "--progress", "off", "--stack-dir", stack.dir], extra);
   return (await runToResult(args, { env: stack.env })).result as ResultFile;
 }
 
