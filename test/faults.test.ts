@@ -76,6 +76,12 @@ describe(
       assert.equal(costs["pgbouncer-1"].cpuSec, null, "a restarted PgBouncer's CPU is not one process's");
       assert.match(costs["pgbouncer-1"].note!, /restarted during the window/);
       assert.ok(costs["pgbouncer-2"].cpuSec! > 0, "the other one is measured");
+      // PgBouncer's figures go on while one of the two is down: the other's console still answers.
+      const down = r.timeline.filter((e) => e.t > 2.5 && e.t <= 4);
+      assert.ok(
+        down.length > 0 && down.every((e) => e.observed?.pgb_cl_active !== undefined),
+        JSON.stringify(down),
+      );
       const late = r.timeline.filter((e) => e.t > 3.5 && e.dt >= 0.5);
       assert.ok(
         late.every((e) => (e.ops[CYCLE]?.count ?? 0) > 0),

@@ -92,9 +92,11 @@ describe(
 
     it("a node's power loss: nothing of it reaches the clients or PostgreSQL; its transactions stay open", async () => {
       // The VIP is on node-b (the move above). Without the observer, no cleanup ends what the run left open.
+      // Long enough for the clients' TCP retransmissions (about 3 s, then 6 s after their last send) to reach the
+      // new holder once the VIP has moved.
       const r = await bankThroughVip(
         stack,
-        "8s",
+        "14s",
         ["at=3s poweroff node-b"],
         ["--no-observe", "--drain", "1s"],
       );
@@ -105,10 +107,9 @@ describe(
       // No FIN or RST from the dead node: a client hears of it only from the new holder, once the VIP is there.
       const firstErrors = r.outages.filter((o) => o.firstError >= f.startedAt!).map((o) => o.firstError);
       assert.ok(firstErrors.length > 0, "clients lost their connections");
-      assert.ok(
-        Math.min(...firstErrors) >= master.at,
-        `first error ${Math.min(...firstErrors)}, VIP ${master.at}`,
-      );
+      // (The VIP's time is keepalived's notify script's clock reading, a few ms after the address moved.)
+      const first = Math.min(...firstErrors);
+      assert.ok(first >= master.at - 0.1, `first error ${first}, VIP ${master.at}`);
       // PostgreSQL never heard either: the sessions of the transactions cut off are still open, holding locks.
       const c = await stack.client(stack.status.uris.direct);
       try {

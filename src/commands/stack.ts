@@ -180,10 +180,10 @@ const powerOffCommand: CommandModule<object, DirArgs & { name: string }> = {
     dirOption(a)
       .positional("name", { type: "string", demandOption: true, describe: "node-a | node-b" })
       .example("$0 stack poweroff node-a", "the holder's power loss; `stack start node-a` brings it back"),
-  handler: (args) => {
+  handler: async (args) => {
     let pids: number[];
     try {
-      pids = powerOffNode(stackPaths(args.dir), memberArg(args.name));
+      pids = await powerOffNode(stackPaths(args.dir), memberArg(args.name));
     } catch (err) {
       throw new UsageError((err as Error).message);
     }

@@ -75,12 +75,22 @@ export function clientConfig(opts: ConnectOptions, password: string | undefined)
 
 /**
  * Ends a helper's client, waiting at most `ms`: a goodbye to a server whose host vanished is never answered
- * (pg already drops the socket when a statement is still waiting; this covers the idle case).
+ * (pg already drops the socket when a statement is still waiting; this covers the idle case). Then the socket
+ * is dropped, else it would hold the process until TCP gave up.
  */
 export async function endWithin(client: pg.Client, ms = 1000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([client.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  const ended = await Promise.race([
+    client.end().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
   clearTimeout(timer);
+  // pg has no public way to drop a connection without its goodbye.
+  if (!ended)
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
 export function dialectOf(version: string): Dialect {

@@ -61,7 +61,7 @@ export class FaultScheduler {
         );
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: SIG${r.signal} → ${r.member} (${pidList(pids)})`);
       } else if (r.action === "poweroff") {
-        const pids = powerOffNode(stackPaths(this.stackDir), r.member);
+        const pids = await powerOffNode(stackPaths(this.stackDir), r.member);
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: ${r.member} powered off (${pidList(pids)})`);
       } else if (r.action === "move") {
         this.notice(`fault at ${r.startedAt.toFixed(1)}s: moving the VIP to ${r.member}`);

@@ -11,6 +11,9 @@ const SAMPLERS: Array<(o: ObserveOptions) => Sampler | undefined> = [
   (o) => (o.pgbouncerAdmins.length > 0 ? new PgbouncerSampler(o) : undefined),
 ];
 
+/** A sample no older than this (or two intervals) still stands for the current interval. */
+const STALE_AFTER_MS = 2000;
+
 /** One sampler and what it last gave. */
 interface Source {
   sampler: Sampler;
@@ -78,6 +81,7 @@ export class Observer {
       return await s.sampler.sample();
     } catch {
       s.connected = false;
+      s.current = undefined;
       await s.sampler.close();
       return {};
     }
@@ -111,10 +115,12 @@ export class Observer {
 
   /**
    * The latest samples, for the timeline and the progress line. A sampler's figures are left out once they are
-   * two intervals old (it waits on a server that stopped answering): an interval shows none rather than stale ones.
+   * two intervals (at least 2 s) old, as when it waits on a server that stopped answering: an interval shows none
+   * rather than stale ones.
    */
   latest(): Record<string, number> | undefined {
-    const fresh = this.sources.filter((s) => s.current && Date.now() - s.currentAt <= 2 * this.intervalMs);
+    const maxAge = Math.max(2 * this.intervalMs, STALE_AFTER_MS);
+    const fresh = this.sources.filter((s) => s.current && Date.now() - s.currentAt <= maxAge);
     return fresh.length ? Object.assign({}, ...fresh.map((s) => s.current)) : undefined;
   }
 
@@ -130,9 +136,10 @@ export class Observer {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    // One last sample, so that the pool's wait totals cover the whole run (after the one in flight, if any).
+    // One last sample, so that the pool's wait totals cover the whole run (after the one in flight, if any),
+    // from the samplers still connected: a reconnect now would only wait on a server that is gone.
     await Promise.all(this.sources.map((s) => s.busy));
-    if (this.active) await this.tick();
+    await Promise.all(this.sources.filter((s) => s.connected).map((s) => this.sampleAndKeep(s)));
     await Promise.all(this.sources.map(({ sampler }) => sampler.close()));
   }
 }
