@@ -342,7 +342,7 @@ export async function signalMember(
 /**
  * A `--vip` node's power loss: its link goes first, then every process in its namespace dies. Nothing it had
  * open hears of it — not the clients, not PostgreSQL, whose sessions from its PgBouncer stay, with their locks,
- * until TCP keepalive or a timeout ends them. `stack start` brings it back as after a crash.
+ * until a timeout ends them. `stack start` brings it back as after a crash.
  */
 export async function powerOffNode(paths: StackPaths, name: MemberName): Promise<number[]> {
   const node = nodeOf(configOf(paths), name);
