@@ -83,6 +83,37 @@ describe(
       assert.equal(check.code, 0, check.stdout + check.stderr);
     });
 
+    it("a node killed and started at the same instant: the start waits for the crash, and the node is back", async () => {
+      const r = await bankThroughVip(stack, "5s", [
+        "at=1s start node-b",
+        "at=3s kill node-b signal=KILL",
+        "at=3s start node-b",
+      ]);
+      assert.deepEqual(
+        r.faults.map((f) => [f.ok, f.error]),
+        [
+          [true, undefined],
+          [true, undefined],
+          [true, undefined],
+        ],
+      );
+      const [, kill, start] = r.faults;
+      assert.ok(start.startedAt! >= kill.doneAt!, JSON.stringify(r.faults));
+      const status = await runCli(["stack", "status", "--dir", stack.dir], stack.env);
+      assert.match(
+        status.stdout,
+        /node-b\s+running\s+198\.18\.\d+\.12:\d+\s+pids [\d, ]+\(3 of 3 processes\)/,
+      );
+      // node-b's link is up again: it answers on its own address.
+      const c = await stack.client(stack.status.uris.pgbouncer[1]);
+      await c.end();
+      const down = await runCli(
+        ["stack", "kill", "node-b", "--signal", "KILL", "--dir", stack.dir],
+        stack.env,
+      );
+      assert.equal(down.code, 0, down.stderr);
+    });
+
     it("the seed's manual move: `stack move node-b` puts the VIP there; moving it where it is is refused", async () => {
       await startAndMoveToB(stack);
       const again = await runCli(["stack", "move", "node-b", "--dir", stack.dir], stack.env);

@@ -14,6 +14,8 @@ import { vipEvents } from "../stack/vip-events.js";
 export class FaultScheduler {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending: Array<Promise<void>> = [];
+  /** Each member's faults, one after another: a start due while a crash is still under way waits for it. */
+  private readonly lanes = new Map<string, Promise<void>>();
   readonly records: FaultRecord[];
   private t0 = 0;
 
@@ -45,9 +47,15 @@ export class FaultScheduler {
     this.t0 = t0;
     for (const r of this.records) {
       this.timers.push(
-        setTimeout(() => this.pending.push(this.fire(r)), Math.max(0, t0 + r.at * 1000 - Date.now())),
+        setTimeout(() => this.pending.push(this.inLane(r)), Math.max(0, t0 + r.at * 1000 - Date.now())),
       );
     }
+  }
+
+  private inLane(r: FaultRecord): Promise<void> {
+    const next = (this.lanes.get(r.member) ?? Promise.resolve()).then(() => this.fire(r));
+    this.lanes.set(r.member, next);
+    return next;
   }
 
   private async fire(r: FaultRecord): Promise<void> {

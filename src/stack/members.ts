@@ -273,6 +273,9 @@ async function startProcess(
   if (proc.kind === "keepalived") {
     // keepalived enters the node's namespace itself (-s), as root: it adds and removes the VIP there.
     const [ns, base] = [proc.netns!, proc.pidFile.replace(/keepalived\.pid$/, "")];
+    // Its children's pidfiles too: a killed child not yet reaped still answers kill(pid, 0), and keepalived
+    // would take it for a running instance and not start.
+    for (const child of ["vrrp.pid", "checkers.pid"]) rmSync(`${base}${child}`, { force: true });
     const code = await spawnDetached(bins.keepalived!, [
       ...[
         "-s",
