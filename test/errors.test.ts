@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { stackPaths } from "../src/stack/layout.js";
-import { signalMember } from "../src/stack/members.js";
+import { signalMember } from "../src/stack/member-faults.js";
 import { stackStartMember } from "../src/stack/stack.js";
 import { sleep } from "../src/stack/system.js";
 import { resultIn, runCli, runToResult, startCli } from "./helpers/cli.js";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stackPaths } from "../src/stack/layout.js";
-import { signalMember } from "../src/stack/members.js";
+import { signalMember } from "../src/stack/member-faults.js";
 import { sleep } from "../src/stack/system.js";
 import { resultIn, startCli } from "./helpers/cli.js";
 import { startStack, type TestStack } from "./helpers/stack.js";

@@ -1,14 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../errors.js";
 import { MAX_PGBOUNCER_PROCS, MEMBER_NAMES, type MemberName } from "../stack/layout.js";
-import {
-  isolateNode,
-  pidList,
-  powerOffNode,
-  SIGNALS,
-  signalMember,
-  type SignalName,
-} from "../stack/members.js";
+import { isolateNode, powerOffNode, SIGNALS, signalMember, type SignalName } from "../stack/member-faults.js";
+import { pidList } from "../stack/members.js";
 import {
   stackDown,
   stackStartMember,

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { UsageError } from "../errors.js";
 import { MEMBER_NAMES, type MemberName } from "../stack/layout.js";
-import { SIGNALS, type SignalName } from "../stack/members.js";
+import { SIGNALS, type SignalName } from "../stack/member-faults.js";
 import { parseDuration } from "../options/units.js";
 import type { FaultRecord } from "../schema/events.js";
 

@@ -1,5 +1,6 @@
 import { stackPaths } from "../stack/layout.js";
-import { isolateNode, pidList, powerOffNode, signalMember, type SignalName } from "../stack/members.js";
+import { isolateNode, powerOffNode, signalMember, type SignalName } from "../stack/member-faults.js";
+import { pidList } from "../stack/members.js";
 import { stackStartMember } from "../stack/stack.js";
 import { stackMoveVip } from "../stack/vip-nodes.js";
 import type { Fault } from "./fault.js";
